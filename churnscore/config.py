@@ -1,0 +1,343 @@
+"""YAML config -> frozen, typed objects. Unknown keys are rejected with their path and the closest valid key."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .contract import EXPORTS
+from .errors import ConfigError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_ROOT.parent
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "default.yaml"
+
+
+# ----------------------------------------------------------------------------- typed config
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """Where one export is and how its columns map onto the contract."""
+
+    path: str | None = None  # file, folder or glob; None: found by name in input_dir
+    columns: dict[str, str] = field(default_factory=dict)  # canonical -> source column name
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # canonical column -> {source value: value}
+    date_format: str | None = None  # strftime format; None: ISO 8601
+    sep: str | None = None  # None: detect (comma, semicolon, tab, pipe)
+    encoding: str | None = None  # None: UTF-8 (with or without BOM), else fail clearly
+
+
+@dataclass(frozen=True)
+class Windows:
+    short_days: int = 30
+    long_days: int = 90
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    key_features: tuple[str, ...] = ("report_created", "dashboard_viewed", "integration_sync")
+    login_event: str = "login"
+    unresolved_days: int = 14
+    young_account_days: int = 90
+    nps_silence_days: int = 180
+    ticket_silence_min_prior: int = 3
+    late_grace_days: int = 0
+
+
+@dataclass(frozen=True)
+class Leaf:
+    feature: str
+    op: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class AllOf:
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple[Any, ...]
+
+
+Condition = Leaf | AllOf | AnyOf
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    name: str
+    when: Condition
+    weight: float
+    reason: str
+    play: str = ""
+
+
+@dataclass(frozen=True)
+class Scoring:
+    tier_high: float = 60.0
+    tier_medium: float = 30.0
+    rank_by: str = "risk"  # risk | revenue
+
+
+@dataclass(frozen=True)
+class Output:
+    path: str = "out/ranked.csv"
+    format: str = "csv"  # csv | parquet | json
+    top: int | None = None
+
+
+@dataclass(frozen=True)
+class Rejects:
+    max_reject_rate: float = 0.05
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    horizon_days: int = 90
+    observation_interval_days: int = 30
+    observation_count: int | None = None  # None: every interval over the history
+    min_history_days: int = 60  # first observation date this long after the first usage row
+    cv_folds: int = 4
+    c_grid: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+    class_weight: str | None = "balanced"
+    random_state: int = 0
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str  # the file it came from, or "<dict>"
+    base_dir: Path  # relative paths resolve against this (the config file's folder)
+    input_dir: str | None
+    inputs: dict[str, InputSpec]
+    windows: Windows
+    features: FeatureParams
+    rules: tuple[RuleSpec, ...]
+    scoring: Scoring
+    output: Output
+    rejects: Rejects
+    model: ModelParams
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the parsed config (canonical JSON), for manifests and model metadata."""
+        blob = json.dumps(self.raw, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+# ----------------------------------------------------------------------------- parsing helpers
+
+
+def _suggest(key: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else f" Valid keys: {', '.join(sorted(allowed))}."
+
+
+def _mapping(value: Any, path: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"config: '{path}' must be a mapping, got {type(value).__name__} {value!r}.")
+    return value
+
+
+def _check_keys(d: dict[str, Any], allowed: list[str], path: str) -> None:
+    for key in d:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else str(key)
+            raise ConfigError(f"config: unknown key '{where}'.{_suggest(str(key), allowed)}")
+
+
+def _typed(value: Any, kind: type, path: str, *, minimum: float | None = None) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise ConfigError(f"config: '{path}' must be {kind.__name__}, got {value!r}.")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"config: '{path}' must be >= {minimum}, got {value!r}.")
+    return value
+
+
+def _section(cls: type, raw: Any, path: str, types: dict[str, tuple[type, float | None]]) -> Any:
+    """Build a flat dataclass section: every key checked for name and type."""
+    d = _mapping(raw, path)
+    _check_keys(d, list(types), path)
+    kwargs = {}
+    for key, value in d.items():
+        kind, minimum = types[key]
+        if value is None:
+            kwargs[key] = None
+            continue
+        if kind is tuple:
+            if not isinstance(value, list):
+                raise ConfigError(f"config: '{path}.{key}' must be a list, got {value!r}.")
+            kwargs[key] = tuple(value)
+        else:
+            kwargs[key] = _typed(value, kind, f"{path}.{key}", minimum=minimum)
+    return cls(**kwargs)
+
+
+def _condition(raw: Any, path: str) -> Condition:
+    d = _mapping(raw, path)
+    if "all" in d or "any" in d:
+        _check_keys(d, ["all", "any"], path)
+        if len(d) != 1:
+            raise ConfigError(f"config: '{path}' has both 'all' and 'any'; nest one inside the other.")
+        (kind, items), = d.items()
+        if not isinstance(items, list) or not items:
+            raise ConfigError(f"config: '{path}.{kind}' must be a non-empty list of conditions.")
+        parsed = tuple(_condition(item, f"{path}.{kind}[{i}]") for i, item in enumerate(items))
+        return AllOf(parsed) if kind == "all" else AnyOf(parsed)
+    _check_keys(d, ["feature", "op", "value"], path)
+    for key in ("feature", "op"):
+        if key not in d:
+            raise ConfigError(f"config: '{path}' needs '{key}' (a condition is feature, op, value; or all/any).")
+    return Leaf(str(d["feature"]), str(d["op"]), d.get("value"))
+
+
+def _rules(raw: Any) -> tuple[RuleSpec, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError("config: 'rules' must be a list of rules.")
+    out: list[RuleSpec] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        path = f"rules[{i}]"
+        d = _mapping(item, path)
+        name = d.get("name")
+        if name:
+            path = f"rules[{i}] ({name})"
+        _check_keys(d, ["name", "when", "weight", "reason", "play"], path)
+        for key in ("name", "when", "weight", "reason"):
+            if key not in d:
+                raise ConfigError(f"config: rule '{path}' needs '{key}'.")
+        if name in seen:
+            raise ConfigError(f"config: rule name '{name}' is used twice; rule names must be unique.")
+        seen.add(name)
+        weight = _typed(d["weight"], float, f"{path}.weight", minimum=0.0)
+        if weight > 1:
+            raise ConfigError(f"config: '{path}.weight' must be between 0 and 1, got {weight}.")
+        out.append(RuleSpec(str(name), _condition(d["when"], f"{path}.when"), weight,
+                            str(d["reason"]), str(d.get("play") or "")))
+    return tuple(out)
+
+
+def _inputs(raw: Any) -> dict[str, InputSpec]:
+    d = _mapping(raw, "inputs")
+    _check_keys(d, list(EXPORTS), "inputs")
+    out = {}
+    for name in EXPORTS:
+        spec = _mapping(d.get(name), f"inputs.{name}")
+        path = f"inputs.{name}"
+        _check_keys(spec, ["path", "columns", "values", "date_format", "sep", "encoding"], path)
+        columns = _mapping(spec.get("columns"), f"{path}.columns")
+        canonical = [c.name for c in EXPORTS[name].columns]
+        _check_keys(columns, canonical, f"{path}.columns")
+        values = _mapping(spec.get("values"), f"{path}.values")
+        _check_keys(values, canonical, f"{path}.values")
+        out[name] = InputSpec(
+            path=spec.get("path"),
+            columns={k: str(v) for k, v in columns.items()},
+            values={k: {str(a): str(b) for a, b in _mapping(v, f"{path}.values.{k}").items()}
+                    for k, v in values.items()},
+            date_format=spec.get("date_format"),
+            sep=spec.get("sep"),
+            encoding=spec.get("encoding"),
+        )
+    return out
+
+
+TOP_LEVEL = ["input_dir", "inputs", "windows", "features", "rules", "scoring", "output", "rejects", "model"]
+
+
+def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path | None = None) -> Config:
+    """Parse an already-loaded YAML mapping into a Config (every key checked)."""
+    raw = _mapping(raw, "")
+    _check_keys(raw, TOP_LEVEL, "")
+    windows = _section(Windows, raw.get("windows"), "windows",
+                       {"short_days": (int, 1), "long_days": (int, 1)})
+    if windows.long_days < windows.short_days:
+        raise ConfigError("config: 'windows.long_days' must be >= 'windows.short_days'.")
+    features = _section(FeatureParams, raw.get("features"), "features", {
+        "key_features": (tuple, None), "login_event": (str, None), "unresolved_days": (int, 0),
+        "young_account_days": (int, 1), "nps_silence_days": (int, 1),
+        "ticket_silence_min_prior": (int, 1), "late_grace_days": (int, 0)})
+    scoring_raw = _mapping(raw.get("scoring"), "scoring")
+    _check_keys(scoring_raw, ["tiers", "rank_by"], "scoring")
+    tiers = _mapping(scoring_raw.get("tiers"), "scoring.tiers")
+    _check_keys(tiers, ["high", "medium"], "scoring.tiers")
+    scoring = Scoring(
+        tier_high=_typed(tiers.get("high", 60.0), float, "scoring.tiers.high", minimum=0),
+        tier_medium=_typed(tiers.get("medium", 30.0), float, "scoring.tiers.medium", minimum=0),
+        rank_by=_choice(scoring_raw.get("rank_by", "risk"), ["risk", "revenue"], "scoring.rank_by"),
+    )
+    if scoring.tier_medium > scoring.tier_high:
+        raise ConfigError("config: 'scoring.tiers.medium' must be <= 'scoring.tiers.high'.")
+    output = _section(Output, raw.get("output"), "output",
+                      {"path": (str, None), "format": (str, None), "top": (int, 1)})
+    _choice(output.format, ["csv", "parquet", "json"], "output.format")
+    rejects = _section(Rejects, raw.get("rejects"), "rejects", {"max_reject_rate": (float, 0.0)})
+    model = _section(ModelParams, raw.get("model"), "model", {
+        "horizon_days": (int, 1), "observation_interval_days": (int, 1), "observation_count": (int, 1),
+        "min_history_days": (int, 0), "cv_folds": (int, 2), "c_grid": (tuple, None),
+        "class_weight": (str, None), "random_state": (int, 0)})
+    input_dir = raw.get("input_dir")
+    if input_dir is not None and not isinstance(input_dir, str):
+        raise ConfigError(f"config: 'input_dir' must be a path, got {input_dir!r}.")
+    return Config(
+        source=source,
+        base_dir=(base_dir or Path.cwd()).resolve(),
+        input_dir=input_dir,
+        inputs=_inputs(raw.get("inputs")),
+        windows=windows,
+        features=features,
+        rules=_rules(raw.get("rules")),
+        scoring=scoring,
+        output=output,
+        rejects=rejects,
+        model=model,
+        raw=raw,
+    )
+
+
+def _choice(value: Any, choices: list[str], path: str) -> str:
+    if value not in choices:
+        raise ConfigError(f"config: '{path}' must be one of {', '.join(choices)}, got {value!r}.")
+    return value
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read a YAML config file (default: the repository's configs/default.yaml)."""
+    p = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config: {p}: no such file. Pass --config PATH, or run 'churnscore init DIR' "
+                          "to write a starter config.") from None
+    except OSError as exc:
+        raise ConfigError(f"config: {p}: cannot read ({exc.strerror}).") from None
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"config: {p}{where}: not valid YAML ({problem}).") from None
+    try:
+        return parse_config(raw, source=str(p), base_dir=p.resolve().parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from None

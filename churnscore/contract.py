@@ -1,0 +1,126 @@
+"""The input contract in one place: the canonical columns, types and bounds of each export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column of an export.
+
+    ``kind`` is one of: string, datetime, date, float, int, bool.
+    ``min``/``max`` bound numbers; a value outside them is a reject.
+    """
+
+    name: str
+    kind: str
+    required: bool = False
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class Export:
+    """One export: its columns, the column that dates a row (for the as-of cut) and its unique key."""
+
+    name: str
+    columns: tuple[Column, ...]
+    date_column: str | None
+    key: str | None = None
+    required: bool = False
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+ACCOUNTS = Export(
+    "accounts",
+    (
+        Column("account_id", "string", required=True),
+        Column("account_name", "string"),
+        Column("plan", "string"),
+        Column("mrr", "float", min=0),
+        Column("seats", "int", min=0),
+        Column("signup_date", "date"),
+        Column("renewal_date", "date"),
+        Column("auto_renew", "bool"),
+        Column("segment", "string"),
+        Column("churn_date", "date"),
+    ),
+    date_column=None,
+    key="account_id",
+)
+
+USAGE = Export(
+    "usage",
+    (
+        Column("account_id", "string", required=True),
+        Column("timestamp", "datetime", required=True),
+        Column("user_id", "string"),
+        Column("event", "string"),
+        Column("count", "int", min=0),
+        Column("duration_seconds", "float", min=0),
+    ),
+    date_column="timestamp",
+    required=True,
+)
+
+NPS = Export(
+    "nps",
+    (
+        Column("account_id", "string", required=True),
+        Column("responded_at", "datetime", required=True),
+        Column("score", "int", required=True, min=0, max=10),
+        Column("user_id", "string"),
+        Column("comment", "string"),
+    ),
+    date_column="responded_at",
+)
+
+TICKETS = Export(
+    "tickets",
+    (
+        Column("ticket_id", "string", required=True),
+        Column("account_id", "string", required=True),
+        Column("created_at", "datetime", required=True),
+        Column("resolved_at", "datetime"),
+        Column("status", "string"),
+        Column("priority", "string"),
+        Column("category", "string"),
+        Column("csat", "float", min=1, max=5),
+    ),
+    date_column="created_at",
+    key="ticket_id",
+)
+
+PAYMENTS = Export(
+    "payments",
+    (
+        Column("payment_id", "string", required=True),
+        Column("account_id", "string", required=True),
+        Column("due_date", "date", required=True),
+        Column("amount", "float", required=True, min=0),
+        Column("paid_at", "datetime"),
+        Column("status", "string"),
+        Column("failure_reason", "string"),
+        Column("payment_method", "string"),
+        Column("card_expiry", "date"),
+    ),
+    date_column="due_date",
+    key="payment_id",
+)
+
+EXPORTS: dict[str, Export] = {e.name: e for e in (ACCOUNTS, USAGE, NPS, TICKETS, PAYMENTS)}
+
+FILE_ENDINGS = (".csv", ".csv.gz", ".parquet")
+
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})

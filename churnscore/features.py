@@ -1,0 +1,437 @@
+"""Per-account features as of a date: pure, vectorised functions from typed export frames to one row per account.
+
+Every feature is declared once in CATALOGUE (name, source, window, meaning, range); `churnscore features
+--list` prints it. Only rows dated on or before the as-of date are used (the point-in-time rule):
+a ticket resolved after the as-of date is open on it, an invoice paid after it is unpaid on it.
+Day counts are whole days between calendar dates (UTC); "last 30 days" is the as-of day and the 29
+days before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .config import Config, FeatureParams, Windows
+
+DAY = np.timedelta64(1, "D")
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    source: str
+    window: str  # "short", "long", "prior", "all", "first30", "now"
+    meaning: str
+    low: float | None = None  # documented range; None: unbounded
+    high: float | None = None
+
+
+def _f(name: str, source: str, window: str, meaning: str, low: float | None = 0.0,
+       high: float | None = None) -> Feature:
+    return Feature(name, source, window, meaning, low, high)
+
+
+CATALOGUE: tuple[Feature, ...] = (
+    # usage
+    _f("usage_events_30d", "usage", "short", "events (sum of count) in the last short window"),
+    _f("usage_events_prev_30d", "usage", "prior", "events in the short window before that"),
+    _f("usage_trend_30d", "usage", "short", "change of events vs the prior short window, as a fraction "
+       "(-0.6 = down 60%); empty when the prior window had none", -1.0, None),
+    _f("active_days_30d", "usage", "short", "distinct days with any event in the last short window"),
+    _f("days_since_last_activity", "usage", "all", "days since the last event; empty if never active"),
+    _f("never_active", "usage", "all", "1 if the account has no usage at all up to the as-of date", 0, 1),
+    _f("active_users_30d", "usage", "short", "distinct users with an event in the last short window"),
+    _f("active_users_prev_30d", "usage", "prior", "distinct users active in the prior short window"),
+    _f("users_gone_quiet_share", "usage", "short", "share of the prior window's users with no event in "
+       "the last short window (team-wide decline, not one person away)", 0, 1),
+    _f("seat_utilisation", "usage+accounts", "short", "active users in the last short window / licensed "
+       "seats", 0, None),
+    _f("key_feature_adoption", "usage", "short", "share of the configured key features used in the last "
+       "short window", 0, 1),
+    _f("key_feature_events_30d", "usage", "short", "events on key features in the last short window"),
+    _f("avg_session_seconds_30d", "usage", "short", "mean session length (duration of login events; of "
+       "all events if there are none) in the last short window"),
+    _f("task_time_vs_norm_30d", "usage", "short", "median of duration / the event's norm (median over all "
+       "accounts in the long window); 3 = tasks take three times as long as usual"),
+    _f("first30_logins_per_day", "usage+accounts", "first30", "young accounts only: login events per "
+       "day in their first 30 days (so far)"),
+    _f("first_session_seconds", "usage+accounts", "first30", "young accounts only: length of the first "
+       "session (first login event)"),
+    # nps
+    _f("nps_latest", "nps", "all", "mean score of the latest survey round (responses within a short "
+       "window of the last one)", 0, 10),
+    _f("nps_mean", "nps", "all", "mean of all scores", 0, 10),
+    _f("nps_trend", "nps", "all", "latest round minus the mean of earlier responses", -10, 10),
+    _f("nps_detractor", "nps", "all", "1 if the latest round scores 6 or less", 0, 1),
+    _f("days_since_nps_response", "nps", "all", "days since the last response; empty if none"),
+    _f("nps_silent", "nps", "silence", "1 if no survey response in the last nps_silence_days", 0, 1),
+    # tickets
+    _f("tickets_open", "tickets", "now", "tickets unresolved on the as-of date"),
+    _f("tickets_opened_30d", "tickets", "short", "tickets created in the last short window"),
+    _f("tickets_opened_90d", "tickets", "long", "tickets created in the last long window"),
+    _f("tickets_unresolved_old", "tickets", "now", "tickets open longer than unresolved_days"),
+    _f("ticket_resolution_median_hours", "tickets", "long", "median hours to resolve the tickets created in "
+       "the long window and resolved by the as-of date"),
+    _f("ticket_max_category_90d", "tickets", "long", "most tickets in one category in the long window "
+       "(recurring problem)"),
+    _f("tickets_urgent_90d", "tickets", "long", "high or urgent tickets created in the long window"),
+    _f("csat_mean_90d", "tickets", "long", "mean CSAT (1-5) of tickets created in the long window", 1, 5),
+    _f("ticket_silence", "tickets", "short", "1 if the account wrote at least ticket_silence_min_prior "
+       "tickets in the long window before the last short window and none in it", 0, 1),
+    # payments
+    _f("payments_late_90d", "payments", "long", "invoices due in the long window paid late or still unpaid "
+       "past the grace days"),
+    _f("days_overdue", "payments", "now", "days the oldest unpaid invoice is past due; 0 if none"),
+    _f("payments_failed_30d", "payments", "short", "failed charges due in the last short window"),
+    _f("payments_failed_90d", "payments", "long", "failed charges due in the long window"),
+    _f("failed_card_expired_90d", "payments", "long", "failed charges in the long window whose reason is "
+       "an expired card"),
+    _f("failed_card_declined_90d", "payments", "long", "failed charges in the long window for any other "
+       "reason (declined, insufficient funds, ...)"),
+    _f("card_expiring_before_renewal", "payments+accounts", "now", "1 if the card on file expires before the "
+       "next renewal (or within the long window when no renewal date is known)", 0, 1),
+    _f("payment_method_changed_90d", "payments", "long", "1 if invoices in the long window used more than "
+       "one payment method", 0, 1),
+    _f("mrr_change_pct_90d", "payments", "long", "change of the latest invoice amount vs the one a long "
+       "window earlier, as a fraction (-0.3 = downgrade by 30%)", -1.0, None),
+    # accounts
+    _f("tenure_days", "accounts", "now", "days since signup (first activity when no signup date)"),
+    _f("days_to_renewal", "accounts", "now", "days until the next renewal; empty if unknown or past"),
+    _f("mrr", "accounts", "now", "monthly recurring revenue (latest invoice amount when accounts has none)"),
+    _f("seats", "accounts", "now", "licensed seats"),
+    _f("auto_renew_off", "accounts", "now", "1 if auto-renewal is switched off", 0, 1),
+)
+
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in CATALOGUE)
+_BY_NAME = {f.name: f for f in CATALOGUE}
+
+
+def feature(name: str) -> Feature:
+    return _BY_NAME[name]
+
+
+def window_text(f: Feature, windows: Windows, params: FeatureParams) -> str:
+    """The window of a feature in days, as the catalogue listing shows it."""
+    s, l = windows.short_days, windows.long_days
+    return {
+        "short": f"last {s} d", "prior": f"days {s + 1}-{2 * s}", "long": f"last {l} d",
+        "all": "all history", "first30": "first 30 d", "now": "as-of date",
+        "silence": f"last {params.nps_silence_days} d",
+    }[f.window]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _codes(ids: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position of each row's account in the index; -1 for an account not in it."""
+    return index.get_indexer(ids)
+
+
+def _age_days(dates: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
+    """Whole days from each row's calendar date to the as-of date (0 = same day); NaN where missing."""
+    d = dates.dt.floor("D").to_numpy()
+    out = (np.datetime64(as_of.to_datetime64(), "ns") - d) / DAY
+    return out.astype("float64")
+
+
+def _bincount(codes: np.ndarray, n: int, mask: np.ndarray | None = None,
+              weights: np.ndarray | None = None) -> np.ndarray:
+    m = codes >= 0 if mask is None else (mask & (codes >= 0))
+    w = None if weights is None else np.asarray(weights, dtype="float64")[m]
+    return np.bincount(codes[m], weights=w, minlength=n).astype("float64")
+
+
+def _nunique(codes: np.ndarray, keys: pd.Series | np.ndarray, n: int, mask: np.ndarray) -> np.ndarray:
+    """Distinct non-missing keys per account among the masked rows."""
+    keys = pd.Series(np.asarray(keys)[mask])
+    c = codes[mask]
+    ok = (c >= 0) & keys.notna().to_numpy()
+    pairs = pd.DataFrame({"c": c[ok], "k": keys[ok].to_numpy()}).drop_duplicates()
+    return np.bincount(pairs["c"].to_numpy(), minlength=n).astype("float64")
+
+
+def _group_reduce(codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray, how: str) -> np.ndarray:
+    """min/max/mean/median of values per account among masked rows; NaN where an account has none."""
+    m = mask & (codes >= 0) & ~np.isnan(values)
+    out = np.full(n, np.nan)
+    if not m.any():
+        return out
+    s = pd.Series(values[m]).groupby(codes[m]).agg(how)
+    out[s.index.to_numpy()] = s.to_numpy()
+    return out
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def _cut(frame: pd.DataFrame, column: str, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Rows dated on or before the as-of day (the point-in-time rule)."""
+    end = as_of + pd.Timedelta(days=1)
+    return frame.loc[frame[column] < end]
+
+
+# ----------------------------------------------------------------------------- per source
+
+
+def usage_features(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, windows: Windows,
+                   params: FeatureParams, signup: np.ndarray, seats: np.ndarray) -> dict[str, np.ndarray]:
+    """Usage features; ``signup`` is each account's signup date (datetime64, NaT unknown)."""
+    n = len(index)
+    S = windows.short_days
+    u = _cut(usage, "timestamp", as_of)
+    codes = _codes(u["account_id"], index)
+    age = _age_days(u["timestamp"], as_of)
+    count = u["count"].to_numpy(dtype="float64")
+    cur = age < S
+    prev = (age >= S) & (age < 2 * S)
+    events = _bincount(codes, n, cur, count)
+    events_prev = _bincount(codes, n, prev, count)
+    day = (-age).astype("int64")  # a day key: equal for equal calendar days
+    active_days = _nunique(codes, day, n, cur)
+    last_age = _group_reduce(codes, age, n, np.ones(len(u), bool), "min")
+    users = u["user_id"]
+    users_cur = _nunique(codes, users, n, cur)
+    users_prev = _nunique(codes, users, n, prev)
+    # users of the prior window who are also active now
+    has_user = users.notna().to_numpy() & (codes >= 0)
+    prev_pairs = pd.DataFrame({"c": codes[prev & has_user], "u": users.to_numpy()[prev & has_user]}).drop_duplicates()
+    cur_pairs = pd.DataFrame({"c": codes[cur & has_user], "u": users.to_numpy()[cur & has_user]}).drop_duplicates()
+    stayed = prev_pairs.merge(cur_pairs, on=["c", "u"], how="inner")
+    stayed_n = np.bincount(stayed["c"].to_numpy(), minlength=n).astype("float64")
+    gone_share = _ratio(users_prev - stayed_n, users_prev)
+
+    event = u["event"]
+    key = event.isin(list(params.key_features)).to_numpy()
+    key_events = _bincount(codes, n, cur & key, count)
+    n_key = max(len(params.key_features), 1)
+    adoption = _nunique(codes, event, n, cur & key) / n_key
+
+    dur = u["duration_seconds"].to_numpy(dtype="float64")
+    is_login = (event == params.login_event).to_numpy()
+    has_dur = ~np.isnan(dur)
+    login_dur = _group_reduce(codes, dur, n, cur & is_login, "mean")
+    any_dur = _group_reduce(codes, dur, n, cur, "mean")
+    session = np.where(np.isnan(login_dur), any_dur, login_dur)
+    # time on task against the event's norm (median over everyone in the long window)
+    long_mask = (age < windows.long_days) & has_dur & ~is_login
+    norms = pd.Series(dur[long_mask]).groupby(event.to_numpy()[long_mask]).median()
+    norm = event.map(norms).to_numpy(dtype="float64")
+    rel = _ratio(dur, norm)
+    task_ratio = _group_reduce(codes, rel, n, cur & ~is_login, "median")
+
+    # first 30 days of young accounts
+    first_seen = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    if len(u):
+        first_ts = u.groupby(codes)["timestamp"].min()
+        first_ts = first_ts[first_ts.index >= 0]
+        first_seen[first_ts.index.to_numpy()] = first_ts.to_numpy()
+    start = np.where(np.isnat(signup), first_seen.astype("datetime64[D]").astype("datetime64[ns]"), signup)
+    asof64 = np.datetime64(as_of.to_datetime64(), "ns")
+    tenure = (asof64 - start) / DAY
+    young = tenure < params.young_account_days
+    row_start = np.full(len(u), np.datetime64("NaT"), dtype="datetime64[ns]")
+    ok = codes >= 0
+    row_start[ok] = start[codes[ok]]
+    since_start = (u["timestamp"].dt.floor("D").to_numpy() - row_start) / DAY
+    in_first30 = (since_start >= 0) & (since_start < 30)
+    logins_first30 = _bincount(codes, n, in_first30 & is_login, count)
+    days_observed = np.clip(np.minimum(tenure + 1, 30), 1, None)
+    logins_per_day = np.where(young, logins_first30 / days_observed, np.nan)
+    first_session = np.full(n, np.nan)
+    lm = is_login & ok & has_dur
+    if lm.any():
+        order = np.lexsort((u["_line"].to_numpy()[lm], u["timestamp"].to_numpy()[lm]))
+        fc = codes[lm][order]
+        fd = dur[lm][order]
+        first_idx = np.unique(fc, return_index=True)
+        first_session[first_idx[0]] = fd[first_idx[1]]
+    first_session = np.where(young, first_session, np.nan)
+
+    return {
+        "usage_events_30d": events,
+        "usage_events_prev_30d": events_prev,
+        "usage_trend_30d": _ratio(events - events_prev, events_prev),
+        "active_days_30d": active_days,
+        "days_since_last_activity": last_age,
+        "never_active": np.isnan(last_age).astype("float64"),
+        "active_users_30d": users_cur,
+        "active_users_prev_30d": users_prev,
+        "users_gone_quiet_share": gone_share,
+        "seat_utilisation": _ratio(users_cur, seats),
+        "key_feature_adoption": adoption,
+        "key_feature_events_30d": key_events,
+        "avg_session_seconds_30d": session,
+        "task_time_vs_norm_30d": task_ratio,
+        "first30_logins_per_day": logins_per_day,
+        "first_session_seconds": first_session,
+        "_tenure_days": tenure,
+    }
+
+
+def nps_features(nps: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, windows: Windows,
+                 params: FeatureParams) -> dict[str, np.ndarray]:
+    n = len(index)
+    r = _cut(nps, "responded_at", as_of)
+    codes = _codes(r["account_id"], index)
+    age = _age_days(r["responded_at"], as_of)
+    score = r["score"].to_numpy(dtype="float64")
+    everything = np.ones(len(r), bool)
+    last_age = _group_reduce(codes, age, n, everything, "min")
+    row_last = np.full(len(r), np.nan)
+    row_last[codes >= 0] = last_age[codes[codes >= 0]]
+    latest_round = age < row_last + windows.short_days
+    latest = _group_reduce(codes, score, n, latest_round, "mean")
+    earlier = _group_reduce(codes, score, n, ~latest_round, "mean")
+    return {
+        "nps_latest": latest,
+        "nps_mean": _group_reduce(codes, score, n, everything, "mean"),
+        "nps_trend": latest - earlier,
+        "nps_detractor": np.where(np.isnan(latest), np.nan, (latest <= 6).astype("float64")),
+        "days_since_nps_response": last_age,
+        "nps_silent": (~(last_age < params.nps_silence_days)).astype("float64"),
+    }
+
+
+def ticket_features(tickets: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, windows: Windows,
+                    params: FeatureParams) -> dict[str, np.ndarray]:
+    n = len(index)
+    S, L = windows.short_days, windows.long_days
+    t = _cut(tickets, "created_at", as_of)
+    codes = _codes(t["account_id"], index)
+    age = _age_days(t["created_at"], as_of)
+    end = as_of + pd.Timedelta(days=1)
+    resolved_at = t["resolved_at"]
+    resolved_by_then = (resolved_at < end).to_numpy()
+    closed_status = t["status"].str.lower().isin(["solved", "closed", "resolved"]).to_numpy()
+    # resolved after the as-of date means open on it; solved without a date counts as resolved
+    is_open = ~resolved_by_then & ~(resolved_at.isna().to_numpy() & closed_status)
+    cur = age < S
+    long = age < L
+    prior = (age >= S) & (age < S + L)
+    hours = ((resolved_at - t["created_at"]).dt.total_seconds() / 3600.0).to_numpy(dtype="float64")
+    urgent = t["priority"].str.lower().isin(["high", "urgent"]).to_numpy()
+    csat = t["csat"].to_numpy(dtype="float64")
+    max_cat = np.zeros(n)
+    cm = long & (codes >= 0) & t["category"].notna().to_numpy()
+    if cm.any():
+        per = pd.DataFrame({"c": codes[cm], "k": t["category"].to_numpy()[cm]}).value_counts()
+        mx = per.groupby(level="c").max()
+        max_cat[mx.index.to_numpy()] = mx.to_numpy()
+    opened_cur = _bincount(codes, n, cur)
+    opened_prior = _bincount(codes, n, prior)
+    return {
+        "tickets_open": _bincount(codes, n, is_open),
+        "tickets_opened_30d": opened_cur,
+        "tickets_opened_90d": _bincount(codes, n, long),
+        "tickets_unresolved_old": _bincount(codes, n, is_open & (age >= params.unresolved_days)),
+        "ticket_resolution_median_hours": _group_reduce(codes, hours, n, long & resolved_by_then, "median"),
+        "ticket_max_category_90d": max_cat,
+        "tickets_urgent_90d": _bincount(codes, n, long & urgent),
+        "csat_mean_90d": _group_reduce(codes, csat, n, long, "mean"),
+        "ticket_silence": ((opened_prior >= params.ticket_silence_min_prior) & (opened_cur == 0)).astype("float64"),
+    }
+
+
+def payment_features(payments: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, windows: Windows,
+                     params: FeatureParams, renewal: np.ndarray) -> dict[str, np.ndarray]:
+    n = len(index)
+    S, L = windows.short_days, windows.long_days
+    p = _cut(payments, "due_date", as_of)
+    codes = _codes(p["account_id"], index)
+    age = _age_days(p["due_date"], as_of)
+    end = as_of + pd.Timedelta(days=1)
+    status = p["status"].str.lower()
+    void = status.isin(["void", "refunded"]).to_numpy()
+    paid_at = p["paid_at"]
+    paid_by_then = (paid_at < end).to_numpy() | (paid_at.isna() & (status == "paid")).to_numpy()
+    days_late_paid = ((paid_at.dt.floor("D") - p["due_date"]) / pd.Timedelta(days=1)).to_numpy(dtype="float64")
+    grace = params.late_grace_days
+    unpaid_overdue = ~paid_by_then & ~void & (age > grace)
+    paid_late = paid_by_then & (np.nan_to_num(days_late_paid, nan=0.0) > grace) & ~void
+    long = age < L
+    failed = (status == "failed").to_numpy()
+    reason = p["failure_reason"].str.lower()
+    expired = reason.str.contains("expir", na=False).to_numpy()
+    overdue_days = np.where(unpaid_overdue, age, np.nan)
+    days_overdue = np.nan_to_num(_group_reduce(codes, overdue_days, n, unpaid_overdue, "max"), nan=0.0)
+
+    ok = codes >= 0
+    order = np.lexsort((p["_line"].to_numpy(), p["due_date"].to_numpy()))
+    latest = pd.DataFrame({"c": codes[order], "amount": p["amount"].to_numpy()[order],
+                           "expiry": p["card_expiry"].to_numpy()[order],
+                           "void": void[order], "age": age[order]})
+    latest = latest[(latest["c"] >= 0) & ~latest["void"]]
+    now_amount = latest.groupby("c")["amount"].last()
+    before = latest[latest["age"] >= L].groupby("c")["amount"].last()
+    amount_now = np.full(n, np.nan)
+    amount_now[now_amount.index.to_numpy()] = now_amount.to_numpy()
+    amount_before = np.full(n, np.nan)
+    amount_before[before.index.to_numpy()] = before.to_numpy()
+    expiry = latest.dropna(subset=["expiry"]).groupby("c")["expiry"].last()
+    card_expiry = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    card_expiry[expiry.index.to_numpy()] = expiry.to_numpy()
+    asof64 = np.datetime64(as_of.to_datetime64(), "ns")
+    horizon = np.where(np.isnat(renewal) | (renewal < asof64), asof64 + np.timedelta64(L, "D"), renewal)
+    expiring = (~np.isnat(card_expiry) & (card_expiry < horizon)).astype("float64")
+    methods = _nunique(codes, p["payment_method"].str.lower(), n, long & ok)
+    return {
+        "payments_late_90d": _bincount(codes, n, long & (unpaid_overdue | paid_late)),
+        "days_overdue": days_overdue,
+        "payments_failed_30d": _bincount(codes, n, (age < S) & failed),
+        "payments_failed_90d": _bincount(codes, n, long & failed),
+        "failed_card_expired_90d": _bincount(codes, n, long & failed & expired),
+        "failed_card_declined_90d": _bincount(codes, n, long & failed & ~expired),
+        "card_expiring_before_renewal": expiring,
+        "payment_method_changed_90d": (methods > 1).astype("float64"),
+        "mrr_change_pct_90d": _ratio(amount_now - amount_before, amount_before),
+        "_latest_amount": amount_now,
+    }
+
+
+def account_attributes(accounts: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    """accounts' columns aligned to the index (missing accounts: all empty)."""
+    a = accounts.drop_duplicates("account_id").set_index("account_id")
+    return a.reindex(index)
+
+
+# ----------------------------------------------------------------------------- the table
+
+
+def build_features(frames: dict[str, pd.DataFrame], index: pd.Index, as_of: pd.Timestamp,
+                   config: Config) -> pd.DataFrame:
+    """The feature table: one row per account of ``index`` (in that order), CATALOGUE's columns.
+
+    ``frames`` holds typed export frames (see load.Loaded.frame); absent exports are empty frames.
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    windows, params = config.windows, config.features
+    acc = account_attributes(frames["accounts"], index)
+    signup = acc["signup_date"].to_numpy(dtype="datetime64[ns]")
+    renewal = acc["renewal_date"].to_numpy(dtype="datetime64[ns]")
+    seats = acc["seats"].to_numpy(dtype="float64")
+    cols: dict[str, np.ndarray] = {}
+    cols.update(usage_features(frames["usage"], index, as_of, windows, params, signup, seats))
+    cols.update(nps_features(frames["nps"], index, as_of, windows, params))
+    cols.update(ticket_features(frames["tickets"], index, as_of, windows, params))
+    cols.update(payment_features(frames["payments"], index, as_of, windows, params, renewal))
+    asof64 = np.datetime64(as_of.to_datetime64(), "ns")
+    days_to_renewal = (renewal - asof64) / DAY
+    mrr = acc["mrr"].to_numpy(dtype="float64")
+    auto = acc["auto_renew"].to_numpy(dtype="float64")
+    cols.update({
+        "tenure_days": cols.pop("_tenure_days"),
+        "days_to_renewal": np.where(days_to_renewal >= 0, days_to_renewal, np.nan),
+        "mrr": np.where(np.isnan(mrr), cols.pop("_latest_amount"), mrr),
+        "seats": seats,
+        "auto_renew_off": np.where(np.isnan(auto), np.nan, 1.0 - auto),
+    })
+    cols.pop("_latest_amount", None)
+    table = pd.DataFrame({name: cols[name] for name in FEATURE_NAMES}, index=index)
+    table.index.name = "account_id"
+    return table

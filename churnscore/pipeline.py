@@ -1,0 +1,167 @@
+"""run the stages in order: load -> who is scored -> features -> rules (-> model) -> rank. No I/O of outputs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import rules as rules_mod
+from .config import Config
+from .errors import InputDataError
+from .features import build_features
+from .load import Loaded, load_all
+from .rank import rank
+
+EXCLUDE_CHURNED = "churned on or before the as-of date"
+EXCLUDE_NOT_YET = "signed up after the as-of date"
+EXCLUDE_UNKNOWN = "not in the accounts export"
+EXCLUDE_NO_DATA = "no rows on or before the as-of date"
+
+
+@dataclass
+class ScoreResult:
+    ranked: pd.DataFrame
+    features: pd.DataFrame
+    flags: pd.DataFrame
+    excluded: pd.DataFrame  # account_id, reason
+    loaded: Loaded
+    as_of: pd.Timestamp
+    as_of_source: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for people and machines: accounts in = scored + excluded, rows read and rejected."""
+        by_reason = self.excluded["reason"].value_counts().sort_index().to_dict()
+        files = {}
+        for name, st in self.loaded.stats.items():
+            files[name] = {"files": [str(p) for p in st.files], "rows_read": st.rows_read,
+                           "rows_rejected": st.rows_rejected,
+                           "rows_after_as_of": int(self.loaded.after_as_of.get(name, 0)),
+                           "rows_unknown_account": int(self.loaded.unknown_rows.get(name, 0))}
+        return {
+            "as_of": self.as_of.date().isoformat(),
+            "as_of_source": self.as_of_source,
+            "accounts_in_inputs": int(len(self.ranked) + len(self.excluded)),
+            "accounts_scored": int(len(self.ranked)),
+            "accounts_excluded": {str(k): int(v) for k, v in by_reason.items()},
+            "at_risk": {t: int((self.ranked["risk_tier"] == t).sum()) for t in ("high", "medium", "low")},
+            "revenue_at_risk": float(self.ranked["revenue_at_risk"].sum().round(2)),
+            "rows_read": int(sum(st.rows_read for st in self.loaded.stats.values())),
+            "rows_rejected": int(len(self.loaded.rejects)),
+            "files": files,
+            "missing_exports": list(self.loaded.missing),
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+def default_as_of(loaded: Loaded) -> pd.Timestamp:
+    """The latest calendar day in the usage export."""
+    ts = loaded.frame("usage")["timestamp"]
+    if ts.notna().sum() == 0:
+        raise InputDataError("usage: no valid timestamp in any row; cannot pick a default as-of date "
+                             "(pass --as-of YYYY-MM-DD).")
+    return ts.max().normalize()
+
+
+def account_universe(loaded: Loaded, as_of: pd.Timestamp) -> tuple[pd.Index, pd.DataFrame]:
+    """The accounts to score on the as-of date, and every other account seen with the reason it is not.
+
+    With an accounts export, it defines the customers; ids seen only elsewhere are excluded as unknown.
+    Without one, every id seen with a row on or before the as-of date is a customer.
+    """
+    end = as_of + pd.Timedelta(days=1)
+    seen: list[pd.Series] = []
+    seen_before: list[pd.Series] = []
+    for name, frame in loaded.frames.items():
+        if name == "accounts":
+            continue
+        ids = frame["account_id"]
+        seen.append(ids)
+        col = {"usage": "timestamp", "nps": "responded_at", "tickets": "created_at", "payments": "due_date"}[name]
+        seen_before.append(ids[frame[col] < end])
+    other = pd.Index(pd.concat(seen).unique() if seen else [], dtype="str")
+    excluded: list[pd.DataFrame] = []
+    if "accounts" in loaded.frames:
+        acc = loaded.frames["accounts"]
+        ids = pd.Index(acc["account_id"], dtype="str")
+        churned = (acc["churn_date"] <= as_of).to_numpy()
+        not_yet = (acc["signup_date"] > as_of).to_numpy()
+        excluded.append(pd.DataFrame({"account_id": ids[churned], "reason": EXCLUDE_CHURNED}))
+        excluded.append(pd.DataFrame({"account_id": ids[not_yet & ~churned], "reason": EXCLUDE_NOT_YET}))
+        active = ids[~churned & ~not_yet]
+        unknown = other.difference(ids)
+        excluded.append(pd.DataFrame({"account_id": unknown, "reason": EXCLUDE_UNKNOWN}))
+    else:
+        before = pd.Index(pd.concat(seen_before).unique() if seen_before else [], dtype="str")
+        active = before
+        excluded.append(pd.DataFrame({"account_id": other.difference(before), "reason": EXCLUDE_NO_DATA}))
+    ex = pd.concat(excluded, ignore_index=True).sort_values(["account_id"], kind="mergesort")
+    return pd.Index(active.sort_values(), name="account_id", dtype="str"), ex.reset_index(drop=True)
+
+
+def _note_rows(loaded: Loaded, as_of: pd.Timestamp) -> None:
+    """Count, per export, rows after the as-of date and rows for ids the accounts export lacks."""
+    end = as_of + pd.Timedelta(days=1)
+    dates = {"usage": "timestamp", "nps": "responded_at", "tickets": "created_at", "payments": "due_date"}
+    known = pd.Index(loaded.frames["accounts"]["account_id"]) if "accounts" in loaded.frames else None
+    loaded.after_as_of, loaded.unknown_rows = {}, {}
+    for name, col in dates.items():
+        if name not in loaded.frames:
+            continue
+        frame = loaded.frames[name]
+        loaded.after_as_of[name] = int((frame[col] >= end).sum())
+        if known is not None:
+            loaded.unknown_rows[name] = int((~frame["account_id"].isin(known)).sum())
+
+
+def parse_as_of(text: str | None) -> pd.Timestamp | None:
+    if text is None:
+        return None
+    try:
+        return pd.Timestamp(text).normalize().tz_localize(None) if pd.Timestamp(text).tz is None else \
+            pd.Timestamp(text).tz_convert("UTC").tz_localize(None).normalize()
+    except (ValueError, TypeError):
+        raise InputDataError(f"--as-of: '{text}' is not a date (use YYYY-MM-DD).") from None
+
+
+def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | pd.Timestamp | None = None,
+          loaded: Loaded | None = None, rank_by: str | None = None) -> ScoreResult:
+    """Score every active account on the as-of date with the config's rules; returns the ranked list."""
+    rules_mod.check_rules(config.rules)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if loaded is None:
+        loaded = load_all(config, input_dir)
+    timings["load"] = time.perf_counter() - t0
+    if isinstance(as_of, str):
+        as_of = parse_as_of(as_of)
+    source = "--as-of" if as_of is not None else "latest usage date"
+    as_of = pd.Timestamp(as_of).normalize() if as_of is not None else default_as_of(loaded)
+    _note_rows(loaded, as_of)
+    index, excluded = account_universe(loaded, as_of)
+
+    t0 = time.perf_counter()
+    frames = {name: loaded.frame(name) for name in ("accounts", "usage", "nps", "tickets", "payments")}
+    table = build_features(frames, index, as_of, config)
+    timings["features"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    flags = rules_mod.evaluate(config.rules, table)
+    risk = rules_mod.rule_score(flags, config.rules)
+    words = rules_mod.explain(flags, config.rules, table)
+    names = (loaded.frames["accounts"].drop_duplicates("account_id").set_index("account_id")["account_name"]
+             if "accounts" in loaded.frames else pd.Series(dtype="str"))
+    ranked = rank(risk, words, table["mrr"], names, config.scoring, rank_by=rank_by)
+    timings["score"] = time.perf_counter() - t0
+    return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, timings)
+
+
+def reject_rate(loaded: Loaded) -> float:
+    read = sum(st.rows_read for st in loaded.stats.values())
+    return float(len(loaded.rejects)) / read if read else 0.0
+
+
