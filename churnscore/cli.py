@@ -7,7 +7,9 @@ output's lock.
 from __future__ import annotations
 
 import functools
+import json
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,8 +27,23 @@ Exit codes:
   3  another run is writing the same output (lock held)"""
 
 
+def _log_format() -> str:
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    return (root.params.get("log_format") if root is not None else None) or "text"
+
+
+def emit(event: str, text: str, **fields: Any) -> None:
+    """One message on stderr: the text for people, or one JSON line for machines (--log-format json)."""
+    if _log_format() == "json":
+        click.echo(json.dumps({"event": event, **fields}, sort_keys=True, default=str), err=True)
+    else:
+        click.echo(text, err=True)
+
+
 def _fail(exc: ChurnscoreError) -> None:
-    click.echo(f"churnscore: error: {exc}", err=True)
+    emit("error", f"churnscore: error: {exc}", level="error", message=str(exc), exit_code=exc.exit_code,
+         error=type(exc).__name__)
     sys.exit(exc.exit_code)
 
 
@@ -62,7 +79,9 @@ def _config(path: Path | None) -> Config:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="churnscore")
-def main() -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Messages on stderr as text, or as one JSON object per line for log collectors.")
+def main(log_format: str) -> None:
     """Score SaaS accounts for churn risk from usage, NPS, ticket and payment exports.
 
     \b
@@ -84,27 +103,62 @@ def main() -> None:
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Keep only the N highest-risk accounts.")
 @click.option("--rank-by", type=click.Choice(["risk", "revenue"]), default=None,
               help="Order by risk score, or by revenue at risk (score x MRR). Default: scoring.rank_by.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Model file from 'churnscore train': score = churn probability within its horizon.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) if any input row is rejected.")
 @handle_errors
 def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, out: Path | None,
-          fmt: str | None, top: int | None, rank_by: str | None, strict: bool) -> None:
+          fmt: str | None, top: int | None, rank_by: str | None, model_path: Path | None, strict: bool) -> None:
     """Score every active account and write the ranked at-risk list.
 
     \b
     Examples:
       churnscore score
       churnscore score --input-dir exports/ --as-of 2026-10-31 --out risk.csv --top 50
+      churnscore score --model out/model.json --rank-by revenue
     """
+    from .manifest import build_manifest
     from .pipeline import score as run_score
-    from .write import write_run
+    from .runlock import output_lock
+    from .write import sibling, write_json, write_run, write_table
 
+    started = datetime.now(timezone.utc)
     config = _config(config_path)
-    result = run_score(config, input_dir=input_dir, as_of=as_of, rank_by=rank_by)
+    model = None
+    if model_path is not None:
+        from .model import load_model
+
+        model = load_model(model_path, config)
     out = out or Path(config.output.path)
-    paths = write_run(result.ranked, result.loaded.rejects, result.excluded, out,
-                      fmt or config.output.format, top or config.output.top)
-    click.echo(summary_text(result.summary(), paths), err=True)
-    check_rejects(result, config, strict)
+    with output_lock(out):
+        result = run_score(config, input_dir=input_dir, as_of=as_of, rank_by=rank_by, model=model)
+        problem = reject_problem(result, config, strict)
+        if problem is not None:  # keep the last good ranked list; show the rejects
+            path = write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")
+            raise RejectLimitError(f"{problem} See {path}; the previous ranked list was left as it was.")
+        paths = write_run(result.ranked, result.loaded.rejects, result.excluded, out,
+                          fmt or config.output.format, top or config.output.top)
+        summary = result.summary()
+        manifest = build_manifest(summary, paths, config_source=config.source, config_hash=config.hash,
+                                  model_hash=model.metadata.get("sha256") if model is not None else None,
+                                  started=started)
+        paths["manifest"] = write_json(manifest, sibling(out, "manifest", ".json"))
+    emit("score.done", summary_text(summary, paths), level="info", outputs={k: str(v) for k, v in paths.items()},
+         **summary)
+
+
+def reject_problem(result: Any, config: Config, strict: bool) -> str | None:
+    """Why the rejects make this run fail (--strict, or above rejects.max_reject_rate), or None."""
+    from .pipeline import reject_rate
+
+    n = len(result.loaded.rejects)
+    rate = reject_rate(result.loaded)
+    if strict and n:
+        return f"{n:,} input rows rejected and --strict is set."
+    if rate > config.rejects.max_reject_rate:
+        return (f"{rate:.1%} of input rows rejected, above rejects.max_reject_rate "
+                f"{config.rejects.max_reject_rate:.1%}; the ranking would be unreliable.")
+    return None
 
 
 def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
@@ -130,7 +184,7 @@ def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
     tiers = s["at_risk"]
     lines.append(f"  risk: {tiers['high']:,} high, {tiers['medium']:,} medium, {tiers['low']:,} low; "
                  f"revenue at risk {s['revenue_at_risk']:,.2f}/month")
-    lines.append(f"  wrote {paths['ranked']}")
+    lines.append(f"  wrote {paths['ranked']} (manifest {paths['manifest']})")
     if s["rows_rejected"]:
         lines.append(f"  {s['rows_rejected']:,} rejected rows listed in {paths['rejects']}")
     if excluded:
@@ -138,19 +192,6 @@ def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in s["timings_s"].items())
     lines.append(f"  timings: {timing}")
     return "\n".join(lines)
-
-
-def check_rejects(result: Any, config: Config, strict: bool) -> None:
-    from .pipeline import reject_rate
-
-    n = len(result.loaded.rejects)
-    rate = reject_rate(result.loaded)
-    if strict and n:
-        raise RejectLimitError(f"{n} input rows rejected and --strict is set; see the rejects file.")
-    if rate > config.rejects.max_reject_rate:
-        raise RejectLimitError(
-            f"{rate:.1%} of input rows rejected, above rejects.max_reject_rate "
-            f"{config.rejects.max_reject_rate:.1%}; the ranking would be unreliable. See the rejects file.")
 
 
 @main.command(epilog=EXIT_CODES)
@@ -187,6 +228,127 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
     path = write_table(table, out, "parquet" if out.suffix == ".parquet" else "csv")
     click.echo(f"churnscore: {len(table)} accounts x {table.shape[1] - 1} features as of "
                f"{result.as_of.date()} -> {path}", err=True)
+
+
+@main.command(epilog=EXIT_CODES)
+@config_option
+@input_dir_option
+@click.option("--as-of", default=None, metavar="YYYY-MM-DD",
+              help="Train on history up to this date. Default: the latest date in the usage export.")
+@click.option("--model-out", type=click.Path(dir_okay=False, path_type=Path), default=Path("out/model.json"),
+              show_default=True, help="Where to write the model file.")
+@handle_errors
+def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, model_out: Path) -> None:
+    """Train the logistic churn model on the company's own history.
+
+    Snapshots of the feature table every model.observation_interval_days, labelled by churn within
+    model.horizon_days; regularisation picked by time-ordered cross-validation.
+
+    \b
+    Example:
+      churnscore train --model-out out/model.json
+      churnscore score --model out/model.json
+    """
+    from .load import load_all
+    from .model import save_model, train as run_train
+    from .pipeline import default_as_of, parse_as_of
+
+    config = _config(config_path)
+    loaded = load_all(config, input_dir)
+    when = parse_as_of(as_of) if as_of else default_as_of(loaded)
+    model, ts = run_train(loaded, config, when)
+    digest = save_model(model, model_out)
+    click.echo(train_text(model, digest, model_out), err=True)
+
+
+def train_text(model: Any, digest: str, path: Path) -> str:
+    """The training summary: data, validation, calibration and the strongest coefficients in words."""
+    m = model.metadata
+    best = next((r for r in m["cv"] if r["C"] == m["C"]), None)
+    cv = f"time-ordered CV ROC AUC {best['cv_roc_auc']:.3f} over {best['folds']} folds" if best else "no CV folds"
+    lines = [f"churnscore: trained on {m['rows']:,} account-snapshots at {len(m['observation_dates'])} dates "
+             f"({m['observation_dates'][0]}..{m['observation_dates'][-1]}), {m['churners']:,} churned within "
+             f"{m['horizon_days']} days (base rate {m['base_rate']:.1%})",
+             f"  C = {m['C']:g} ({cv}); training ROC AUC {m['train_roc_auc']:.3f}, Brier {m['train_brier']:.4f}",
+             "  calibration (predicted -> observed by decile): " + ", ".join(
+                 f"{r['mean_predicted']:.2f}->{r['observed_rate']:.2f}" for r in m["calibration"]),
+             "  strongest coefficients (per standard deviation):"]
+    order = sorted(range(len(model.coef)), key=lambda i: -abs(model.coef[i]))[:8]
+    names = model.transformed_names
+    for i in order:
+        way = "raises" if model.coef[i] > 0 else "lowers"
+        lines.append(f"    {names[i]:<34} {model.coef[i]:+.3f}  ({way} risk)")
+    lines.append(f"  wrote {path} (sha256 {digest[:16]}...)")
+    return "\n".join(lines)
+
+
+@main.command(epilog=EXIT_CODES)
+@config_option
+@input_dir_option
+@click.option("--as-of", default=None, metavar="YYYY-MM-DD",
+              help="End of the history used. Default: the latest date in the usage export.")
+@click.option("--test-dates", type=click.IntRange(min=1), default=2, show_default=True,
+              help="How many of the last observation dates to test on.")
+@click.option("--top-k", type=click.IntRange(min=1), default=100, show_default=True,
+              help="k for precision and recall at the top-k accounts.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the figures as JSON for machines.")
+@handle_errors
+def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None, test_dates: int, top_k: int,
+             json_path: Path | None) -> None:
+    """Backtest rules only, the logistic model and a gradient-boosting reference side by side.
+
+    Trains on the observation dates whose horizon ends before the first test date, tests on the last
+    --test-dates dates: ROC AUC, PR AUC, top-decile churn rate and lift, precision/recall at k, Brier
+    score and calibration.
+
+    \b
+    Example:
+      churnscore evaluate --json out/backtest.json
+    """
+    from .evaluate import backtest, table_text
+    from .load import load_all
+    from .pipeline import default_as_of, parse_as_of
+    from .write import write_json
+
+    config = _config(config_path)
+    loaded = load_all(config, input_dir)
+    when = parse_as_of(as_of) if as_of else default_as_of(loaded)
+    bt = backtest(loaded, config, when, test_dates=test_dates, top_k=top_k)
+    click.echo(table_text(bt))
+    if json_path is not None:
+        write_json(bt.to_dict(), json_path)
+        click.echo(f"churnscore: wrote {json_path}", err=True)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("account_id")
+@config_option
+@input_dir_option
+@as_of_option
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Model file: show each feature's contribution to the churn probability.")
+@click.option("--history", "history", type=click.Path(dir_okay=False, path_type=Path), multiple=True,
+              help="Earlier ranked lists (repeatable): show this account's past scores.")
+@handle_errors
+def explain(account_id: str, config_path: Path | None, input_dir: Path | None, as_of: str | None,
+            model_path: Path | None, history: tuple[Path, ...]) -> None:
+    """Show one account's score, every feature and its contribution, its flags and its history.
+
+    \b
+    Example:
+      churnscore explain A00017 --model out/model.json --history out/ranked.csv
+    """
+    from .explain import explain_account
+
+    config = _config(config_path)
+    model = None
+    if model_path is not None:
+        from .model import load_model
+
+        model = load_model(model_path, config)
+    click.echo(explain_account(config, account_id, input_dir=input_dir, as_of=as_of, model=model,
+                               history=list(history)))
 
 
 @main.command("sample-data", epilog=EXIT_CODES)

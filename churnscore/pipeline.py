@@ -11,16 +11,12 @@ import pandas as pd
 
 from . import rules as rules_mod
 from .config import Config
+from .contract import EXPORTS
 from .errors import InputDataError
 from .features import build_features
 from .load import Loaded, load_all
 from .rank import rank
-
-EXCLUDE_CHURNED = "churned on or before the as-of date"
-EXCLUDE_NOT_YET = "signed up after the as-of date"
-EXCLUDE_UNKNOWN = "not in the accounts export"
-EXCLUDE_NO_DATA = "no rows on or before the as-of date"
-
+from .universe import account_universe
 
 @dataclass
 class ScoreResult:
@@ -67,52 +63,15 @@ def default_as_of(loaded: Loaded) -> pd.Timestamp:
     return ts.max().normalize()
 
 
-def account_universe(loaded: Loaded, as_of: pd.Timestamp) -> tuple[pd.Index, pd.DataFrame]:
-    """The accounts to score on the as-of date, and every other account seen with the reason it is not.
-
-    With an accounts export, it defines the customers; ids seen only elsewhere are excluded as unknown.
-    Without one, every id seen with a row on or before the as-of date is a customer.
-    """
-    end = as_of + pd.Timedelta(days=1)
-    seen: list[pd.Series] = []
-    seen_before: list[pd.Series] = []
-    for name, frame in loaded.frames.items():
-        if name == "accounts":
-            continue
-        ids = frame["account_id"]
-        seen.append(ids)
-        col = {"usage": "timestamp", "nps": "responded_at", "tickets": "created_at", "payments": "due_date"}[name]
-        seen_before.append(ids[frame[col] < end])
-    other = pd.Index(pd.concat(seen).unique() if seen else [], dtype="str")
-    excluded: list[pd.DataFrame] = []
-    if "accounts" in loaded.frames:
-        acc = loaded.frames["accounts"]
-        ids = pd.Index(acc["account_id"], dtype="str")
-        churned = (acc["churn_date"] <= as_of).to_numpy()
-        not_yet = (acc["signup_date"] > as_of).to_numpy()
-        excluded.append(pd.DataFrame({"account_id": ids[churned], "reason": EXCLUDE_CHURNED}))
-        excluded.append(pd.DataFrame({"account_id": ids[not_yet & ~churned], "reason": EXCLUDE_NOT_YET}))
-        active = ids[~churned & ~not_yet]
-        unknown = other.difference(ids)
-        excluded.append(pd.DataFrame({"account_id": unknown, "reason": EXCLUDE_UNKNOWN}))
-    else:
-        before = pd.Index(pd.concat(seen_before).unique() if seen_before else [], dtype="str")
-        active = before
-        excluded.append(pd.DataFrame({"account_id": other.difference(before), "reason": EXCLUDE_NO_DATA}))
-    ex = pd.concat(excluded, ignore_index=True).sort_values(["account_id"], kind="mergesort")
-    return pd.Index(active.sort_values(), name="account_id", dtype="str"), ex.reset_index(drop=True)
-
-
 def _note_rows(loaded: Loaded, as_of: pd.Timestamp) -> None:
     """Count, per export, rows after the as-of date and rows for ids the accounts export lacks."""
     end = as_of + pd.Timedelta(days=1)
-    dates = {"usage": "timestamp", "nps": "responded_at", "tickets": "created_at", "payments": "due_date"}
     known = pd.Index(loaded.frames["accounts"]["account_id"]) if "accounts" in loaded.frames else None
     loaded.after_as_of, loaded.unknown_rows = {}, {}
-    for name, col in dates.items():
-        if name not in loaded.frames:
+    for name, frame in loaded.frames.items():
+        col = EXPORTS[name].date_column
+        if col is None:
             continue
-        frame = loaded.frames[name]
         loaded.after_as_of[name] = int((frame[col] >= end).sum())
         if known is not None:
             loaded.unknown_rows[name] = int((~frame["account_id"].isin(known)).sum())
@@ -129,8 +88,12 @@ def parse_as_of(text: str | None) -> pd.Timestamp | None:
 
 
 def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | pd.Timestamp | None = None,
-          loaded: Loaded | None = None, rank_by: str | None = None) -> ScoreResult:
-    """Score every active account on the as-of date with the config's rules; returns the ranked list."""
+          loaded: Loaded | None = None, rank_by: str | None = None, model: Any = None) -> ScoreResult:
+    """Score every active account on the as-of date; returns the ranked list.
+
+    Without a model the risk score is the rules' 0-100 score; with one (model.LinearChurnModel) it is
+    100 x the churn probability within the model's horizon, with the model's reasons beside the flags.
+    """
     rules_mod.check_rules(config.rules)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -153,9 +116,19 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     flags = rules_mod.evaluate(config.rules, table)
     risk = rules_mod.rule_score(flags, config.rules)
     words = rules_mod.explain(flags, config.rules, table)
+    extra = None
+    if model is not None:
+        from .model import design_matrix, top_reasons
+
+        X = design_matrix(table, flags, model.columns)
+        probability = pd.Series(model.predict_proba(X), index=table.index)
+        extra = pd.DataFrame({"churn_probability": probability.round(4),
+                              "rule_score": risk.round(1),
+                              "model_reasons": top_reasons(model, X, table)}, index=table.index)
+        risk = probability * 100.0
     names = (loaded.frames["accounts"].drop_duplicates("account_id").set_index("account_id")["account_name"]
              if "accounts" in loaded.frames else pd.Series(dtype="str"))
-    ranked = rank(risk, words, table["mrr"], names, config.scoring, rank_by=rank_by)
+    ranked = rank(risk, words, table["mrr"], names, config.scoring, rank_by=rank_by, extra=extra)
     timings["score"] = time.perf_counter() - t0
     return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, timings)
 

@@ -1,0 +1,53 @@
+"""The run manifest: what went in (size, rows, SHA-256), what came out, how long each stage took."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import pandas
+    import pyarrow
+    import sklearn
+
+    return {"churnscore": __version__, "python": platform.python_version(), "pandas": pandas.__version__,
+            "numpy": numpy.__version__, "pyarrow": pyarrow.__version__, "scikit-learn": sklearn.__version__}
+
+
+def build_manifest(summary: dict[str, Any], outputs: dict[str, Path], *, config_source: str, config_hash: str,
+                   model_hash: str | None, started: datetime) -> dict[str, Any]:
+    """A JSON-able record of one run; the only place run times appear (the ranked list has none)."""
+    inputs = []
+    for name, f in summary["files"].items():
+        for path in f["files"]:
+            p = Path(path)
+            inputs.append({"export": name, "path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)})
+    return {
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "as_of": summary["as_of"],
+        "config": {"path": config_source, "sha256": config_hash},
+        "model_sha256": model_hash,
+        "versions": versions(),
+        "inputs": inputs,
+        "files": summary["files"],
+        "counts": {k: summary[k] for k in ("accounts_in_inputs", "accounts_scored", "accounts_excluded",
+                                            "at_risk", "rows_read", "rows_rejected", "revenue_at_risk")},
+        "timings_s": summary["timings_s"],
+        "outputs": {k: str(v) for k, v in outputs.items()},
+    }

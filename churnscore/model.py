@@ -1,0 +1,484 @@
+"""The learned score: point-in-time training set, logistic pipeline, time-ordered CV, safe persistence.
+
+The fitted model is kept as plain numbers (medians, indicator columns, scaling, coefficients) in a JSON
+document, so that loading a model file can never run code a crafted file carries (a pickle can); the
+numbers reproduce scikit-learn's Pipeline exactly, which a test checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from . import rules as rules_mod
+from .config import Config
+from .errors import ModelError
+from .features import CATALOGUE, FEATURE_NAMES, build_features
+from .load import Loaded
+from .universe import account_universe
+
+MODEL_FORMAT = "churnscore-model/1"
+LOG_FEATURES = frozenset(f.name for f in CATALOGUE if f.low == 0 and f.high is None)
+
+
+# ----------------------------------------------------------------------------- columns and matrix
+
+
+def model_columns(config: Config) -> list[str]:
+    """The model's inputs, in order: every catalogue feature, then one 0/1 column per red flag."""
+    return list(FEATURE_NAMES) + [f"flag_{r.name}" for r in config.rules]
+
+
+def feature_config_hash(config: Config) -> str:
+    """SHA-256 of what decides the model's inputs: windows, feature parameters and rule conditions."""
+    raw = config.raw
+    parts = {"windows": raw.get("windows"), "features": raw.get("features"),
+             "rules": [{"name": r.get("name"), "when": r.get("when")} for r in (raw.get("rules") or [])],
+             "columns": model_columns(config)}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def design_matrix(features: pd.DataFrame, flags: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Model inputs: count-like features on a signed log scale (heavy tails), flags as 0/1."""
+    out = features.copy()
+    for name in out.columns:
+        if name in LOG_FEATURES:
+            v = out[name].to_numpy(dtype="float64")
+            out[name] = np.sign(v) * np.log1p(np.abs(v))
+    for name in flags.columns:
+        out[f"flag_{name}"] = flags[name].astype("float64")
+    missing = [c for c in columns if c not in out.columns]
+    if missing:
+        raise ModelError(f"model input columns missing from the feature table: {', '.join(missing)}.")
+    return out[columns].astype("float64")
+
+
+# ----------------------------------------------------------------------------- training set
+
+
+@dataclass
+class TrainingSet:
+    X: pd.DataFrame  # design matrix, one row per (observation date, account)
+    y: np.ndarray  # 1 = churned within the horizon after the date
+    date: np.ndarray  # observation date of each row (datetime64[ns])
+    account: np.ndarray
+    rule_score: np.ndarray  # the rules-only score (0-100) of each row, for comparison
+
+    def subset(self, mask: np.ndarray) -> "TrainingSet":
+        return TrainingSet(self.X.loc[mask], self.y[mask], self.date[mask], self.account[mask],
+                           self.rule_score[mask])
+
+
+def observation_dates(loaded: Loaded, as_of: pd.Timestamp, config: Config) -> list[pd.Timestamp]:
+    """Every observation_interval_days back from as_of - horizon (each date has a full horizon after
+    it), no earlier than min_history_days after the first usage row; oldest first."""
+    p = config.model
+    usage = loaded.frame("usage")["timestamp"]
+    if usage.notna().sum() == 0:
+        raise ModelError("training needs usage rows; the usage export has none.")
+    first = usage.min().normalize() + pd.Timedelta(days=p.min_history_days)
+    last = pd.Timestamp(as_of).normalize() - pd.Timedelta(days=p.horizon_days)
+    dates: list[pd.Timestamp] = []
+    d = last
+    while d >= first and (p.observation_count is None or len(dates) < p.observation_count):
+        dates.append(d)
+        d -= pd.Timedelta(days=p.observation_interval_days)
+    return dates[::-1]
+
+
+def training_set(loaded: Loaded, config: Config, dates: list[pd.Timestamp]) -> TrainingSet:
+    """Features as of each date for the accounts active on it, labelled by churn within the horizon."""
+    if "accounts" not in loaded.frames or loaded.frames["accounts"]["churn_date"].notna().sum() == 0:
+        raise ModelError("training needs an accounts export with churn_date for the accounts that churned.")
+    acc = loaded.frames["accounts"].drop_duplicates("account_id").set_index("account_id")
+    frames = {name: loaded.frame(name) for name in ("accounts", "usage", "nps", "tickets", "payments")}
+    columns = model_columns(config)
+    horizon = pd.Timedelta(days=config.model.horizon_days)
+    parts, ys, ds, accs, rs = [], [], [], [], []
+    for d in dates:
+        index, _ = account_universe(loaded, d)
+        if not len(index):
+            continue
+        table = build_features(frames, index, d, config)
+        flags = rules_mod.evaluate(config.rules, table)
+        parts.append(design_matrix(table, flags, columns))
+        churn = acc["churn_date"].reindex(index)
+        ys.append(((churn > d) & (churn <= d + horizon)).to_numpy().astype("int64"))
+        ds.append(np.full(len(index), d.to_datetime64(), dtype="datetime64[ns]"))
+        accs.append(index.to_numpy(dtype=object))
+        rs.append(rules_mod.rule_score(flags, config.rules).to_numpy())
+    if not parts:
+        raise ModelError("no observation date has active accounts; the history is too short for the "
+                         f"horizon of {config.model.horizon_days} days.")
+    X = pd.concat(parts, ignore_index=True)
+    return TrainingSet(X, np.concatenate(ys), np.concatenate(ds), np.concatenate(accs), np.concatenate(rs))
+
+
+# ----------------------------------------------------------------------------- the fitted model
+
+
+@dataclass
+class LinearChurnModel:
+    """A fitted logistic model as plain numbers: impute -> indicators -> scale -> linear -> sigmoid."""
+
+    columns: list[str]
+    medians: np.ndarray  # per input column
+    indicators: list[int]  # input columns that get a "was missing" indicator
+    mean: np.ndarray  # per transformed column (inputs, then indicators)
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float  # prior-corrected when trained with balanced class weights
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def transformed_names(self) -> list[str]:
+        return self.columns + [f"{self.columns[i]}__missing" for i in self.indicators]
+
+    def standardised(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        x = np.asarray(X, dtype="float64")
+        if x.shape[1] != len(self.columns):
+            raise ModelError(f"model expects {len(self.columns)} inputs, got {x.shape[1]}.")
+        missing = np.isnan(x)
+        filled = np.where(missing, self.medians, x)
+        z = np.hstack([filled, missing[:, self.indicators].astype("float64")])
+        return (z - self.mean) / self.scale
+
+    def contributions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """coef x standardised value for every transformed column (rows: accounts)."""
+        return self.standardised(X) * self.coef
+
+    def decision(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        return self.contributions(X).sum(axis=1) + self.intercept
+
+    def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Churn probability within the horizon, per row."""
+        return 1.0 / (1.0 + np.exp(-self.decision(X)))
+
+    def to_document(self) -> dict[str, Any]:
+        params = {"columns": self.columns, "medians": self.medians.tolist(), "indicators": self.indicators,
+                  "mean": self.mean.tolist(), "scale": self.scale.tolist(), "coef": self.coef.tolist(),
+                  "intercept": self.intercept}
+        return {"format": MODEL_FORMAT, "metadata": self.metadata, "params": params}
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> "LinearChurnModel":
+        p = doc["params"]
+        n_in = len(p["columns"])
+        n_tr = n_in + len(p["indicators"])
+        arrays = {k: np.asarray(p[k], dtype="float64") for k in ("medians", "mean", "scale", "coef")}
+        if (arrays["medians"].shape != (n_in,) or any(arrays[k].shape != (n_tr,) for k in ("mean", "scale", "coef"))
+                or not all(isinstance(i, int) and 0 <= i < n_in for i in p["indicators"])):
+            raise ModelError("model file parameters have inconsistent shapes.")
+        return cls([str(c) for c in p["columns"]], arrays["medians"], list(p["indicators"]), arrays["mean"],
+                   arrays["scale"], arrays["coef"], float(p["intercept"]), dict(doc.get("metadata") or {}))
+
+
+def _sk_pipeline(C: float, config: Config) -> Any:
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return Pipeline([
+        ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
+        ("scale", StandardScaler()),
+        ("logistic", LogisticRegression(C=C, class_weight=config.model.class_weight, max_iter=5000,
+                                        random_state=config.model.random_state)),
+    ])
+
+
+def prior_correction(y: np.ndarray, class_weight: str | None) -> float:
+    """Intercept shift that undoes balanced class weights so probabilities match the real base rate."""
+    if class_weight != "balanced":
+        return 0.0
+    n1 = float(np.sum(y == 1))
+    n0 = float(np.sum(y == 0))
+    return math.log(n1 / n0)
+
+
+def fit_logistic(X: pd.DataFrame, y: np.ndarray, C: float, config: Config) -> tuple[LinearChurnModel, Any]:
+    """Fit the scikit-learn pipeline and return it as plain numbers (and the pipeline itself)."""
+    if len(np.unique(y)) < 2:
+        raise ModelError("training labels have one class only: no churner (or no stayer) in the training "
+                         "window; use a longer history or another --as-of.")
+    pipe = _sk_pipeline(C, config).fit(X.to_numpy(dtype="float64"), y)
+    imp, sc, lr = pipe.named_steps["impute"], pipe.named_steps["scale"], pipe.named_steps["logistic"]
+    indicators = [int(i) for i in imp.indicator_.features_] if imp.indicator_ is not None else []
+    scale = np.where(sc.scale_ == 0, 1.0, sc.scale_)
+    model = LinearChurnModel(list(X.columns), np.asarray(imp.statistics_, dtype="float64"), indicators,
+                             np.asarray(sc.mean_, dtype="float64"), np.asarray(scale, dtype="float64"),
+                             np.asarray(lr.coef_[0], dtype="float64"),
+                             float(lr.intercept_[0]) + prior_correction(y, config.model.class_weight))
+    return model, pipe
+
+
+def time_folds(dates: np.ndarray, horizon_days: int, n_folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Expanding-window folds over observation dates: validate on one date, train on the dates whose
+    horizon ends before it (so no training label looks past the validation date)."""
+    unique = np.unique(dates)
+    horizon = np.timedelta64(horizon_days, "D")
+    folds = []
+    for d in unique:
+        train = dates + horizon <= d
+        if train.any():
+            folds.append((train, dates == d))
+    return folds[-n_folds:]
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else float("nan")
+
+
+def select_c(ts: TrainingSet, config: Config) -> tuple[float, list[dict[str, Any]]]:
+    """Pick C by mean ROC AUC over time-ordered folds (ties: the smaller C, more regularised)."""
+    folds = time_folds(ts.date, config.model.horizon_days, config.model.cv_folds)
+    grid = list(config.model.c_grid)
+    if not folds:
+        return (1.0 if 1.0 in grid else grid[len(grid) // 2]), []
+    rows = []
+    for C in sorted(grid):
+        aucs = []
+        for train, val in folds:
+            if len(np.unique(ts.y[train])) < 2:
+                continue
+            m, _ = fit_logistic(ts.X.loc[train], ts.y[train], C, config)
+            aucs.append(roc_auc(ts.y[val], m.predict_proba(ts.X.loc[val])))
+        rows.append({"C": C, "cv_roc_auc": float(np.nanmean(aucs)) if aucs else float("nan"),
+                     "folds": len(aucs)})
+    best = max(rows, key=lambda r: (np.nan_to_num(r["cv_roc_auc"], nan=-1.0), -r["C"]))
+    return float(best["C"]), rows
+
+
+def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Rows sorted by predicted probability, cut in equal-count bins: mean predicted vs observed rate."""
+    order = np.argsort(p, kind="mergesort")
+    out = []
+    for chunk in np.array_split(order, bins):
+        if len(chunk):
+            out.append({"n": int(len(chunk)), "mean_predicted": float(p[chunk].mean()),
+                        "observed_rate": float(y[chunk].mean())})
+    return out
+
+
+def train(loaded: Loaded, config: Config, as_of: pd.Timestamp) -> tuple[LinearChurnModel, TrainingSet]:
+    """Build the training set up to as_of, choose C by time-ordered CV, fit on all of it, describe it."""
+    import sklearn
+
+    dates = observation_dates(loaded, as_of, config)
+    if not dates:
+        raise ModelError(f"no observation date fits: the usage history before {as_of.date()} is shorter than "
+                         f"min_history_days + horizon_days ({config.model.min_history_days} + "
+                         f"{config.model.horizon_days}).")
+    ts = training_set(loaded, config, dates)
+    C, cv = select_c(ts, config)
+    model, _ = fit_logistic(ts.X, ts.y, C, config)
+    p = model.predict_proba(ts.X)
+    from sklearn.metrics import brier_score_loss
+
+    model.metadata = {
+        "churnscore_version": __version__,
+        "sklearn_version": sklearn.__version__,
+        "pandas_version": pd.__version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+        "feature_config_hash": feature_config_hash(config),
+        "config_hash": config.hash,
+        "as_of": as_of.date().isoformat(),
+        "observation_dates": [d.date().isoformat() for d in dates],
+        "horizon_days": config.model.horizon_days,
+        "rows": int(len(ts.y)),
+        "churners": int(ts.y.sum()),
+        "base_rate": float(ts.y.mean()),
+        "C": C,
+        "cv": cv,
+        "train_roc_auc": roc_auc(ts.y, p),
+        "train_brier": float(brier_score_loss(ts.y, p)),
+        "calibration": calibration_table(ts.y, p),
+    }
+    return model, ts
+
+
+# ----------------------------------------------------------------------------- persistence
+
+
+def _payload_hash(doc: dict[str, Any]) -> str:
+    body = {k: v for k, v in doc.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def save_model(model: LinearChurnModel, path: str | Path) -> str:
+    """Write the model document atomically; returns its SHA-256 (also stored inside it)."""
+    from .write import atomic_write
+
+    doc = model.to_document()
+    doc["sha256"] = _payload_hash(doc)
+    data = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
+    atomic_write(path, lambda fh: fh.write(data))
+    return doc["sha256"]
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_model(path: str | Path, config: Config | None = None) -> LinearChurnModel:
+    """Read a model document; refuse anything that is not one, was altered, or does not fit the config.
+
+    Only JSON is parsed: no pickle, so a crafted file cannot run code here.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read model file ({exc.strerror or exc}).") from None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ModelError(f"{path}: not a churnscore model file (expected a JSON document written by "
+                         "'churnscore train'; pickles and other formats are refused because loading them "
+                         "can run code).") from None
+    if not isinstance(doc, dict) or doc.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{path}: not a churnscore model file (format is {doc.get('format') if isinstance(doc, dict) else None!r}, "
+                         f"expected '{MODEL_FORMAT}').")
+    if doc.get("sha256") != _payload_hash(doc):
+        raise ModelError(f"{path}: model file hash does not match its content (altered or corrupted); "
+                         "retrain with 'churnscore train'.")
+    try:
+        model = LinearChurnModel.from_document(doc)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: model file is incomplete ({exc}).") from None
+    model.metadata["sha256"] = doc["sha256"]
+    if config is not None:
+        check_compatible(model, config, path)
+    return model
+
+
+def check_compatible(model: LinearChurnModel, config: Config, path: str | Path = "model") -> None:
+    """The model's inputs must be exactly what this config computes, in the same order."""
+    expected = model_columns(config)
+    if model.columns != expected:
+        extra = [c for c in model.columns if c not in expected]
+        absent = [c for c in expected if c not in model.columns]
+        detail = []
+        if absent:
+            detail.append(f"not in the model: {', '.join(absent[:5])}")
+        if extra:
+            detail.append(f"not in this config: {', '.join(extra[:5])}")
+        raise ModelError(f"{path}: model features do not match the config ({'; '.join(detail) or 'order differs'}); "
+                         "retrain with 'churnscore train --config ...'.")
+    if model.metadata.get("feature_config_hash") != feature_config_hash(config):
+        raise ModelError(f"{path}: model was trained with other windows, feature parameters or rule conditions "
+                         "than this config; retrain with 'churnscore train --config ...'.")
+
+
+# ----------------------------------------------------------------------------- reasons in words
+
+PHRASES: dict[str, str] = {
+    "usage_events_30d": "{v:int} events in 30 days",
+    "usage_trend_30d": "usage {v:trend} vs prior 30 days",
+    "active_days_30d": "active on {v:int} of the last 30 days",
+    "days_since_last_activity": "last active {v:int} days ago",
+    "never_active": "never used the product",
+    "active_users_30d": "{v:int} active users",
+    "users_gone_quiet_share": "{v:pct} of last month's users inactive",
+    "seat_utilisation": "{v:pct} of seats active",
+    "key_feature_adoption": "uses {v:pct} of key features",
+    "avg_session_seconds_30d": "sessions average {v:int} s",
+    "task_time_vs_norm_30d": "tasks take {v:num}x the usual time",
+    "first30_logins_per_day": "{v:num} logins/day in first 30 days",
+    "first_session_seconds": "first session {v:int} s",
+    "nps_latest": "NPS {v:num}",
+    "nps_trend": "NPS {v:signed} points vs earlier",
+    "days_since_nps_response": "no NPS answer for {v:int} days",
+    "nps_silent": "silent to NPS surveys",
+    "tickets_open": "{v:int} open tickets",
+    "tickets_unresolved_old": "{v:int} tickets unresolved > 14 days",
+    "ticket_max_category_90d": "{v:int} tickets on one topic in 90 days",
+    "ticket_silence": "stopped opening tickets",
+    "payments_late_90d": "{v:int} late payments in 90 days",
+    "days_overdue": "invoice {v:int} days overdue",
+    "payments_failed_30d": "{v:int} failed payments in 30 days",
+    "payments_failed_90d": "{v:int} failed payments in 90 days",
+    "failed_card_expired_90d": "card expired on {v:int} charges",
+    "card_expiring_before_renewal": "card expires before renewal",
+    "payment_method_changed_90d": "payment method changed",
+    "mrr_change_pct_90d": "MRR {v:trend} in 90 days",
+    "tenure_days": "customer for {v:int} days",
+    "days_to_renewal": "renewal in {v:int} days",
+    "auto_renew_off": "auto-renew off",
+}
+
+
+def _fmt(v: pd.Series, kind: str) -> pd.Series:
+    """Format a column of numbers for words (vectorised)."""
+    if kind == "int":
+        return v.round().astype("int64").map("{:,}".format)
+    if kind == "pct":
+        return (v.abs() * 100).round().astype("int64").astype(str) + "%"
+    if kind == "trend":
+        return pd.Series(np.where(v < 0, "down ", "up "), index=v.index) + _fmt(v, "pct")
+    if kind == "signed":
+        return v.map("{:+.1f}".format)
+    return v.round(1).map("{:g}".format)
+
+
+def phrases(column: str, values: pd.Series) -> pd.Series:
+    """Words for one model input over many accounts (values on the feature's own scale)."""
+    if column.endswith("__missing"):
+        return pd.Series(f"no data for {column[: -len('__missing')].replace('_', ' ')}", index=values.index)
+    if column.startswith("flag_"):
+        return pd.Series(f"red flag: {column[len('flag_'):].replace('_', ' ')}", index=values.index)
+    template = PHRASES.get(column)
+    head, _, rest = (template or "").partition("{v:")
+    kind, _, tail = rest.partition("}")
+    known = values.notna()
+    out = pd.Series(f"{column.replace('_', ' ')} = n/a", index=values.index, dtype="str")
+    if template is None:
+        out[known] = f"{column.replace('_', ' ')} = " + _fmt(values[known], "num")
+    elif not rest:
+        out[:] = template
+    else:
+        out[known] = head + _fmt(values[known], kind) + tail
+    return out
+
+
+def top_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame, k: int = 3,
+                min_contribution: float = 0.05) -> pd.Series:
+    """Per account, the k inputs that push its risk up most (coefficient x standardised value), in words.
+
+    Vectorised: for each of the k places, one formatting pass per model input that holds it.
+    """
+    contrib = model.contributions(X)
+    names = model.transformed_names
+    k = min(k, contrib.shape[1])
+    top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
+    top_val = np.take_along_axis(contrib, top, axis=1)
+    feats = features.reindex(index=X.index, columns=FEATURE_NAMES)
+    result = pd.Series("", index=X.index, dtype="str")
+    for j in range(k):
+        place = pd.Series("", index=X.index, dtype="str")
+        for ci in np.unique(top[:, j]):
+            rows = (top[:, j] == ci) & (top_val[:, j] > min_contribution)
+            if not rows.any():
+                continue
+            name = names[ci]
+            source = feats[name] if name in feats.columns else pd.Series(np.nan, index=X.index)
+            place[rows] = phrases(name, source[rows]).to_numpy()
+        sep = np.where((result != "") & (place != ""), "; ", "")
+        result = result + sep + place
+    return result
