@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ class FeatureParams:
     nps_silence_days: int = 180
     ticket_silence_min_prior: int = 3
     late_grace_days: int = 0
+    contract_months: int | None = None  # None: each account's billing cycle, from its invoices
 
 
 @dataclass(frozen=True)
@@ -175,10 +176,14 @@ def _section(cls: type, raw: Any, path: str, types: dict[str, tuple[type, float 
     """Build a flat dataclass section: every key checked for name and type."""
     d = _mapping(raw, path)
     _check_keys(d, list(types), path)
+    nullable = {f.name for f in fields(cls) if "None" in str(f.type)}  # e.g. "int | None"
     kwargs = {}
     for key, value in d.items():
         kind, minimum = types[key]
         if value is None:
+            if key not in nullable:  # only keys typed "X | None" may be null
+                want = "a list" if kind is tuple else kind.__name__
+                raise ConfigError(f"config: '{path}.{key}' must be {want}, got None.")
             kwargs[key] = None
             continue
         if kind is tuple:
@@ -244,6 +249,9 @@ def _inputs(raw: Any) -> dict[str, InputSpec]:
         spec = _mapping(d.get(name), f"inputs.{name}")
         path = f"inputs.{name}"
         _check_keys(spec, ["path", "columns", "values", "date_format", "sep", "encoding"], path)
+        for key in ("path", "date_format", "sep", "encoding"):
+            if spec.get(key) is not None and not isinstance(spec[key], str):
+                raise ConfigError(f"config: '{path}.{key}' must be a string, got {spec[key]!r}.")
         columns = _mapping(spec.get("columns"), f"{path}.columns")
         canonical = [c.name for c in EXPORTS[name].columns]
         _check_keys(columns, canonical, f"{path}.columns")
@@ -275,7 +283,7 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
     features = _section(FeatureParams, raw.get("features"), "features", {
         "key_features": (tuple, None), "login_event": (str, None), "unresolved_days": (int, 0),
         "young_account_days": (int, 1), "nps_silence_days": (int, 1),
-        "ticket_silence_min_prior": (int, 1), "late_grace_days": (int, 0)})
+        "ticket_silence_min_prior": (int, 1), "late_grace_days": (int, 0), "contract_months": (int, 1)})
     scoring_raw = _mapping(raw.get("scoring"), "scoring")
     _check_keys(scoring_raw, ["tiers", "rank_by"], "scoring")
     tiers = _mapping(scoring_raw.get("tiers"), "scoring.tiers")

@@ -67,12 +67,13 @@ CATALOGUE: tuple[Feature, ...] = (
     _f("nps_trend", "nps", "all", "latest round minus the mean of earlier responses", -10, 10),
     _f("nps_detractor", "nps", "all", "1 if the latest round scores 6 or less", 0, 1),
     _f("days_since_nps_response", "nps", "all", "days since the last response; empty if none"),
-    _f("nps_silent", "nps", "silence", "1 if no survey response in the last nps_silence_days", 0, 1),
+    _f("nps_silent", "nps", "silence", "1 if no survey response in the last nps_silence_days; empty when "
+       "the NPS export has no rows at all (no surveys, no silence)", 0, 1),
     # tickets
     _f("tickets_open", "tickets", "now", "tickets unresolved on the as-of date"),
     _f("tickets_opened_30d", "tickets", "short", "tickets created in the last short window"),
     _f("tickets_opened_90d", "tickets", "long", "tickets created in the last long window"),
-    _f("tickets_unresolved_old", "tickets", "now", "tickets open longer than unresolved_days"),
+    _f("tickets_unresolved_old", "tickets", "now", "tickets open for unresolved_days or more"),
     _f("ticket_resolution_median_hours", "tickets", "long", "median hours to resolve the tickets created in "
        "the long window and resolved by the as-of date"),
     _f("ticket_max_category_90d", "tickets", "long", "most tickets in one category in the long window "
@@ -95,12 +96,18 @@ CATALOGUE: tuple[Feature, ...] = (
        "next renewal (or within the long window when no renewal date is known)", 0, 1),
     _f("payment_method_changed_90d", "payments", "long", "1 if invoices in the long window used more than "
        "one payment method", 0, 1),
-    _f("mrr_change_pct_90d", "payments", "long", "change of the latest invoice amount vs the one a long "
-       "window earlier, as a fraction (-0.3 = downgrade by 30%)", -1.0, None),
+    _f("mrr_change_pct_90d", "payments", "long", "change of the latest invoice amount (per month of its "
+       "billing cycle) vs the one a long window earlier, as a fraction (-0.3 = downgrade by 30%)", -1.0, None),
+    _f("contract_months", "payments", "all", "contract cycle in months (1 monthly ... 12 annual): features."
+       "contract_months when set, else the billing cycle from the gaps between invoice due dates; empty with "
+       "fewer than two invoices", 1, 12),
     # accounts
     _f("tenure_days", "accounts", "now", "days since signup (first activity when no signup date)"),
-    _f("days_to_renewal", "accounts", "now", "days until the next renewal; empty if unknown or past"),
-    _f("mrr", "accounts", "now", "monthly recurring revenue (latest invoice amount when accounts has none)"),
+    _f("days_to_renewal", "accounts+payments", "now", "days until the next renewal on or after the as-of date: "
+       "the accounts export's renewal date stepped back by whole billing cycles; empty if unknown"),
+    _f("renewal_within_90d", "accounts+payments", "long", "1 if the next renewal falls within the long window", 0, 1),
+    _f("mrr", "accounts", "now", "monthly recurring revenue (latest invoice per month of its cycle when "
+       "accounts has none)"),
     _f("seats", "accounts", "now", "licensed seats"),
     _f("auto_renew_off", "accounts", "now", "1 if auto-renewal is switched off", 0, 1),
 )
@@ -294,7 +301,8 @@ def nps_features(nps: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, window
         "nps_trend": latest - earlier,
         "nps_detractor": np.where(np.isnan(latest), np.nan, (latest <= 6).astype("float64")),
         "days_since_nps_response": last_age,
-        "nps_silent": (~(last_age < params.nps_silence_days)).astype("float64"),
+        "nps_silent": (np.full(n, np.nan) if nps.empty
+                       else (~(last_age < params.nps_silence_days)).astype("float64")),
     }
 
 
@@ -338,50 +346,107 @@ def ticket_features(tickets: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp,
     }
 
 
+def _invoices(p: pd.DataFrame, codes: np.ndarray, as_of: pd.Timestamp) -> pd.DataFrame:
+    """One row per invoice (account, due date): charge attempts of the same invoice taken together.
+
+    An invoice is paid if any attempt was paid by the as-of date, void if not paid and any attempt was
+    voided or refunded; its amount is the last attempt's.
+    """
+    end = as_of + pd.Timedelta(days=1)
+    status = p["status"].str.lower()
+    paid_at = p["paid_at"]
+    paid = (paid_at < end).to_numpy() | (paid_at.isna() & (status == "paid")).to_numpy()
+    rows = pd.DataFrame({
+        "c": codes, "due": p["due_date"].to_numpy(), "line": p["_line"].to_numpy(),
+        "paid": paid, "void": status.isin(["void", "refunded"]).to_numpy(),
+        "paid_day": paid_at.where(paid_at < end).dt.floor("D").to_numpy(),
+        "amount": p["amount"].to_numpy(dtype="float64"), "expiry": p["card_expiry"].to_numpy(),
+    })
+    rows = rows[rows["c"] >= 0].sort_values(["c", "due", "line"], kind="mergesort")
+    inv = rows.groupby(["c", "due"], sort=True).agg(paid=("paid", "max"), void=("void", "max"),
+                                                    paid_day=("paid_day", "min"), amount=("amount", "last"),
+                                                    expiry=("expiry", "last")).reset_index()
+    inv["void"] = inv["void"] & ~inv["paid"]
+    return inv
+
+
+def contract_months(inv: pd.DataFrame, n: int) -> np.ndarray:
+    """Billing cycle per account in months (1 monthly ... 12 annual) from the median gap between the due
+    dates of its invoices; NaN with fewer than two invoices."""
+    out = np.full(n, np.nan)
+    live = inv.loc[~inv["void"], ["c", "due"]]
+    if len(live) < 2:
+        return out
+    gap = (live["due"].diff() / pd.Timedelta(days=1)).where(live["c"].eq(live["c"].shift()))
+    med = gap.groupby(live["c"]).median().dropna()
+    out[med.index.to_numpy()] = np.clip(np.round(med.to_numpy() / 30.44), 1, 12)
+    return out
+
+
+def renewal_on(renewal: np.ndarray, as_of: pd.Timestamp, term_months: np.ndarray) -> np.ndarray:
+    """The first renewal on or after the as-of date, stepping the accounts export's (latest known)
+    renewal date back by whole contract cycles (12 months when the cycle is unknown). The export is a
+    snapshot of today; without this a past date would see today's next renewal, and a churned account's
+    contract end, as its own.
+    """
+    term = np.where(np.isnan(term_months), 12, term_months).astype("int64")
+    known = ~np.isnat(renewal)
+    r = np.where(known, renewal, np.datetime64("2000-01-01")).astype("datetime64[ns]")
+    asof64 = np.datetime64(as_of.to_datetime64(), "ns")
+    r_month = r.astype("datetime64[M]")
+    offset = r - r_month.astype("datetime64[ns]")
+    months_ahead = (r_month - np.datetime64(as_of.to_datetime64(), "M")).astype("int64")
+    k = np.maximum(months_ahead // term, 0)
+    cand = (r_month - (k * term).astype("timedelta64[M]")).astype("datetime64[ns]") + offset
+    behind = cand < asof64
+    cand = np.where(behind & (k > 0), (r_month - ((k - 1) * term).astype("timedelta64[M]"))
+                    .astype("datetime64[ns]") + offset, cand)
+    return np.where(known & (renewal >= asof64), cand, np.datetime64("NaT"))
+
+
 def payment_features(payments: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, windows: Windows,
                      params: FeatureParams, renewal: np.ndarray) -> dict[str, np.ndarray]:
+    """Payment features; ``renewal`` is the accounts export's renewal date (rolled back here per cycle)."""
     n = len(index)
     S, L = windows.short_days, windows.long_days
     p = _cut(payments, "due_date", as_of)
     codes = _codes(p["account_id"], index)
     age = _age_days(p["due_date"], as_of)
-    end = as_of + pd.Timedelta(days=1)
-    status = p["status"].str.lower()
-    void = status.isin(["void", "refunded"]).to_numpy()
-    paid_at = p["paid_at"]
-    paid_by_then = (paid_at < end).to_numpy() | (paid_at.isna() & (status == "paid")).to_numpy()
-    days_late_paid = ((paid_at.dt.floor("D") - p["due_date"]) / pd.Timedelta(days=1)).to_numpy(dtype="float64")
-    grace = params.late_grace_days
-    unpaid_overdue = ~paid_by_then & ~void & (age > grace)
-    paid_late = paid_by_then & (np.nan_to_num(days_late_paid, nan=0.0) > grace) & ~void
+    # charge attempts: failures are counted per attempt
+    failed = (p["status"].str.lower() == "failed").to_numpy()
+    expired = p["failure_reason"].str.lower().str.contains("expir", na=False).to_numpy()
     long = age < L
-    failed = (status == "failed").to_numpy()
-    reason = p["failure_reason"].str.lower()
-    expired = reason.str.contains("expir", na=False).to_numpy()
-    overdue_days = np.where(unpaid_overdue, age, np.nan)
-    days_overdue = np.nan_to_num(_group_reduce(codes, overdue_days, n, unpaid_overdue, "max"), nan=0.0)
+    # invoices: lateness and overdue are per invoice (a failed attempt then a paid retry is one invoice)
+    inv = _invoices(p, codes, as_of)
+    ic = inv["c"].to_numpy()
+    iage = _age_days(inv["due"], as_of)
+    grace = params.late_grace_days
+    late_days = ((inv["paid_day"] - inv["due"]) / pd.Timedelta(days=1)).to_numpy(dtype="float64")
+    paid, void = inv["paid"].to_numpy(), inv["void"].to_numpy()
+    unpaid_overdue = ~paid & ~void & (iage > grace)
+    paid_late = paid & (np.nan_to_num(late_days, nan=0.0) > grace)
+    days_overdue = np.nan_to_num(_group_reduce(ic, iage, n, unpaid_overdue, "max"), nan=0.0)
 
-    ok = codes >= 0
-    order = np.lexsort((p["_line"].to_numpy(), p["due_date"].to_numpy()))
-    latest = pd.DataFrame({"c": codes[order], "amount": p["amount"].to_numpy()[order],
-                           "expiry": p["card_expiry"].to_numpy()[order],
-                           "void": void[order], "age": age[order]})
-    latest = latest[(latest["c"] >= 0) & ~latest["void"]]
-    now_amount = latest.groupby("c")["amount"].last()
-    before = latest[latest["age"] >= L].groupby("c")["amount"].last()
+    cycle = contract_months(inv, n)  # billing cycle: turns invoice amounts into monthly revenue
+    term = cycle if params.contract_months is None else np.full(n, float(params.contract_months))
+    live = inv.loc[~inv["void"]]
+    monthly = live["amount"] / np.where(np.isnan(cycle), 1.0, cycle)[live["c"].to_numpy()]
+    now_amount = monthly.groupby(live["c"]).last()
+    before = monthly[iage[~void] >= L].groupby(live["c"][iage[~void] >= L]).last()
     amount_now = np.full(n, np.nan)
     amount_now[now_amount.index.to_numpy()] = now_amount.to_numpy()
     amount_before = np.full(n, np.nan)
     amount_before[before.index.to_numpy()] = before.to_numpy()
-    expiry = latest.dropna(subset=["expiry"]).groupby("c")["expiry"].last()
+    expiry = inv.dropna(subset=["expiry"]).groupby("c")["expiry"].last()
     card_expiry = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     card_expiry[expiry.index.to_numpy()] = expiry.to_numpy()
     asof64 = np.datetime64(as_of.to_datetime64(), "ns")
-    horizon = np.where(np.isnat(renewal) | (renewal < asof64), asof64 + np.timedelta64(L, "D"), renewal)
+    next_renewal = renewal_on(renewal, as_of, term)
+    horizon = np.where(np.isnat(next_renewal), asof64 + np.timedelta64(L, "D"), next_renewal)
     expiring = (~np.isnat(card_expiry) & (card_expiry < horizon)).astype("float64")
-    methods = _nunique(codes, p["payment_method"].str.lower(), n, long & ok)
+    methods = _nunique(codes, p["payment_method"].str.lower(), n, long & (codes >= 0))
     return {
-        "payments_late_90d": _bincount(codes, n, long & (unpaid_overdue | paid_late)),
+        "payments_late_90d": _bincount(ic, n, (iage < L) & (unpaid_overdue | paid_late)),
         "days_overdue": days_overdue,
         "payments_failed_30d": _bincount(codes, n, (age < S) & failed),
         "payments_failed_90d": _bincount(codes, n, long & failed),
@@ -390,7 +455,9 @@ def payment_features(payments: pd.DataFrame, index: pd.Index, as_of: pd.Timestam
         "card_expiring_before_renewal": expiring,
         "payment_method_changed_90d": (methods > 1).astype("float64"),
         "mrr_change_pct_90d": _ratio(amount_now - amount_before, amount_before),
+        "contract_months": term,
         "_latest_amount": amount_now,
+        "_next_renewal": next_renewal,
     }
 
 
@@ -421,12 +488,14 @@ def build_features(frames: dict[str, pd.DataFrame], index: pd.Index, as_of: pd.T
     cols.update(ticket_features(frames["tickets"], index, as_of, windows, params))
     cols.update(payment_features(frames["payments"], index, as_of, windows, params, renewal))
     asof64 = np.datetime64(as_of.to_datetime64(), "ns")
-    days_to_renewal = (renewal - asof64) / DAY
+    days_to_renewal = (cols.pop("_next_renewal") - asof64) / DAY
     mrr = acc["mrr"].to_numpy(dtype="float64")
     auto = acc["auto_renew"].to_numpy(dtype="float64")
     cols.update({
         "tenure_days": cols.pop("_tenure_days"),
         "days_to_renewal": np.where(days_to_renewal >= 0, days_to_renewal, np.nan),
+        "renewal_within_90d": np.where(np.isnan(days_to_renewal), np.nan,
+                                       (days_to_renewal <= windows.long_days).astype("float64")),
         "mrr": np.where(np.isnan(mrr), cols.pop("_latest_amount"), mrr),
         "seats": seats,
         "auto_renew_off": np.where(np.isnan(auto), np.nan, 1.0 - auto),

@@ -1,0 +1,100 @@
+"""Shared helpers for the stage tests: typed frames as load.py produces them, configs, tiny files on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnscore.config import Config, parse_config
+from churnscore.contract import EXPORTS
+from churnscore.features import build_features
+from churnscore.load import empty_frame
+
+AS_OF = pd.Timestamp("2024-03-31")
+
+
+def day(age: int, time: str = "10:00") -> str:
+    """The ISO datetime ``age`` days before AS_OF (negative: after it) at ``time``."""
+    return f"{(AS_OF - pd.Timedelta(days=age)).date().isoformat()} {time}"
+
+
+def date(age: int) -> str:
+    """The ISO date ``age`` days before AS_OF."""
+    return (AS_OF - pd.Timedelta(days=age)).date().isoformat()
+
+
+def typed(name: str, rows: list[dict[str, Any]] | None = None) -> pd.DataFrame:
+    """A frame of export ``name`` with exactly the dtypes load.read_export gives (str, datetime64[ns],
+    float64, int64 count, _line, _file); columns absent from ``rows`` are all-missing, count defaults to 1."""
+    template = empty_frame(EXPORTS[name])
+    if not rows:
+        return template
+    raw = pd.DataFrame(rows)
+    n = len(raw)
+    out: dict[str, pd.Series] = {}
+    for col in template.columns:
+        dtype = template[col].dtype
+        if col in raw:
+            values = raw[col]
+        elif col == "_line":
+            values = pd.Series(np.arange(2, n + 2))
+        elif col == "_file":
+            values = pd.Series([f"{name}.csv"] * n)
+        elif col == "count":
+            values = pd.Series([1] * n)
+        else:
+            values = pd.Series([None] * n, dtype="object")
+        if dtype.kind == "M":
+            values = pd.to_datetime(values, format="ISO8601")
+            if col in {c.name for c in EXPORTS[name].columns if c.kind == "date"}:
+                values = values.dt.normalize()
+            out[col] = values.astype("datetime64[ns]")
+        elif col == "count":
+            out[col] = values.fillna(1).astype("int64")
+        elif dtype.kind in "fi":
+            out[col] = pd.to_numeric(values).astype(dtype)
+        else:
+            out[col] = values.astype("str").where(values.notna())
+    return pd.DataFrame(out)
+
+
+def frames(**exports: list[dict[str, Any]] | pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """All five exports as typed frames; exports not given are empty (as Loaded.frame returns them)."""
+    out = {}
+    for name in EXPORTS:
+        given = exports.get(name)
+        out[name] = given if isinstance(given, pd.DataFrame) else typed(name, given)
+    return out
+
+
+def config(raw: dict[str, Any] | None = None, base_dir: Path | None = None) -> Config:
+    return parse_config(raw or {}, base_dir=base_dir)
+
+
+def features(ids: list[str], as_of: pd.Timestamp | str = AS_OF, raw_config: dict[str, Any] | None = None,
+             **exports: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """build_features over hand-made rows for the accounts ``ids`` (in that order)."""
+    index = pd.Index(ids, name="account_id", dtype="str")
+    return build_features(frames(**exports), index, pd.Timestamp(as_of), config(raw_config))
+
+
+def expect(table: pd.DataFrame, columns: dict[str, list[float]]) -> None:
+    """Assert the given feature columns of ``table`` equal the hand-computed values exactly."""
+    expected = pd.DataFrame({k: np.asarray(v, dtype="float64") for k, v in columns.items()}, index=table.index)
+    pd.testing.assert_frame_equal(table[list(columns)], expected, check_exact=True)
+
+
+def write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+@pytest.fixture
+def cfg() -> Config:
+    """The built-in defaults (no YAML): windows 30/90, the default feature parameters, no rules."""
+    return parse_config({})
