@@ -354,32 +354,53 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
     return frame, rejects
 
 
-def _dedupe(frame: pd.DataFrame, export: Export, label: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Exact duplicate rows and repeated keys go to rejects; the first occurrence is kept."""
-    cols = [c for c in frame.columns if c != "_line"]
-    if export.key:
-        dup = frame.duplicated(subset=[export.key], keep="first")
-        first = frame.drop_duplicates(subset=[export.key], keep="first").set_index(export.key)["_line"]
-    else:
-        dup = frame.duplicated(subset=cols, keep="first")
-        first = None
+def _dedupe(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Exact duplicate rows and repeated keys go to rejects; the first occurrence is kept.
+
+    Rows are compared across all files of the export (a folder is one export); each reject names its own
+    file and line, and the first occurrence's line (and its file, when that is another one).
+    """
+    cols = [c for c in frame.columns if c not in ("_line", "_file")]
+    subset = [export.key] if export.key else cols
+    dup = frame.duplicated(subset=subset, keep="first")
     if not dup.any():
         return frame, pd.DataFrame(columns=REJECT_COLUMNS)
     rows = frame.loc[dup]
+    involved = frame.loc[frame.duplicated(subset=subset, keep=False)]
+    grouped = involved.groupby(subset, dropna=False, sort=False)
+    first_line = grouped["_line"].transform("first").loc[rows.index].astype("int64").astype(str)
+    first_file = grouped["_file"].transform("first").loc[rows.index].astype(str)
+    where = "line " + first_line
+    where = where.where(first_file == rows["_file"], where + " of " + first_file)
     if export.key:
-        exact = frame.duplicated(subset=cols, keep=False) & dup
-        reason = np.where(exact.loc[dup], "duplicate row", f"duplicate {export.key}")
-        firsts = rows[export.key].map(first).astype("int64").astype(str)
-        rejects = pd.DataFrame({"file": label, "line": rows["_line"].to_numpy(), "column": export.key,
-                                "value": rows[export.key].to_numpy(),
-                                "reason": pd.Series(reason, index=rows.index) + " (first at line " + firsts + ")"})
+        exact = frame.duplicated(subset=cols, keep=False).loc[dup].to_numpy()
+        reason = pd.Series(np.where(exact, "duplicate row", f"duplicate {export.key}"), index=rows.index)
+        reason = reason + " (first at " + where + ")"
+        column, value = export.key, rows[export.key].to_numpy()
     else:
-        involved = frame.loc[frame.duplicated(subset=cols, keep=False)]
-        firsts = involved.groupby(cols, dropna=False, sort=False)["_line"].transform("min")
-        rejects = pd.DataFrame({"file": label, "line": rows["_line"].to_numpy(), "column": "",
-                                "value": "", "reason": "duplicate row (same as line "
-                                + firsts.loc[rows.index].astype("int64").astype(str) + ")"})
-    return frame.loc[~dup].reset_index(drop=True), rejects.reset_index(drop=True)
+        reason = "duplicate row (same as " + where + ")"
+        column, value = "", ""
+    rejects = pd.DataFrame({"file": rows["_file"].to_numpy(), "line": rows["_line"].to_numpy(), "column": column,
+                            "value": value, "reason": reason.to_numpy()})
+    return frame.loc[~dup].reset_index(drop=True), rejects
+
+
+ORDER_CHECKS = {"tickets": ("created_at", "resolved_at")}  # export: (earlier, later)
+
+
+def _check_order(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows whose two times are in the wrong order (a ticket resolved before it was created) are rejects."""
+    if export.name not in ORDER_CHECKS:
+        return frame, pd.DataFrame(columns=REJECT_COLUMNS)
+    first, second = ORDER_CHECKS[export.name]
+    if first not in frame or second not in frame:
+        return frame, pd.DataFrame(columns=REJECT_COLUMNS)
+    bad = (frame[second] < frame[first]).to_numpy()
+    rows = frame.loc[bad]
+    rejects = pd.DataFrame({"file": rows["_file"].to_numpy(), "line": rows["_line"].to_numpy(), "column": second,
+                            "value": rows[second].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
+                            "reason": f"{second} before {first}"})
+    return frame.loc[~bad].reset_index(drop=True), rejects
 
 
 # ----------------------------------------------------------------------------- public API
@@ -406,9 +427,11 @@ def read_export(config: Config, name: str, files: list[Path]) -> tuple[pd.DataFr
     if export.required and stats.rows_read == 0:
         raise InputDataError(f"{files[0]}: the {name} export has a header but no rows; "
                              f"{name} is required.", file=str(files[0]), line=2)
-    frame, dup_rejects = _dedupe(frame, export, str(files[0]) if len(files) == 1 else name)
-    all_rejects = pd.concat([r for r in rejects + [dup_rejects] if len(r)], ignore_index=True) \
-        if any(len(r) for r in rejects + [dup_rejects]) else pd.DataFrame(columns=REJECT_COLUMNS)
+    frame, order_rejects = _check_order(frame, export)
+    frame, dup_rejects = _dedupe(frame, export)
+    extra = [order_rejects, dup_rejects]
+    all_rejects = pd.concat([r for r in rejects + extra if len(r)], ignore_index=True) \
+        if any(len(r) for r in rejects + extra) else pd.DataFrame(columns=REJECT_COLUMNS)
     stats.rows_rejected = len(all_rejects)
     for col in export.columns:  # absent optional columns: present as all-missing, typed
         if col.name not in frame:

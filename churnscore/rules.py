@@ -32,7 +32,7 @@ OPERATORS: dict[str, Callable[[pd.Series, Any], pd.Series]] = {
     "eq": operator.eq,
     "ne": lambda s, v: s.notna() & (s != v),
     "between": _between,
-    "in": lambda s, v: s.isin(list(v)),
+    "in": lambda s, v: s.notna() & s.isin(list(v)),
     "missing": lambda s, v: s.isna(),
     "present": lambda s, v: s.notna(),
 }
@@ -51,6 +51,7 @@ FORMATS: dict[str, Callable[[pd.Series], pd.Series]] = {
     "pct": _pct,  # 0.64 or -0.64 -> "64%"
     "int": lambda s: s.round().astype("Int64").astype(str),
     "num": _num,  # one decimal, no trailing zeros
+    "abs": lambda s: _num(s.abs()),  # -7 -> "7" (for "down 7 points")
     "money": lambda s: s.round().astype("Int64").map("{:,}".format),
 }
 _PLACEHOLDER = re.compile(r"\{([a-zA-Z0-9_]+)(?::([a-z]+))?\}")
