@@ -126,6 +126,11 @@ def training_set(loaded: Loaded, config: Config, dates: list[pd.Timestamp]) -> T
 # ----------------------------------------------------------------------------- the fitted model
 
 
+def base_name(transformed: str) -> str:
+    """The model input a transformed column belongs to (x__missing, x__bin2 -> x)."""
+    return transformed.split("__", 1)[0]
+
+
 @dataclass
 class LinearChurnModel:
     """A fitted logistic model as plain numbers: impute -> indicators -> scale -> linear -> sigmoid."""
@@ -156,6 +161,15 @@ class LinearChurnModel:
         """coef x standardised value for every transformed column (rows: accounts)."""
         return self.standardised(X) * self.coef
 
+    def input_contributions(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+        """Contribution of each model input (its value plus its missing indicator), rows: accounts."""
+        contrib = pd.DataFrame(self.contributions(X), columns=self.transformed_names)
+        out = contrib.T.groupby([base_name(n) for n in self.transformed_names], sort=False).sum().T
+        out = out.reindex(columns=self.columns)
+        if isinstance(X, pd.DataFrame):
+            out.index = X.index
+        return out
+
     def decision(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         return self.contributions(X).sum(axis=1) + self.intercept
 
@@ -172,14 +186,15 @@ class LinearChurnModel:
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> "LinearChurnModel":
         p = doc["params"]
-        n_in = len(p["columns"])
-        n_tr = n_in + len(p["indicators"])
+        columns = [str(c) for c in p["columns"]]
+        n_ex = len(columns)
+        n_tr = n_ex + len(p["indicators"])
         arrays = {k: np.asarray(p[k], dtype="float64") for k in ("medians", "mean", "scale", "coef")}
-        if (arrays["medians"].shape != (n_in,) or any(arrays[k].shape != (n_tr,) for k in ("mean", "scale", "coef"))
-                or not all(isinstance(i, int) and 0 <= i < n_in for i in p["indicators"])):
+        if (arrays["medians"].shape != (n_ex,) or any(arrays[k].shape != (n_tr,) for k in ("mean", "scale", "coef"))
+                or not all(isinstance(i, int) and 0 <= i < n_ex for i in p["indicators"])):
             raise ModelError("model file parameters have inconsistent shapes.")
-        return cls([str(c) for c in p["columns"]], arrays["medians"], list(p["indicators"]), arrays["mean"],
-                   arrays["scale"], arrays["coef"], float(p["intercept"]), dict(doc.get("metadata") or {}))
+        return cls(columns, arrays["medians"], list(p["indicators"]), arrays["mean"], arrays["scale"],
+                   arrays["coef"], float(p["intercept"]), dict(doc.get("metadata") or {}))
 
 
 def _sk_pipeline(C: float, config: Config) -> Any:
@@ -407,7 +422,7 @@ PHRASES: dict[str, str] = {
     "days_since_nps_response": "no NPS answer for {v:int} days",
     "nps_silent": "silent to NPS surveys",
     "tickets_open": "{v:int} open tickets",
-    "tickets_unresolved_old": "{v:int} tickets unresolved > 14 days",
+    "tickets_unresolved_old": "{v:int} tickets open 14+ days",
     "ticket_max_category_90d": "{v:int} tickets on one topic in 90 days",
     "ticket_silence": "stopped opening tickets",
     "payments_late_90d": "{v:int} late payments in 90 days",
@@ -420,6 +435,8 @@ PHRASES: dict[str, str] = {
     "mrr_change_pct_90d": "MRR {v:trend} in 90 days",
     "tenure_days": "customer for {v:int} days",
     "days_to_renewal": "renewal in {v:int} days",
+    "renewal_within_90d": "renewal within 90 days",
+    "contract_months": "{v:int}-month contract",
     "auto_renew_off": "auto-renew off",
 }
 
@@ -439,15 +456,13 @@ def _fmt(v: pd.Series, kind: str) -> pd.Series:
 
 def phrases(column: str, values: pd.Series) -> pd.Series:
     """Words for one model input over many accounts (values on the feature's own scale)."""
-    if column.endswith("__missing"):
-        return pd.Series(f"no data for {column[: -len('__missing')].replace('_', ' ')}", index=values.index)
     if column.startswith("flag_"):
         return pd.Series(f"red flag: {column[len('flag_'):].replace('_', ' ')}", index=values.index)
     template = PHRASES.get(column)
     head, _, rest = (template or "").partition("{v:")
     kind, _, tail = rest.partition("}")
     known = values.notna()
-    out = pd.Series(f"{column.replace('_', ' ')} = n/a", index=values.index, dtype="str")
+    out = pd.Series(f"no data for {column.replace('_', ' ')}", index=values.index, dtype="str")
     if template is None:
         out[known] = f"{column.replace('_', ' ')} = " + _fmt(values[known], "num")
     elif not rest:
@@ -459,12 +474,13 @@ def phrases(column: str, values: pd.Series) -> pd.Series:
 
 def top_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame, k: int = 3,
                 min_contribution: float = 0.05) -> pd.Series:
-    """Per account, the k inputs that push its risk up most (coefficient x standardised value), in words.
+    """Per account, the k model inputs that push its risk up most (coefficient x standardised value, with
+    the input's missing indicator), in words.
 
     Vectorised: for each of the k places, one formatting pass per model input that holds it.
     """
-    contrib = model.contributions(X)
-    names = model.transformed_names
+    contrib = model.input_contributions(X).to_numpy()
+    names = model.columns
     k = min(k, contrib.shape[1])
     top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
     top_val = np.take_along_axis(contrib, top, axis=1)

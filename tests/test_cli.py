@@ -1,0 +1,175 @@
+"""The command line through click's CliRunner: exit codes, exact messages, the files written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from churnscore.cli import main
+
+ACCOUNTS = """account_id,account_name,plan,mrr,seats,signup_date,renewal_date,auto_renew,segment,churn_date
+A001,Acme,pro,500,5,2025-01-01,2026-12-01,true,SMB,
+A002,=Evil,starter,100,2,2025-06-01,2027-01-01,false,SMB,
+A003,Gone Inc,pro,300,3,2025-01-01,2026-12-01,true,SMB,2026-09-01
+A004,Future,pro,300,3,2026-11-01,2027-11-01,true,SMB,
+"""
+USAGE = """account_id,timestamp,user_id,event,count,duration_seconds
+A001,2026-10-30T10:00:00Z,u1,login,3,200
+A001,2026-09-15T10:00:00Z,u1,login,10,200
+A001,2026-09-15T10:00:00Z,u2,report_created,10,20
+A002,2026-08-01T10:00:00Z,u3,login,1,30
+A005,2026-10-01T10:00:00Z,u9,login,1,30
+A001,2026-11-05T10:00:00Z,u1,login,3,200
+"""
+TICKETS = """ticket_id,account_id,created_at,resolved_at,status,priority,category,csat
+T1,A001,2026-10-01T00:00:00Z,,open,high,bug,
+T2,A001,2026-10-02T00:00:00Z,2026-11-03T00:00:00Z,solved,normal,bug,2
+"""
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Path:
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "accounts.csv").write_text(ACCOUNTS)
+    (d / "usage.csv").write_text(USAGE)
+    (d / "tickets.csv").write_text(TICKETS)
+    return d
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_score_writes_ranked_list_excluded_and_summary(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o" / "ranked.csv"
+    code, _, err = run("score", "--input-dir", str(inputs), "--as-of", "2026-10-31", "--out", str(out))
+    assert code == 0, err
+    ranked = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(ranked.columns) == ["rank", "account_id", "account_name", "risk_score", "risk_tier", "mrr",
+                                    "revenue_at_risk", "red_flags", "reasons", "suggested_play"]
+    assert ranked[["rank", "account_id", "account_name", "risk_score", "risk_tier"]].values.tolist() == [
+        ["1", "A001", "Acme", "66.8", "high"], ["2", "A002", "'=Evil", "64.3", "high"]]
+    assert ranked.loc[0, "reasons"] == ("usage down 85% vs prior 30 days; 2 tickets open 14+ days; "
+                                        "renewal in 31 days; uses 0% of key features")
+    excluded = pd.read_csv(out.with_name("ranked.excluded.csv"), dtype=str)
+    assert excluded.values.tolist() == [["A003", "churned on or before the as-of date"],
+                                        ["A004", "signed up after the as-of date"],
+                                        ["A005", "not in the accounts export"]]
+    assert "accounts: 5 in inputs = 2 scored + 3 excluded" in err
+    assert "read usage              6 rows (1 after as-of, not used; 1 for accounts not in accounts)" in err
+    assert "no nps export: scoring without its signals" in err
+    manifest = json.loads(out.with_name("ranked.manifest.json").read_text())
+    assert manifest["as_of"] == "2026-10-31"
+    assert manifest["counts"]["accounts_scored"] == 2
+    assert {i["export"] for i in manifest["inputs"]} == {"accounts", "usage", "tickets"}
+
+
+def test_score_is_byte_identical_on_rerun(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ranked.csv"
+    run("score", "--input-dir", str(inputs), "--out", str(out))
+    first = out.read_bytes()
+    run("score", "--input-dir", str(inputs), "--out", str(out))
+    assert out.read_bytes() == first
+
+
+def test_default_as_of_is_latest_usage_date(inputs: Path, tmp_path: Path) -> None:
+    code, _, err = run("score", "--input-dir", str(inputs), "--out", str(tmp_path / "r.csv"))
+    assert code == 0
+    assert err.splitlines()[0] == "churnscore: as of 2026-11-05 (latest usage date)"
+
+
+def test_top_and_json_format(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    code, _, _ = run("score", "--input-dir", str(inputs), "--as-of", "2026-10-31", "--out", str(out),
+                     "--format", "json", "--top", "1")
+    assert code == 0
+    rows = json.loads(out.read_text())
+    assert [r["account_id"] for r in rows] == ["A001"]
+
+
+def test_missing_input_dir_is_one_line_exit_1(tmp_path: Path) -> None:
+    code, out, err = run("score", "--input-dir", str(tmp_path / "nope"))
+    assert code == 1
+    assert err == f"churnscore: error: {tmp_path / 'nope'}: input folder not found (--input-dir or input_dir in the config).\n"
+
+
+def test_missing_required_column_names_file_and_column(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "usage.csv").write_text("account_id,when\nA1,2026-01-01\n")
+    code, _, err = run("score", "--input-dir", str(d))
+    assert code == 1
+    assert err == (f"churnscore: error: {d / 'usage.csv'}: required column 'timestamp' not found; "
+                   "columns found: account_id, when.\n")
+
+
+def test_json_log_format_for_errors(tmp_path: Path) -> None:
+    code, _, err = run("--log-format", "json", "score", "--input-dir", str(tmp_path / "nope"))
+    assert code == 1
+    assert json.loads(err) == {"event": "error", "level": "error", "exit_code": 1, "error": "InputDataError",
+                               "message": f"{tmp_path / 'nope'}: input folder not found (--input-dir or "
+                                          "input_dir in the config)."}
+
+
+def test_bad_usage_exits_2() -> None:
+    code, _, err = run("score", "--top", "0")
+    assert code == 2
+    assert "Invalid value for '--top'" in err
+
+
+def test_unknown_config_key_exit_1(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("windows:\n  short_dayz: 30\n")
+    code, _, err = run("score", "--config", str(cfg))
+    assert code == 1
+    assert err == f"churnscore: error: {cfg}: config: unknown key 'windows.short_dayz'. Did you mean 'short_days'?\n"
+
+
+def test_features_list_prints_every_feature() -> None:
+    from churnscore.features import CATALOGUE
+
+    code, out, _ = run("features", "--list")
+    assert code == 0
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines] == [f.name for f in CATALOGUE]
+    assert lines[0].split()[1:4] == ["usage", "last", "30"]
+
+
+def test_features_writes_the_table(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "f.csv"
+    code, _, err = run("features", "--input-dir", str(inputs), "--as-of", "2026-10-31", "--out", str(out))
+    assert code == 0
+    table = pd.read_csv(out, dtype={"account_id": str})
+    assert table["account_id"].tolist() == ["A001", "A002"]
+    assert table.loc[0, "usage_events_30d"] == 3.0
+    assert "2 accounts x 47 features as of 2026-10-31" in err
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    return [(f"{prefix}{name}", cmd) for name, cmd in group.commands.items()]
+
+
+@pytest.mark.parametrize("name,cmd", _commands(main))
+def test_every_command_has_help_with_an_example(name: str, cmd: click.Command) -> None:
+    code, out, _ = run(name, "--help")
+    assert code == 0
+    assert cmd.help and "Example" in cmd.help, f"'churnscore {name} --help' has no example"
+    assert "Exit codes:" in out
+
+
+def test_lock_held_by_another_run_exits_3(inputs: Path, tmp_path: Path) -> None:
+    from churnscore.runlock import output_lock
+
+    out = tmp_path / "r.csv"
+    with output_lock(out):
+        code, _, err = run("score", "--input-dir", str(inputs), "--out", str(out))
+    assert code == 3
+    assert err.startswith(f"churnscore: error: {out}: another churnscore run (pid ")
+    assert not out.exists()

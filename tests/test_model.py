@@ -1,0 +1,232 @@
+"""The logistic model: point-in-time training set, labels, time folds, exact persistence, refusal of bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnscore.config import parse_config
+from churnscore.errors import ModelError
+from churnscore.load import REJECT_COLUMNS, Loaded
+from churnscore.model import (LinearChurnModel, calibration_table, design_matrix, fit_logistic, load_model,
+                              model_columns, observation_dates, prior_correction, save_model, time_folds,
+                              top_reasons, train, training_set)
+from churnscore.load import load_all
+from churnscore.sample import write_sample
+
+from conftest import typed
+
+
+def loaded_from(frames: dict[str, pd.DataFrame]) -> Loaded:
+    full = {name: typed(name, None) if name not in frames else frames[name]
+            for name in ("accounts", "usage", "nps", "tickets", "payments")}
+    return Loaded(full, pd.DataFrame(columns=REJECT_COLUMNS), {}, [])
+
+
+@pytest.fixture(scope="module")
+def sample_loaded(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+    """A small generated history, read by the real loader."""
+    folder = tmp_path_factory.mktemp("history")
+    write_sample(folder, n_accounts=300, months=10, seed=3, fmt="csv")
+    return load_all(parse_config({}), folder)
+
+
+# ----------------------------------------------------------------------------- dates, labels, folds
+
+
+def test_observation_dates_step_back_from_as_of_minus_horizon() -> None:
+    usage = typed("usage", [{"account_id": "A", "timestamp": "2024-01-01"}])
+    cfg = parse_config({"model": {"horizon_days": 90, "observation_interval_days": 30, "min_history_days": 30}})
+    dates = observation_dates(loaded_from({"usage": usage}), pd.Timestamp("2024-07-30"), cfg)
+    assert [d.date().isoformat() for d in dates] == ["2024-02-01", "2024-03-02", "2024-04-01", "2024-05-01"]
+
+
+def test_labels_count_churn_inside_the_horizon_only() -> None:
+    accounts = typed("accounts", [
+        {"account_id": "IN", "signup_date": "2023-01-01", "churn_date": "2024-03-15"},   # within 90 d: 1
+        {"account_id": "EDGE", "signup_date": "2023-01-01", "churn_date": "2024-04-30"},  # day 90: 1
+        {"account_id": "LATE", "signup_date": "2023-01-01", "churn_date": "2024-05-01"},  # day 91: 0
+        {"account_id": "STAY", "signup_date": "2023-01-01"},                              # 0
+        {"account_id": "GONE", "signup_date": "2023-01-01", "churn_date": "2024-01-31"},  # not active: left out
+        {"account_id": "NEW", "signup_date": "2024-02-15"},                               # not yet: left out
+    ])
+    usage = typed("usage", [{"account_id": "IN", "timestamp": "2023-06-01"}])
+    ts = training_set(loaded_from({"accounts": accounts, "usage": usage}), parse_config({}),
+                      [pd.Timestamp("2024-01-31")])
+    assert dict(zip(ts.account, ts.y)) == {"EDGE": 1, "IN": 1, "LATE": 0, "STAY": 0}
+
+
+def test_time_folds_never_let_a_training_label_see_past_the_validation_date() -> None:
+    d = np.array(["2024-01-01", "2024-01-31", "2024-03-01", "2024-03-31", "2024-04-30"], dtype="datetime64[ns]")
+    dates = np.repeat(d, 2)
+    folds = time_folds(dates, horizon_days=60, n_folds=3)
+    got = [(sorted({str(x)[:10] for x in dates[tr]}), sorted({str(x)[:10] for x in dates[va]})) for tr, va in folds]
+    assert got == [
+        (["2024-01-01"], ["2024-03-01"]),
+        (["2024-01-01", "2024-01-31"], ["2024-03-31"]),
+        (["2024-01-01", "2024-01-31", "2024-03-01"], ["2024-04-30"]),
+    ]
+
+
+def test_no_leakage_rows_after_an_observation_date_change_none_of_its_features(sample_loaded: Loaded) -> None:
+    cfg = parse_config({})
+    d = pd.Timestamp("2026-06-30")
+    before = training_set(sample_loaded, cfg, [d])
+    later = {}
+    for name, col in (("usage", "timestamp"), ("nps", "responded_at"), ("tickets", "created_at"),
+                      ("payments", "due_date")):
+        frame = sample_loaded.frames[name]
+        future = frame.copy()
+        future[col] = future[col] + pd.Timedelta(days=400)  # every row again, dated after d
+        if name == "tickets":
+            future["ticket_id"] = "F" + future["ticket_id"]
+            future["resolved_at"] = future["resolved_at"] + pd.Timedelta(days=400)
+        if name == "payments":
+            future["payment_id"] = "F" + future["payment_id"]
+            future["paid_at"] = future["paid_at"] + pd.Timedelta(days=400)
+        later[name] = pd.concat([frame, future], ignore_index=True)
+    later["accounts"] = sample_loaded.frames["accounts"]
+    after = training_set(loaded_from(later), cfg, [d])
+    pd.testing.assert_frame_equal(before.X, after.X)
+    np.testing.assert_array_equal(before.y, after.y)
+
+
+# ----------------------------------------------------------------------------- the fitted model
+
+
+def test_plain_number_model_reproduces_the_sklearn_pipeline(sample_loaded: Loaded) -> None:
+    cfg = parse_config({"model": {"class_weight": None}})
+    ts = training_set(sample_loaded, cfg, observation_dates(sample_loaded, pd.Timestamp("2026-10-31"), cfg))
+    model, pipe = fit_logistic(ts.X, ts.y, 0.1, cfg)
+    np.testing.assert_allclose(model.predict_proba(ts.X), pipe.predict_proba(ts.X.to_numpy())[:, 1],
+                               rtol=0, atol=1e-12)
+
+
+def test_prior_correction_undoes_balanced_weights() -> None:
+    y = np.array([1, 0, 0, 0])
+    assert prior_correction(y, "balanced") == pytest.approx(np.log(1 / 3))
+    assert prior_correction(y, None) == 0.0
+
+
+def test_balanced_model_is_calibrated_on_average(sample_loaded: Loaded) -> None:
+    cfg = parse_config({})
+    ts = training_set(sample_loaded, cfg, observation_dates(sample_loaded, pd.Timestamp("2026-10-31"), cfg))
+    model, _ = fit_logistic(ts.X, ts.y, 0.1, cfg)
+    p = model.predict_proba(ts.X)
+    assert abs(p.mean() - ts.y.mean()) < 0.02
+    table = calibration_table(ts.y, p, bins=5)
+    assert [r["n"] for r in table] == [len(p) // 5 + (1 if i < len(p) % 5 else 0) for i in range(5)]
+    assert table[-1]["observed_rate"] > table[0]["observed_rate"]
+
+
+def test_calibration_table_exact() -> None:
+    table = calibration_table(np.array([0, 0, 1, 1]), np.array([0.1, 0.3, 0.6, 0.8]), bins=2)
+    assert table == [{"n": 2, "mean_predicted": pytest.approx(0.2), "observed_rate": 0.0},
+                     {"n": 2, "mean_predicted": pytest.approx(0.7), "observed_rate": 1.0}]
+
+
+def _tiny_model() -> LinearChurnModel:
+    return LinearChurnModel(["a", "b"], np.array([1.0, 2.0]), [1], np.array([0.0, 0.0, 0.0]),
+                            np.array([1.0, 2.0, 1.0]), np.array([1.0, -1.0, 0.5]), -0.5, {})
+
+
+def test_linear_model_arithmetic_exact() -> None:
+    m = _tiny_model()
+    X = pd.DataFrame({"a": [1.0, np.nan], "b": [np.nan, 4.0]})
+    # row 0: a=1, b imputed 2 -> z = [1, 1, 1(missing)] -> 1 - 1 + 0.5 - 0.5 = 0
+    # row 1: a imputed 1, b=4 -> z = [1, 2, 0] -> 1 - 2 + 0 - 0.5 = -1.5
+    np.testing.assert_allclose(m.decision(X), [0.0, -1.5])
+    np.testing.assert_allclose(m.predict_proba(X), [0.5, 1 / (1 + np.exp(1.5))])
+    np.testing.assert_allclose(m.contributions(X), [[1.0, -1.0, 0.5], [1.0, -2.0, 0.0]])
+    assert m.transformed_names == ["a", "b", "b__missing"]
+
+
+def test_top_reasons_words_for_the_strongest_positive_contributions() -> None:
+    m = LinearChurnModel(["usage_trend_30d", "nps_latest"], np.array([0.0, 8.0]), [],
+                         np.array([0.0, 8.0]), np.array([1.0, 1.0]), np.array([-1.0, -0.5]), 0.0, {})
+    X = pd.DataFrame({"usage_trend_30d": [-0.64, 0.2], "nps_latest": [3.0, 9.0]}, index=["A", "B"])
+    reasons = top_reasons(m, X, X, k=2)
+    assert reasons.to_dict() == {"A": "NPS 3; usage down 64% vs prior 30 days", "B": ""}
+
+
+# ----------------------------------------------------------------------------- persistence
+
+
+def test_save_reload_gives_identical_scores(tmp_path: Path, sample_loaded: Loaded) -> None:
+    cfg = parse_config({})
+    model, ts = train(sample_loaded, cfg, pd.Timestamp("2026-10-31"))
+    digest = save_model(model, tmp_path / "m.json")
+    back = load_model(tmp_path / "m.json", cfg)
+    assert back.metadata["sha256"] == digest
+    np.testing.assert_array_equal(back.predict_proba(ts.X), model.predict_proba(ts.X))
+    assert back.columns == model_columns(cfg)
+    meta = json.loads((tmp_path / "m.json").read_text())["metadata"]
+    assert {"feature_config_hash", "config_hash", "observation_dates", "horizon_days", "C", "cv",
+            "sklearn_version", "churnscore_version", "calibration"} <= set(meta)
+
+
+def test_altered_model_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    save_model(_tiny_model(), path)
+    doc = json.loads(path.read_text())
+    doc["params"]["coef"][0] = 9.0
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ModelError, match="hash does not match its content"):
+        load_model(path)
+
+
+class _Evil:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204 - what a crafted pickle does
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_pickle_is_refused_without_running(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "model.joblib"
+    path.write_bytes(pickle.dumps(_Evil(str(marker))))
+    with pytest.raises(ModelError, match="not a churnscore model file"):
+        load_model(path)
+    assert not marker.exists()
+
+
+def test_json_of_another_kind_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    path.write_text('{"format": "something-else"}')
+    with pytest.raises(ModelError, match="format is 'something-else'"):
+        load_model(path)
+
+
+def test_model_for_another_config_is_refused(tmp_path: Path) -> None:
+    cfg = parse_config({})
+    cols = model_columns(cfg)
+    n = len(cols)
+    model = LinearChurnModel(cols, np.zeros(n), [], np.zeros(n), np.ones(n), np.zeros(n), 0.0, {})
+    from churnscore.model import feature_config_hash
+
+    model.metadata["feature_config_hash"] = feature_config_hash(cfg)
+    save_model(model, tmp_path / "m.json")
+    load_model(tmp_path / "m.json", cfg)  # same config: accepted
+    other = parse_config({"windows": {"short_days": 14}})
+    with pytest.raises(ModelError, match="other windows, feature parameters or rule conditions"):
+        load_model(tmp_path / "m.json", other)
+    with_rule = parse_config({"rules": [{"name": "x", "when": {"feature": "mrr", "op": "gt", "value": 1},
+                                         "weight": 0.1, "reason": "r"}]})
+    with pytest.raises(ModelError, match="not in the model: flag_x"):
+        load_model(tmp_path / "m.json", with_rule)
+
+
+def test_design_matrix_logs_counts_and_appends_flags() -> None:
+    feats = pd.DataFrame({"usage_events_30d": [0.0, np.e - 1], "usage_trend_30d": [-0.5, 0.5]})
+    flags = pd.DataFrame({"r": [True, False]})
+    X = design_matrix(feats, flags, ["usage_events_30d", "usage_trend_30d", "flag_r"])
+    expected = pd.DataFrame({"usage_events_30d": [0.0, 1.0], "usage_trend_30d": [-0.5, 0.5], "flag_r": [1.0, 0.0]})
+    pd.testing.assert_frame_equal(X, expected)
