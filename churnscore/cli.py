@@ -261,6 +261,17 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     click.echo(train_text(model, digest, model_out), err=True)
 
 
+def describe_input(name: str) -> str:
+    """A model input in words, from the feature catalogue."""
+    from .features import feature
+
+    if name.startswith("flag_"):
+        return f"red flag '{name[len('flag_'):]}' fired"
+    if name.endswith("__missing"):
+        return f"no data for {name[: -len('__missing')]}"
+    return f"{name} ({feature(name).meaning})"
+
+
 def train_text(model: Any, digest: str, path: Path) -> str:
     """The training summary: data, validation, calibration and the strongest coefficients in words."""
     m = model.metadata
@@ -272,12 +283,9 @@ def train_text(model: Any, digest: str, path: Path) -> str:
              f"  C = {m['C']:g} ({cv}); training ROC AUC {m['train_roc_auc']:.3f}, Brier {m['train_brier']:.4f}",
              "  calibration (predicted -> observed by decile): " + ", ".join(
                  f"{r['mean_predicted']:.2f}->{r['observed_rate']:.2f}" for r in m["calibration"]),
-             "  strongest coefficients (per standard deviation):"]
-    order = sorted(range(len(model.coef)), key=lambda i: -abs(model.coef[i]))[:8]
-    names = model.transformed_names
-    for i in order:
-        way = "raises" if model.coef[i] > 0 else "lowers"
-        lines.append(f"    {names[i]:<34} {model.coef[i]:+.3f}  ({way} risk)")
+             "  strongest coefficients (log-odds per standard deviation):"]
+    for name, coef in model.strongest(8):
+        lines.append(f"    {coef:+.2f}  {describe_input(name)}: {'raises' if coef > 0 else 'lowers'} risk")
     lines.append(f"  wrote {path} (sha256 {digest[:16]}...)")
     return "\n".join(lines)
 

@@ -170,6 +170,11 @@ class LinearChurnModel:
             out.index = X.index
         return out
 
+    def strongest(self, k: int) -> list[tuple[str, float]]:
+        """The k coefficients largest in size, with their transformed column names."""
+        order = np.argsort(-np.abs(self.coef), kind="stable")[:k]
+        return [(self.transformed_names[i], float(self.coef[i])) for i in order]
+
     def decision(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         return self.contributions(X).sum(axis=1) + self.intercept
 
@@ -463,6 +468,8 @@ def phrases(column: str, values: pd.Series) -> pd.Series:
     kind, _, tail = rest.partition("}")
     known = values.notna()
     out = pd.Series(f"no data for {column.replace('_', ' ')}", index=values.index, dtype="str")
+    if not known.any():
+        return out
     if template is None:
         out[known] = f"{column.replace('_', ' ')} = " + _fmt(values[known], "num")
     elif not rest:
