@@ -1,0 +1,113 @@
+"""What moved since the previous ranked list: previous rank and score per account, who entered or left the
+at-risk list (tier high or medium), and the biggest movers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputDataError
+from .write import FORMULA_STARTS
+
+MOVER_COLUMNS = ["previous_rank", "previous_score", "score_change"]
+AT_RISK = ("high", "medium")
+NEEDED = ("rank", "account_id", "risk_score")
+
+
+def _unquote(s: pd.Series) -> pd.Series:
+    """Undo write.neutralise: "'=Evil" was written for "=Evil"."""
+    text = s.astype("str")
+    quoted = s.notna() & text.str.startswith("'") & text.str[1:2].isin(list(FORMULA_STARTS))
+    return s.where(~quoted, text.str[1:])
+
+
+def read_previous(path: str | Path) -> pd.DataFrame:
+    """An earlier ranked list (csv, parquet or json, as churnscore writes them), account_id as a string.
+
+    Returns rank, account_id, account_name, risk_score, risk_tier (the last two empty when absent).
+    """
+    path = Path(path)
+    try:
+        if path.suffix == ".parquet":
+            raw = pd.read_parquet(path)
+            raw["account_id"] = raw["account_id"].astype("str") if "account_id" in raw else None
+        elif path.suffix == ".json":
+            raw = pd.read_json(path, orient="records", dtype={"account_id": "str", "account_name": "str"})
+        else:
+            raw = pd.read_csv(path, dtype={"account_id": "str", "account_name": "str", "risk_tier": "str"},
+                              keep_default_na=False, na_values={"rank": [""], "risk_score": [""]})
+    except FileNotFoundError:
+        raise InputDataError(f"{path}: no such file (--previous).", file=str(path)) from None
+    except (OSError, ValueError) as exc:
+        raise InputDataError(f"{path}: cannot read the previous ranked list ({exc}).", file=str(path)) from None
+    missing = [c for c in NEEDED if c not in raw.columns]
+    if missing:
+        raise InputDataError(f"{path}: previous ranked list has no column '{missing[0]}'; pass a list written by "
+                             "'churnscore score'.", file=str(path), line=1, column=missing[0])
+    out = pd.DataFrame({
+        "rank": pd.to_numeric(raw["rank"], errors="coerce"),
+        "account_id": _unquote(raw["account_id"].astype("str")),
+        "account_name": _unquote(raw["account_name"].astype("str")) if "account_name" in raw else "",
+        "risk_score": pd.to_numeric(raw["risk_score"], errors="coerce"),
+        "risk_tier": raw["risk_tier"].astype("str") if "risk_tier" in raw else "",
+    })
+    bad = out["rank"].isna() | out["risk_score"].isna() | out["account_id"].isna()
+    if bad.any():
+        line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+        raise InputDataError(f"{path}:{line}: previous ranked list row without a number in rank or risk_score.",
+                             file=str(path), line=line)
+    return out.drop_duplicates("account_id").reset_index(drop=True)
+
+
+def add_previous(ranked: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    """The ranked list with previous_rank, previous_score and score_change (empty for accounts not in the
+    previous list)."""
+    prev = previous.set_index("account_id")
+    ids = ranked["account_id"]
+    out = ranked.copy()
+    out["previous_rank"] = ids.map(prev["rank"]).astype("Int64").array
+    out["previous_score"] = ids.map(prev["risk_score"]).astype("float64").to_numpy()
+    out["score_change"] = (out["risk_score"] - out["previous_score"]).round(1)
+    return out
+
+
+@dataclass
+class Movers:
+    """Who entered the at-risk list, who left it, and who moved most (by score, either way)."""
+
+    entered: pd.DataFrame  # rank, account_id, account_name, risk_score, risk_tier, previous_score, previous_tier
+    left: pd.DataFrame  # account_id, account_name, previous_rank, previous_score, previous_tier, risk_score, risk_tier
+    biggest: pd.DataFrame  # rank, account_id, account_name, previous_score, risk_score, score_change
+
+
+def movers(ranked: pd.DataFrame, previous: pd.DataFrame, n: int = 10) -> Movers:
+    """Compare the (full) ranked list with the previous one. An account that is no longer scored (churned,
+    or excluded for another reason) has left, with an empty current score."""
+    prev = previous.set_index("account_id")
+    now = ranked.set_index("account_id")
+    cur_risk = now["risk_tier"].isin(AT_RISK)
+    prev_risk = prev["risk_tier"].isin(AT_RISK)
+    prev_tier = now.index.to_series().map(prev["risk_tier"])
+    entered = ranked.loc[(cur_risk & ~prev_tier.isin(AT_RISK)).to_numpy()].assign(
+        previous_score=lambda f: f["account_id"].map(prev["risk_score"]),
+        previous_tier=lambda f: f["account_id"].map(prev["risk_tier"]))
+    gone = prev.loc[prev_risk & ~prev.index.isin(now.index[cur_risk])].reset_index()
+    left = pd.DataFrame({
+        "account_id": gone["account_id"],
+        "account_name": gone["account_id"].map(now["account_name"]).fillna(gone["account_name"]),
+        "previous_rank": gone["rank"].astype("int64"),
+        "previous_score": gone["risk_score"],
+        "previous_tier": gone["risk_tier"],
+        "risk_score": gone["account_id"].map(now["risk_score"]),
+        "risk_tier": gone["account_id"].map(now["risk_tier"]),
+    }).sort_values(["previous_rank"], kind="mergesort")
+    both = add_previous(ranked, previous).dropna(subset=["score_change"])
+    both = both.loc[both["score_change"] != 0].assign(size=lambda f: f["score_change"].abs())
+    biggest = both.sort_values(["size", "rank"], ascending=[False, True], kind="mergesort").head(n)
+    cols = ["rank", "account_id", "account_name", "previous_score", "risk_score", "score_change"]
+    return Movers(entered[["rank", "account_id", "account_name", "risk_score", "risk_tier", "previous_score",
+                           "previous_tier"]].reset_index(drop=True),
+                  left.reset_index(drop=True), biggest[cols].reset_index(drop=True))

@@ -1,0 +1,90 @@
+"""A new team's starting point: a commented config (the default's structure, reading DIR/exports) and a note in
+DIR/exports/ of the files churnscore expects there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import DEFAULT_CONFIG, load_preset
+from .contract import EXPORTS
+from .errors import ConfigError
+from .write import atomic_write
+
+CONFIG_NAME = "churnscore.yaml"
+EXPORTS_DIR = "exports"
+
+HEADER = """\
+# churnscore config for this team, written by 'churnscore init'. Paths are relative to this file.
+# Every key is checked: a typo fails at start with the closest key named.
+#
+# Next steps:
+#   1. put your exports in exports/ (exports/README.txt lists the files and their columns)
+#   2. churnscore validate --config {config}
+#   3. churnscore score --config {config} --report out/report.html
+"""
+
+PRESETS_BLOCK = """\
+
+# Vendor presets (configs/presets/ of churnscore): column and value mappings for exports as the tools write
+# them: stripe (invoices -> payments), zendesk (tickets), delighted (NPS responses -> nps), mixpanel (events ->
+# usage). Your own inputs: below win over a preset's. Also on the command line: --preset stripe.
+presets: [{presets}]
+"""
+
+ACCOUNT_MAP_BLOCK = """\
+#   account_map:                 # optional: joins vendor keys to your account ids (default: exports/account_map.csv)
+#     path: exports/account_map.csv   # columns source,key,account_id, e.g. zendesk,Acme Inc,A001
+"""
+ACCOUNT_SOURCE_LINE = """\
+#     account_source: null     # the account_map source whose keys account_id holds (presets set it)
+"""
+
+
+def starter_config(presets: tuple[str, ...] = (), config_name: str = CONFIG_NAME) -> str:
+    """The default config's text with this team's header, input_dir: exports, and a presets block."""
+    lines = DEFAULT_CONFIG.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next(i for i, ln in enumerate(lines) if not ln.startswith("#"))  # the default's header comment goes
+    out = []
+    for line in lines[start:]:
+        if line.startswith("input_dir:"):
+            out.append(f"input_dir: {EXPORTS_DIR}              # the folder of exports (--input-dir overrides it)\n")
+            out.append(PRESETS_BLOCK.format(presets=", ".join(presets)))
+            continue
+        if line.lstrip("# ").startswith("date_format:"):
+            out.append(line.replace("strftime format;", "strftime format, or unix (seconds since 1970);"))
+            out.append(ACCOUNT_SOURCE_LINE)
+            continue
+        out.append(line)
+        if line.startswith("# inputs:"):
+            out.append(ACCOUNT_MAP_BLOCK)
+    return HEADER.format(config=config_name) + "".join(out)
+
+
+def exports_readme() -> str:
+    """What goes in the exports folder: one file (or folder of files) per export, and their columns."""
+    lines = ["Put the exports here, each under its name: <name>.csv, <name>.csv.gz or <name>.parquet,",
+             "or a folder <name>/ of several such files (read as one export). Only usage is required.",
+             "Column names are matched case-insensitively; a preset or the config maps other names.", ""]
+    for name, export in EXPORTS.items():
+        need = "required" if export.required else ("recommended" if name == "accounts" else "optional")
+        cols = ", ".join(c.name + ("*" if c.required else "") for c in export.columns)
+        lines.append(f"  {name + '.csv':<14} ({need}) {cols}")
+    lines += ["  account_map.csv (optional) source*, key*, account_id*: joins the keys a vendor export uses",
+              "                 (a Zendesk organization, a Stripe customer id, an email domain) to account ids",
+              "", "* required column. The full contract: DATA_CONTRACT.md of the churnscore project.", ""]
+    return "\n".join(lines)
+
+
+def init_project(target: str | Path, *, presets: tuple[str, ...] = (), force: bool = False) -> dict[str, Path]:
+    """Write <target>/churnscore.yaml and <target>/exports/README.txt; refuse to overwrite a config."""
+    target = Path(target)
+    for name in presets:
+        load_preset(name)  # an unknown name fails here, with the choices
+    config = target / CONFIG_NAME
+    if config.exists() and not force:
+        raise ConfigError(f"{config}: already exists; pass --force to overwrite it, or pick another folder.")
+    (target / EXPORTS_DIR).mkdir(parents=True, exist_ok=True)
+    text = starter_config(tuple(presets), str(config)).encode("utf-8")
+    readme = exports_readme().encode("utf-8")
+    return {"config": atomic_write(config, lambda fh: fh.write(text)),
+            "readme": atomic_write(target / EXPORTS_DIR / "README.txt", lambda fh: fh.write(readme))}

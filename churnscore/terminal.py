@@ -1,0 +1,107 @@
+"""Output for a person at a terminal: the top of the ranked list as a table, and which stage is running.
+
+The CLI uses these only when stderr is a terminal; under cron (no terminal) a run prints its plain summary,
+with no progress line and no colour. NO_COLOR in the environment, or TERM=dumb, turns colour off too.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import IO, Any
+
+import click
+import pandas as pd
+
+TIER_COLOURS = {"high": "red", "medium": "yellow", "low": "green"}
+STAGE_WORDS = {"load": "reading the exports", "features": "computing features", "score": "scoring accounts",
+               "write": "writing the outputs", "report": "rendering the report"}
+
+
+def is_terminal(stream: IO[Any]) -> bool:
+    """True when ``stream`` is a terminal that can show a progress line (not a pipe, file or dumb terminal)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and os.environ.get("TERM", "") != "dumb"
+
+
+def wants_colour(stream: IO[Any]) -> bool:
+    return is_terminal(stream) and "NO_COLOR" not in os.environ
+
+
+def _fit(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _money(value: Any) -> str:
+    return "" if pd.isna(value) else f"{float(value):,.0f}"
+
+
+def _change(row: pd.Series) -> str:
+    if "score_change" not in row.index:
+        return ""
+    if pd.isna(row["previous_score"]):
+        return "new"
+    return f"{float(row['score_change']):+.1f}"
+
+
+def top_table(ranked: pd.DataFrame, n: int = 10, *, colour: bool = False, width: int = 100) -> str:
+    """The first ``n`` rows of the ranked list as a fixed-width table: rank, account, score, tier, revenue at
+    risk per month, change since the previous list (when known) and the first reason, cut to ``width``."""
+    rows = ranked.head(n)
+    movers = "score_change" in ranked.columns
+    name_w = 24
+    head = f"{'#':>3}  {'account':<{name_w}}  {'score':>5}  {'tier':<6}  {'at risk/mo':>10}"
+    if movers:
+        head += f"  {'change':>6}"
+    reason_w = max(width - len(head) - 2, 12)
+    lines = [head + "  top reason"]
+    for _, r in rows.iterrows():
+        name = r["account_name"] if isinstance(r["account_name"], str) and r["account_name"] else r["account_id"]
+        tier = f"{r['risk_tier']:<6}"
+        if colour:
+            tier = click.style(tier, fg=TIER_COLOURS.get(r["risk_tier"]), bold=r["risk_tier"] == "high")
+        line = (f"{int(r['rank']):>3}  {_fit(name, name_w):<{name_w}}  {float(r['risk_score']):>5.1f}  {tier}  "
+                f"{_money(r['revenue_at_risk']):>10}")
+        if movers:
+            line += f"  {_change(r):>6}"
+        reason = str(r["reasons"]).split("; ")[0] if isinstance(r["reasons"], str) and r["reasons"] else "-"
+        lines.append(line + "  " + _fit(reason, reason_w))
+    if len(ranked) > n:
+        lines.append(f"     ... {len(ranked) - n:,} more in the ranked list")
+    return "\n".join(lines)
+
+
+class StageLine:
+    """A one-line progress display on a terminal: "churnscore: computing features ..." rewritten in place.
+
+    While a line is shown the instance is registered, so an error message can clear it first (clear_progress).
+    """
+
+    def __init__(self, stream: IO[Any]) -> None:
+        self.stream = stream
+
+    def __call__(self, stage: str) -> None:
+        self.stream.write(f"\r\033[Kchurnscore: {STAGE_WORDS.get(stage, stage)} ...")
+        self.stream.flush()
+        if self not in _SHOWN:
+            _SHOWN.append(self)
+
+    def clear(self) -> None:
+        if self in _SHOWN:
+            _SHOWN.remove(self)
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+_SHOWN: list[StageLine] = []
+
+
+def clear_progress() -> None:
+    """Clear any progress line still shown (before an error message)."""
+    for line in list(_SHOWN):
+        line.clear()
+
+
+def stage_line(stream: IO[Any], enabled: bool = True) -> StageLine | None:
+    """A StageLine on ``stream`` when it is a terminal (and ``enabled``), else None: no progress under cron."""
+    return StageLine(stream) if enabled and is_terminal(stream) else None

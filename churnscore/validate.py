@@ -1,0 +1,190 @@
+"""Check a config and its inputs without scoring: what each export holds, how its columns were mapped, what
+was rejected, and what would make a run fail. Every export is checked even when an earlier one is broken, so
+one run lists every problem."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import rules as rules_mod
+from .accounts_map import find_account_map, map_accounts
+from .config import Config
+from .contract import EXPORTS
+from .errors import ChurnscoreError, InputDataError
+from .load import REJECT_COLUMNS, FileStats, find_files, read_export
+
+
+@dataclass
+class ExportCheck:
+    """What one export holds (or why it could not be read)."""
+
+    export: str
+    files: list[Path] = field(default_factory=list)
+    rows: int = 0
+    accounts: int = 0
+    first: pd.Timestamp | None = None
+    last: pd.Timestamp | None = None
+    rejects: int = 0
+    unmapped: int = 0
+    mapped: dict[str, str] = field(default_factory=dict)  # canonical -> source header
+    error: str | None = None
+    missing: bool = False
+
+
+@dataclass
+class Validation:
+    checks: list[ExportCheck]
+    rejects: pd.DataFrame
+    problems: list[str]  # what makes 'churnscore score' fail
+    notes: list[str]  # worth knowing, not fatal
+    as_of: pd.Timestamp | None
+    as_of_source: str
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def validate(config: Config, input_dir: str | Path | None = None, as_of: pd.Timestamp | None = None) -> Validation:
+    """Read every export the config and folder provide, as 'churnscore score' would, and report on each.
+
+    Raises ConfigError for a bad rule and InputDataError for a missing input folder; every other problem
+    is collected in the result.
+    """
+    rules_mod.check_rules(config.rules)
+    base = Path(input_dir) if input_dir is not None else (
+        config.resolve(config.input_dir) if config.input_dir else None)
+    if base is not None and not base.is_dir():
+        raise InputDataError(f"{base}: input folder not found (--input-dir or input_dir in the config).",
+                             file=str(base))
+    checks: dict[str, ExportCheck] = {}
+    frames: dict[str, pd.DataFrame] = {}
+    stats: dict[str, FileStats] = {}
+    rejects: list[pd.DataFrame] = []
+    problems: list[str] = []
+    notes: list[str] = []
+    for name, export in EXPORTS.items():
+        check = checks[name] = ExportCheck(name)
+        try:
+            check.files = find_files(config, name, base)
+            if not check.files:
+                check.missing = True
+                if export.required:
+                    problems.append(f"no {name} export found in {base if base is not None else 'the config'} "
+                                    f"(looked for {name}.csv, {name}.csv.gz, {name}.parquet or a folder {name}/); "
+                                    f"{name} is required.")
+                continue
+            frame, rej, st = read_export(config, name, check.files)
+        except ChurnscoreError as exc:
+            check.error = str(exc)
+            problems.append(str(exc))
+            continue
+        frames[name], stats[name] = frame, st
+        if len(rej):
+            rejects.append(rej)
+    try:
+        rejects.extend(map_accounts(config, base, frames, stats))
+    except ChurnscoreError as exc:
+        problems.append(str(exc))
+    amap = None
+    try:
+        amap = find_account_map(config, base)
+    except ChurnscoreError:
+        pass  # already reported by map_accounts
+    for name, frame in frames.items():
+        check, st, export = checks[name], stats[name], EXPORTS[name]
+        check.rows, check.rejects, check.unmapped = st.rows_read, st.rows_rejected, st.rows_unmapped
+        check.mapped = dict(st.columns)
+        check.accounts = int(frame["account_id"].nunique())
+        if export.date_column is not None and frame[export.date_column].notna().any():
+            check.first, check.last = frame[export.date_column].min(), frame[export.date_column].max()
+        source = config.inputs[name].account_source
+        if source and amap is None:
+            notes.append(f"{name}: no account mapping file (account_map.csv): the values of "
+                         f"'{check.mapped.get('account_id', 'account_id')}' are taken as account ids.")
+    all_rejects = (pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS))
+    when, source = as_of, "--as-of"
+    if when is None and "usage" in frames and frames["usage"]["timestamp"].notna().any():
+        when, source = frames["usage"]["timestamp"].max().normalize(), "latest usage date"
+    if when is not None:
+        end = when + pd.Timedelta(days=1)
+        known = pd.Index(frames["accounts"]["account_id"]) if "accounts" in frames else None
+        for name, frame in frames.items():
+            col = EXPORTS[name].date_column
+            if col is None:
+                continue
+            later = int((frame[col] >= end).sum())
+            if later:
+                notes.append(f"{name}: {later:,} rows dated after the as-of date {when.date()} are not used.")
+            if known is not None:
+                unknown = frame.loc[~frame["account_id"].isin(known), "account_id"]
+                if len(unknown):
+                    notes.append(f"{name}: {len(unknown):,} rows for {unknown.nunique():,} account ids not in the "
+                                 "accounts export (they are not scored).")
+    read = sum(st.rows_read for st in stats.values())
+    rate = len(all_rejects) / read if read else 0.0
+    if rate > config.rejects.max_reject_rate:
+        problems.append(f"{rate:.1%} of input rows rejected, above rejects.max_reject_rate "
+                        f"{config.rejects.max_reject_rate:.1%}; 'churnscore score' would stop.")
+    elif len(all_rejects):
+        notes.append(f"{len(all_rejects):,} rows rejected ({rate:.1%}, within rejects.max_reject_rate "
+                     f"{config.rejects.max_reject_rate:.1%}): 'churnscore score' lists them in its rejects file.")
+    return Validation([checks[n] for n in EXPORTS], all_rejects, problems, notes, when, source)
+
+
+def _range(check: ExportCheck) -> str:
+    if check.first is None or check.last is None:
+        return "-"
+    return f"{check.first.date()}..{check.last.date()}"
+
+
+def table_text(v: Validation, *, max_rejects: int = 5) -> str:
+    """The per-export table, the column mappings, the first rejects, the notes and the verdict."""
+    head = f"{'export':<9} {'files':>5} {'rows':>9} {'accounts':>8}  {'date range':<22} {'rejects':>7}  columns mapped"
+    lines = [head]
+    for c in v.checks:
+        if c.error is not None:
+            lines.append(f"{c.export:<9} {'ERROR':>5}  {c.error}")
+            continue
+        if c.missing:
+            lines.append(f"{c.export:<9} {'-':>5} {'-':>9} {'-':>8}  {'-':<22} {'-':>7}  not found"
+                         + (" (required)" if EXPORTS[c.export].required else ": scored without its signals"))
+            continue
+        n_cols = len(EXPORTS[c.export].columns)
+        lines.append(f"{c.export:<9} {len(c.files):>5} {c.rows:>9,} {c.accounts:>8,}  {_range(c):<22} "
+                     f"{c.rejects:>7,}  {len(c.mapped)}/{n_cols}")
+    detail = []
+    for c in v.checks:
+        if c.error is not None or c.missing:
+            continue
+        renamed = [f"{k} <- {s}" for k, s in c.mapped.items() if s.strip().lower() != k]
+        absent = [col.name for col in EXPORTS[c.export].columns if col.name not in c.mapped]
+        if renamed:
+            detail.append(f"  {c.export}: {', '.join(renamed)}")
+        if absent:
+            detail.append(f"  {c.export}: not in the file (optional): {', '.join(absent)}")
+        if c.unmapped:
+            detail.append(f"  {c.export}: {c.unmapped:,} row{'s' if c.unmapped != 1 else ''} with no account mapping "
+                          "(rejected)")
+    if detail:
+        lines += ["", "columns:"] + detail
+    if len(v.rejects):
+        lines += ["", f"first rejects ({len(v.rejects):,} in all):"]
+        for r in v.rejects.head(max_rejects).itertuples(index=False):
+            lines.append(f"  {r.file}:{r.line}: {r.reason}" + (f" ({r.column} = '{r.value}')"
+                                                                if r.column and str(r.value) else ""))
+    if v.as_of is not None:
+        lines += ["", f"as of {v.as_of.date()} ({v.as_of_source})"]
+    if v.notes:
+        lines += ["", "notes:"] + [f"  - {n}" for n in v.notes]
+    if v.problems:
+        lines += ["", "problems:"] + [f"  - {p}" for p in v.problems]
+        lines.append(f"churnscore: validate: {len(v.problems)} problem{'s' if len(v.problems) > 1 else ''}; "
+                     "fix before scoring.")
+    else:
+        lines.append("churnscore: validate: ok, ready to score.")
+    return "\n".join(lines)
+

@@ -1,0 +1,189 @@
+"""The guiding CLI: init writes a starter config and folder, validate checks without scoring (a table per
+export; exit 1 on what would stop a run), and the terminal-only table and progress line."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import click
+import pandas as pd
+from click.testing import CliRunner
+from conftest import write_text
+
+from churnscore.cli import main
+from churnscore.config import load_config
+from churnscore.terminal import StageLine, clear_progress, stage_line, top_table
+
+VENDORS = Path(__file__).parent / "fixtures" / "vendors"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+# ----------------------------------------------------------------------------- init
+
+
+def test_init_writes_a_config_that_reads_dir_exports_and_the_layout_note(tmp_path):
+    target = tmp_path / "acme"
+    code, _, err = run("init", str(target), "--preset", "stripe", "--preset", "zendesk")
+    assert code == 0, err
+    config = target / "churnscore.yaml"
+    assert err.splitlines() == [
+        f"churnscore: wrote {config} and {target / 'exports' / 'README.txt'}",
+        f"  1. put your exports in {target / 'exports'}/ (its README.txt lists files and columns)",
+        f"  2. churnscore validate --config {config}",
+        f"  3. churnscore score --config {config} --report {target / 'report.html'}"]
+    loaded = load_config(config)
+    assert loaded.resolve(loaded.input_dir) == (target / "exports").resolve()
+    assert loaded.presets == ("stripe", "zendesk")
+    assert loaded.rules == load_config().rules  # the default's rules, with their comments
+    assert (target / "exports").is_dir()
+    readme = (target / "exports" / "README.txt").read_text()
+    assert "  usage.csv      (required) account_id*, timestamp*, user_id, event, count, duration_seconds" in readme
+    assert "presets: [stripe, zendesk]" in config.read_text()
+
+
+def test_init_refuses_to_overwrite_a_config(tmp_path):
+    run("init", str(tmp_path))
+    code, _, err = run("init", str(tmp_path))
+    assert code == 1
+    assert err == (f"churnscore: error: {tmp_path / 'churnscore.yaml'}: already exists; pass --force to overwrite it, "
+                   "or pick another folder.\n")
+    assert run("init", str(tmp_path), "--force")[0] == 0
+
+
+def test_init_with_an_unknown_preset_names_the_choices(tmp_path):
+    code, _, err = run("init", str(tmp_path), "--preset", "zendsk")
+    assert code == 1
+    assert err == ("churnscore: error: config: unknown preset 'zendsk'. Did you mean 'zendesk'? Presets: delighted, "
+                   "mixpanel, stripe, zendesk.\n")
+    assert not (tmp_path / "churnscore.yaml").exists()
+
+
+# ----------------------------------------------------------------------------- validate
+
+
+def test_validate_prints_a_table_per_export_and_passes(tmp_path):
+    d = tmp_path / "in"
+    write_text(d / "accounts.csv", "account_id,account_name\nA1,Acme\nA2,Bolt\n")
+    write_text(d / "usage.csv", "Account_ID,Timestamp,event\nA1,2026-10-01,login\nA2,2026-10-05,login\n"
+                                "A1,2026-10-07,login\n")
+    code, out, _ = run("validate", "--input-dir", str(d))
+    assert code == 0
+    assert out.splitlines() == [
+        "export    files      rows accounts  date range             rejects  columns mapped",
+        "accounts      1         2        2  -                            0  2/10",
+        "usage         1         3        2  2026-10-01..2026-10-07       0  3/6",
+        "nps           -         -        -  -                            -  not found: scored without its signals",
+        "tickets       -         -        -  -                            -  not found: scored without its signals",
+        "payments      -         -        -  -                            -  not found: scored without its signals",
+        "",
+        "columns:",
+        "  accounts: not in the file (optional): plan, mrr, seats, signup_date, renewal_date, auto_renew, segment, "
+        "churn_date",
+        "  usage: not in the file (optional): user_id, count, duration_seconds",
+        "",
+        "as of 2026-10-07 (latest usage date)",
+        "churnscore: validate: ok, ready to score."]
+
+
+def test_validate_lists_every_problem_at_once_and_exits_1(tmp_path):
+    d = tmp_path / "in"
+    write_text(d / "usage.csv", "account_id,timestamp\nA1,2026-10-01\nA1,not a date\n")
+    write_text(d / "payments.csv", "payment_id,account_id,due_date\nP1,A1,2026-10-01\n")
+    code, out, _ = run("validate", "--input-dir", str(d))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[5] == (f"payments  ERROR  {d / 'payments.csv'}: required column 'amount' not found; columns found: "
+                        "payment_id, account_id, due_date.")
+    assert lines[-3:] == [
+        f"  - {d / 'payments.csv'}: required column 'amount' not found; columns found: payment_id, account_id, "
+        "due_date.",
+        "  - 50.0% of input rows rejected, above rejects.max_reject_rate 5.0%; 'churnscore score' would stop.",
+        "churnscore: validate: 2 problems; fix before scoring."]
+    assert f"  {d / 'usage.csv'}:3: unparseable datetime in timestamp (timestamp = 'not a date')" in lines
+
+
+def test_validate_shows_the_vendor_mappings_and_unmapped_rows():
+    args = ["validate", "--input-dir", str(VENDORS), "--as-of", "2026-10-31"]
+    code, out, _ = run(*args, *[a for p in ("stripe", "zendesk", "delighted", "mixpanel") for a in ("--preset", p)])
+    assert code == 1  # 4 of 23 rows have no mapping: above the default 5%
+    lines = out.splitlines()
+    assert lines[5] == "payments      1         5        3  2026-09-15..2026-10-15       1  6/9"
+    assert ("  payments: payment_id <- id, account_id <- Customer, due_date <- Date (UTC), amount <- Amount Due, "
+            "paid_at <- Paid At (UTC)") in lines
+    assert "  tickets: 1 row with no account mapping (rejected)" in lines
+
+
+def test_validate_missing_input_folder_is_one_line_exit_1(tmp_path):
+    code, _, err = run("validate", "--input-dir", str(tmp_path / "nope"))
+    assert code == 1
+    assert err == (f"churnscore: error: {tmp_path / 'nope'}: input folder not found (--input-dir or input_dir in the "
+                   "config).\n")
+
+
+# ----------------------------------------------------------------------------- terminal
+
+
+RANKED = pd.DataFrame({"rank": [1, 2, 3], "account_id": ["A1", "A2", "A3"],
+                       "account_name": ["Acme & Sons Worldwide Holdings", "", "Corex"],
+                       "risk_score": [66.8, 40.0, 5.0], "risk_tier": ["high", "medium", "low"],
+                       "revenue_at_risk": [3340.0, 40.0, float("nan")],
+                       "reasons": ["usage down 85% vs prior 30 days; NPS 3", "no activity for 15 days", ""]})
+
+
+def test_top_table_is_fixed_width_and_cut_to_the_terminal():
+    assert top_table(RANKED, n=2, width=80).splitlines() == [
+        "  #  account                   score  tier    at risk/mo  top reason",
+        "  1  Acme & Sons Worldwide H…   66.8  high         3,340  usage down 85% vs pri…",
+        "  2  A2                         40.0  medium          40  no activity for 15 da…",
+        "     ... 1 more in the ranked list"]
+
+
+def test_top_table_shows_the_change_when_a_previous_list_was_given():
+    ranked = RANKED.assign(previous_score=[60.0, float("nan"), 5.0], score_change=[6.8, float("nan"), 0.0])
+    assert top_table(ranked, width=100).splitlines()[1:4] == [
+        "  1  Acme & Sons Worldwide H…   66.8  high         3,340    +6.8  usage down 85% vs prior 30 days",
+        "  2  A2                         40.0  medium          40     new  no activity for 15 days",
+        "  3  Corex                       5.0  low                   +0.0  -"]
+
+
+def test_top_table_colours_the_tier_only_when_asked():
+    coloured = top_table(RANKED, n=1, colour=True).splitlines()[1]
+    assert click.style("high  ", fg="red", bold=True) in coloured
+    assert "\x1b[" not in top_table(RANKED, n=1)
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_line_only_on_a_terminal(monkeypatch):
+    monkeypatch.delenv("TERM", raising=False)
+    assert stage_line(io.StringIO()) is None
+    assert stage_line(FakeTerminal(), enabled=False) is None
+    tty = FakeTerminal()
+    line = stage_line(tty)
+    assert isinstance(line, StageLine)
+    line("load")
+    line("features")
+    clear_progress()
+    assert tty.getvalue() == ("\r\x1b[Kchurnscore: reading the exports ...\r\x1b[Kchurnscore: computing features ..."
+                              "\r\x1b[K")
+    monkeypatch.setenv("TERM", "dumb")
+    assert stage_line(FakeTerminal()) is None
+
+
+def test_without_a_terminal_score_prints_no_progress_no_colour_and_no_table(tmp_path):
+    d = tmp_path / "in"
+    write_text(d / "usage.csv", "account_id,timestamp\nA1,2026-10-01\n")
+    code, out, err = run("score", "--input-dir", str(d), "--out", str(tmp_path / "r.csv"))
+    assert code == 0
+    assert out == ""
+    assert "\x1b[" not in err and "\r" not in err
+    assert "top reason" not in err
+    assert err.splitlines()[-1].startswith("  timings: ")
