@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -42,6 +43,9 @@ def emit(event: str, text: str, **fields: Any) -> None:
 
 
 def _fail(exc: ChurnscoreError) -> None:
+    from .terminal import clear_progress
+
+    clear_progress()  # an error starts on its own line, not after a progress line
     emit("error", f"churnscore: error: {exc}", level="error", message=str(exc), exit_code=exc.exit_code,
          error=type(exc).__name__)
     sys.exit(exc.exit_code)
@@ -73,8 +77,15 @@ as_of_option = click.option(
     help="Score as of this date: later rows are not used. Default: the latest date in the usage export.")
 
 
-def _config(path: Path | None) -> Config:
-    return load_config(path)
+preset_option = click.option(
+    "--preset", "presets", multiple=True, metavar="NAME",
+    help="Vendor preset (repeatable): read an export as the tool writes it: stripe (payments), zendesk "
+         "(tickets), delighted (nps), mixpanel (usage). Adds to the config's presets; the config's own "
+         "mappings win. See the README's 'Vendor presets'.")
+
+
+def _config(path: Path | None, presets: tuple[str, ...] = ()) -> Config:
+    return load_config(path, presets)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
@@ -106,9 +117,16 @@ def main(log_format: str) -> None:
 @click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Model file from 'churnscore train': score = churn probability within its horizon.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) if any input row is rejected.")
+@preset_option
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="PATH.html", help="Also write a self-contained HTML report (needs churnscore[report]).")
+@click.option("--previous", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="An earlier ranked list: add previous_rank, previous_score and score_change, and show the "
+                   "movers in the report.")
 @handle_errors
 def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, out: Path | None,
-          fmt: str | None, top: int | None, rank_by: str | None, model_path: Path | None, strict: bool) -> None:
+          fmt: str | None, top: int | None, rank_by: str | None, model_path: Path | None, strict: bool,
+          presets: tuple[str, ...] = (), report_path: Path | None = None, previous: Path | None = None) -> None:
     """Score every active account and write the ranked at-risk list.
 
     \b
@@ -116,14 +134,23 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
       churnscore score
       churnscore score --input-dir exports/ --as-of 2026-10-31 --out risk.csv --top 50
       churnscore score --model out/model.json --rank-by revenue
+      churnscore score --preset stripe --preset zendesk --report out/report.html --previous out/last.csv
+
+    On a terminal it shows each stage as it runs and prints the top 10 as a table; under cron it does not.
     """
     from .manifest import build_manifest
     from .pipeline import score as run_score
     from .runlock import output_lock
-    from .write import sibling, write_json, write_run, write_table
+    from .terminal import stage_line, top_table, wants_colour
+    from .write import remove_stale_temps, sibling, write_json, write_run, write_table
 
     started = datetime.now(timezone.utc)
-    config = _config(config_path)
+    config = _config(config_path, presets)
+    if report_path is not None:
+        from .report import check_available, run_report, write_report
+
+        check_available()  # matplotlib missing: say so before the work
+    live = stage_line(sys.stderr, enabled=_log_format() == "text")
     model = None
     if model_path is not None:
         from .model import load_model
@@ -131,20 +158,32 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
         model = load_model(model_path, config)
     out = out or Path(config.output.path)
     with output_lock(out):
-        result = run_score(config, input_dir=input_dir, as_of=as_of, rank_by=rank_by, model=model)
+        remove_stale_temps(out)  # what a killed run left; safe under the lock
+        result = run_score(config, input_dir=input_dir, as_of=as_of, rank_by=rank_by, model=model,
+                           previous=previous, on_stage=live)
         problem = reject_problem(result, config, strict)
         if problem is not None:  # keep the last good ranked list; show the rejects
             path = write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")
             raise RejectLimitError(f"{problem} See {path}; the previous ranked list was left as it was.")
+        t0 = time.perf_counter()
         paths = write_run(result.ranked, result.loaded.rejects, result.excluded, out,
                           fmt or config.output.format, top or config.output.top)
+        result.timings["write"] = time.perf_counter() - t0
+        if report_path is not None:
+            if live is not None:
+                live("report")
+            paths["report"] = write_report(run_report(result, config), report_path)
         summary = result.summary()
         manifest = build_manifest(summary, paths, config_source=config.source, config_hash=config.hash,
                                   model_hash=model.metadata.get("sha256") if model is not None else None,
                                   started=started)
         paths["manifest"] = write_json(manifest, sibling(out, "manifest", ".json"))
+    if live is not None:
+        live.clear()
     emit("score.done", summary_text(summary, paths), level="info", outputs={k: str(v) for k, v in paths.items()},
          **summary)
+    if live is not None:  # a person at a terminal: the top of the list
+        click.echo(top_table(result.ranked, colour=wants_colour(sys.stderr)), err=True)
 
 
 def reject_problem(result: Any, config: Config, strict: bool) -> str | None:
@@ -172,6 +211,8 @@ def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
             extra.append(f"{f['rows_after_as_of']:,} after as-of, not used")
         if f["rows_unknown_account"]:
             extra.append(f"{f['rows_unknown_account']:,} for accounts not in accounts")
+        if f.get("rows_unmapped"):
+            extra.append(f"{f['rows_unmapped']:,} with no account mapping")
         more = f" ({'; '.join(extra)})" if extra else ""
         lines.append(f"  read {name:<9} {f['rows_read']:>10,} rows{more}")
     for name in s["missing_exports"]:
@@ -185,6 +226,8 @@ def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
     lines.append(f"  risk: {tiers['high']:,} high, {tiers['medium']:,} medium, {tiers['low']:,} low; "
                  f"revenue at risk {s['revenue_at_risk']:,.2f}/month")
     lines.append(f"  wrote {paths['ranked']} (manifest {paths['manifest']})")
+    if "report" in paths:
+        lines.append(f"  report {paths['report']}")
     if s["rows_rejected"]:
         lines.append(f"  {s['rows_rejected']:,} rejected rows listed in {paths['rejects']}")
     if excluded:
@@ -201,9 +244,10 @@ def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
 @as_of_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("out/features.csv"),
               show_default=True, help="Where to write the feature table (.csv or .parquet).")
+@preset_option
 @handle_errors
 def features(list_only: bool, config_path: Path | None, input_dir: Path | None, as_of: str | None,
-             out: Path) -> None:
+             out: Path, presets: tuple[str, ...] = ()) -> None:
     """List the features, or write the feature table (one row per account) for a notebook.
 
     \b
@@ -213,7 +257,7 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
     """
     from .features import CATALOGUE, window_text
 
-    config = _config(config_path)
+    config = _config(config_path, presets)
     if list_only:
         width = max(len(f.name) for f in CATALOGUE)
         for f in CATALOGUE:
@@ -237,8 +281,10 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
               help="Train on history up to this date. Default: the latest date in the usage export.")
 @click.option("--model-out", type=click.Path(dir_okay=False, path_type=Path), default=Path("out/model.json"),
               show_default=True, help="Where to write the model file.")
+@preset_option
 @handle_errors
-def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, model_out: Path) -> None:
+def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, model_out: Path,
+          presets: tuple[str, ...] = ()) -> None:
     """Train the logistic churn model on the company's own history.
 
     Snapshots of the feature table every model.observation_interval_days, labelled by churn within
@@ -253,7 +299,7 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     from .model import save_model, train as run_train
     from .pipeline import default_as_of, parse_as_of
 
-    config = _config(config_path)
+    config = _config(config_path, presets)
     loaded = load_all(config, input_dir)
     when = parse_as_of(as_of) if as_of else default_as_of(loaded)
     model, ts = run_train(loaded, config, when)
@@ -301,9 +347,13 @@ def train_text(model: Any, digest: str, path: Path) -> str:
               help="k for precision and recall at the top-k accounts.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the figures as JSON for machines.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="PATH.html", help="Also write an HTML report: ROC curves, lift by decile and calibration "
+                                        "of each scorer (needs churnscore[report]).")
+@preset_option
 @handle_errors
 def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None, test_dates: int, top_k: int,
-             json_path: Path | None) -> None:
+             json_path: Path | None, report_path: Path | None = None, presets: tuple[str, ...] = ()) -> None:
     """Backtest rules only, the logistic model and a gradient-boosting reference side by side.
 
     Trains on the observation dates whose horizon ends before the first test date, tests on the last
@@ -311,15 +361,20 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     score and calibration.
 
     \b
-    Example:
+    Examples:
       churnscore evaluate --json out/backtest.json
+      churnscore evaluate --report out/backtest.html
     """
     from .evaluate import backtest, table_text
     from .load import load_all
     from .pipeline import default_as_of, parse_as_of
     from .write import write_json
 
-    config = _config(config_path)
+    config = _config(config_path, presets)
+    if report_path is not None:
+        from .report import check_available, evaluate_report, write_report
+
+        check_available()
     loaded = load_all(config, input_dir)
     when = parse_as_of(as_of) if as_of else default_as_of(loaded)
     bt = backtest(loaded, config, when, test_dates=test_dates, top_k=top_k)
@@ -327,6 +382,8 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     if json_path is not None:
         write_json(bt.to_dict(), json_path)
         click.echo(f"churnscore: wrote {json_path}", err=True)
+    if report_path is not None:
+        click.echo(f"churnscore: wrote {write_report(evaluate_report(bt), report_path)}", err=True)
 
 
 @main.command(epilog=EXIT_CODES)
@@ -338,9 +395,10 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
               help="Model file: show each feature's contribution to the churn probability.")
 @click.option("--history", "history", type=click.Path(dir_okay=False, path_type=Path), multiple=True,
               help="Earlier ranked lists (repeatable): show this account's past scores.")
+@preset_option
 @handle_errors
 def explain(account_id: str, config_path: Path | None, input_dir: Path | None, as_of: str | None,
-            model_path: Path | None, history: tuple[Path, ...]) -> None:
+            model_path: Path | None, history: tuple[Path, ...], presets: tuple[str, ...] = ()) -> None:
     """Show one account's score, every feature and its contribution, its flags and its history.
 
     \b
@@ -349,7 +407,7 @@ def explain(account_id: str, config_path: Path | None, input_dir: Path | None, a
     """
     from .explain import explain_account
 
-    config = _config(config_path)
+    config = _config(config_path, presets)
     model = None
     if model_path is not None:
         from .model import load_model
@@ -381,6 +439,56 @@ def sample_data(n_accounts: int, months: int, seed: int, usage_rows: int | None,
     paths = write_sample(out, n_accounts=n_accounts, months=months, seed=seed, usage_rows=usage_rows, fmt=fmt)
     for name, path in paths.items():
         click.echo(f"churnscore: wrote {name}: {path}", err=True)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--preset", "presets", multiple=True, metavar="NAME",
+              help="List this vendor preset in the config (repeatable): stripe, zendesk, delighted, mixpanel.")
+@click.option("--force", is_flag=True, help="Overwrite an existing DIRECTORY/churnscore.yaml.")
+@handle_errors
+def init(directory: Path, presets: tuple[str, ...], force: bool) -> None:
+    """Start a new team: a commented config that reads DIRECTORY/exports, and that folder with a note of the
+    files churnscore expects in it.
+
+    \b
+    Example:
+      churnscore init acme --preset stripe --preset zendesk
+      churnscore validate --config acme/churnscore.yaml
+      churnscore score --config acme/churnscore.yaml --report acme/report.html
+    """
+    from .starter import init_project
+
+    paths = init_project(directory, presets=presets, force=force)
+    config = paths["config"]
+    click.echo(f"churnscore: wrote {config} and {paths['readme']}\n"
+               f"  1. put your exports in {paths['readme'].parent}/ (its README.txt lists files and columns)\n"
+               f"  2. churnscore validate --config {config}\n"
+               f"  3. churnscore score --config {config} --report {directory / 'report.html'}", err=True)
+
+
+@main.command(epilog=EXIT_CODES)
+@config_option
+@input_dir_option
+@as_of_option
+@preset_option
+@handle_errors
+def validate(config_path: Path | None, input_dir: Path | None, as_of: str | None, presets: tuple[str, ...]) -> None:
+    """Check the config and every export without scoring: a table per export (files, rows, accounts, date
+    range, rejects, columns mapped), the first rejects, and what would stop a run. Exit 1 if anything would.
+
+    \b
+    Examples:
+      churnscore validate
+      churnscore validate --config acme/churnscore.yaml --preset stripe --preset zendesk
+    """
+    from .pipeline import parse_as_of
+    from .validate import table_text, validate as run_validate
+
+    result = run_validate(_config(config_path, presets), input_dir, parse_as_of(as_of))
+    click.echo(table_text(result))
+    if not result.ok:
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,7 @@ from .errors import ConfigError
 PACKAGE_ROOT = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_ROOT.parent
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "default.yaml"
+PRESET_DIR = REPO_ROOT / "configs" / "presets"  # vendor presets: <name>.yaml with column and value mappings
 
 
 # ----------------------------------------------------------------------------- typed config
@@ -28,10 +29,19 @@ class InputSpec:
 
     path: str | None = None  # file, folder or glob; None: found by name in input_dir
     columns: dict[str, str] = field(default_factory=dict)  # canonical -> source column name
-    values: dict[str, dict[str, str]] = field(default_factory=dict)  # canonical column -> {source value: value}
-    date_format: str | None = None  # strftime format; None: ISO 8601
+    values: dict[str, dict[str, str | None]] = field(default_factory=dict)  # column -> {source value: value or None}
+    date_format: str | None = None  # strftime format, or "unix" (seconds since 1970); None: ISO 8601
     sep: str | None = None  # None: detect (comma, semicolon, tab, pipe)
     encoding: str | None = None  # None: UTF-8 (with or without BOM), else fail clearly
+    account_source: str | None = None  # account_map source whose keys this export's account_id holds; None: ids
+
+
+@dataclass(frozen=True)
+class AccountMapSpec:
+    """The optional account-mapping file: rows (source, key, account_id) that join vendor keys (a Zendesk
+    organization, a Stripe customer id, an email domain) to the account ids of the accounts export."""
+
+    path: str | None = None  # None: <input_dir>/account_map.csv when that file exists
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,8 @@ class Config:
     rejects: Rejects
     model: ModelParams
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    account_map: AccountMapSpec = field(default_factory=AccountMapSpec)
+    presets: tuple[str, ...] = ()  # vendor presets applied, in order (configs/presets/<name>.yaml)
 
     def resolve(self, path: str | Path) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -243,13 +255,13 @@ def _rules(raw: Any) -> tuple[RuleSpec, ...]:
 
 def _inputs(raw: Any) -> dict[str, InputSpec]:
     d = _mapping(raw, "inputs")
-    _check_keys(d, list(EXPORTS), "inputs")
+    _check_keys(d, list(EXPORTS) + ["account_map"], "inputs")
     out = {}
     for name in EXPORTS:
         spec = _mapping(d.get(name), f"inputs.{name}")
         path = f"inputs.{name}"
-        _check_keys(spec, ["path", "columns", "values", "date_format", "sep", "encoding"], path)
-        for key in ("path", "date_format", "sep", "encoding"):
+        _check_keys(spec, ["path", "columns", "values", "date_format", "sep", "encoding", "account_source"], path)
+        for key in ("path", "date_format", "sep", "encoding", "account_source"):
             if spec.get(key) is not None and not isinstance(spec[key], str):
                 raise ConfigError(f"config: '{path}.{key}' must be a string, got {spec[key]!r}.")
         columns = _mapping(spec.get("columns"), f"{path}.columns")
@@ -260,22 +272,84 @@ def _inputs(raw: Any) -> dict[str, InputSpec]:
         out[name] = InputSpec(
             path=spec.get("path"),
             columns={k: str(v) for k, v in columns.items()},
-            values={k: {str(a): str(b) for a, b in _mapping(v, f"{path}.values.{k}").items()}
+            values={k: {str(a): (None if b is None else str(b))  # null: the value means "empty"
+                        for a, b in _mapping(v, f"{path}.values.{k}").items()}
                     for k, v in values.items()},
             date_format=spec.get("date_format"),
             sep=spec.get("sep"),
             encoding=spec.get("encoding"),
+            account_source=spec.get("account_source"),
         )
     return out
 
 
-TOP_LEVEL = ["input_dir", "inputs", "windows", "features", "rules", "scoring", "output", "rejects", "model"]
+def _account_map(raw: Any) -> AccountMapSpec:
+    d = _mapping(raw, "inputs.account_map")
+    _check_keys(d, ["path"], "inputs.account_map")
+    if d.get("path") is not None and not isinstance(d["path"], str):
+        raise ConfigError(f"config: 'inputs.account_map.path' must be a string, got {d['path']!r}.")
+    return AccountMapSpec(path=d.get("path"))
 
 
-def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path | None = None) -> Config:
-    """Parse an already-loaded YAML mapping into a Config (every key checked)."""
+# ----------------------------------------------------------------------------- vendor presets
+
+
+def preset_names() -> list[str]:
+    """The vendor presets shipped in configs/presets/."""
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml")) if PRESET_DIR.is_dir() else []
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    """A preset's ``inputs`` mapping (checked like a config's), by name: configs/presets/<name>.yaml."""
+    names = preset_names()
+    if not isinstance(name, str) or name not in names:
+        close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(f"config: unknown preset '{name}'.{hint} Presets: {', '.join(names) or 'none'}.")
+    path = PRESET_DIR / f"{name}.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        d = _mapping(raw, "")
+        _check_keys(d, ["description", "inputs"], "")
+        _inputs(d.get("inputs"))  # fail here, naming the preset, rather than after merging
+    except ConfigError as exc:
+        raise ConfigError(f"preset '{name}' ({path}): {exc}") from None
+    return _mapping(d.get("inputs"), "inputs")
+
+
+def _merged(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` laid over ``base``, mapping by mapping: a key set in ``top`` wins, even when set to null."""
+    out = dict(base)
+    for key, value in top.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _with_presets(raw: dict[str, Any], extra: tuple[str, ...]) -> dict[str, Any]:
+    """The config with its presets' (and ``extra`` presets') inputs merged under its own: config values win."""
+    listed = raw.get("presets")
+    if listed is not None and (not isinstance(listed, list) or not all(isinstance(n, str) for n in listed)):
+        raise ConfigError(f"config: 'presets' must be a list of preset names, got {listed!r}.")
+    names = tuple(dict.fromkeys([*(listed or []), *extra]))
+    if not names:
+        return raw
+    inputs: dict[str, Any] = {}
+    for name in names:
+        inputs = _merged(inputs, load_preset(name))
+    return {**raw, "presets": list(names), "inputs": _merged(inputs, _mapping(raw.get("inputs"), "inputs"))}
+
+
+TOP_LEVEL = ["input_dir", "inputs", "windows", "features", "rules", "scoring", "output", "rejects", "model",
+             "presets"]
+
+
+def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path | None = None,
+                 presets: tuple[str, ...] = ()) -> Config:
+    """Parse an already-loaded YAML mapping into a Config (every key checked). ``presets`` are applied after
+    the config's own ``presets`` list; their input mappings lie under the config's."""
     raw = _mapping(raw, "")
     _check_keys(raw, TOP_LEVEL, "")
+    raw = _with_presets(raw, tuple(presets))
     windows = _section(Windows, raw.get("windows"), "windows",
                        {"short_days": (int, 1), "long_days": (int, 1)})
     if windows.long_days < windows.short_days:
@@ -319,6 +393,8 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
         rejects=rejects,
         model=model,
         raw=raw,
+        account_map=_account_map(_mapping(raw.get("inputs"), "inputs").get("account_map")),
+        presets=tuple(raw.get("presets") or ()),
     )
 
 
@@ -328,8 +404,8 @@ def _choice(value: Any, choices: list[str], path: str) -> str:
     return value
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """Read a YAML config file (default: the repository's configs/default.yaml)."""
+def load_config(path: str | Path | None = None, presets: tuple[str, ...] = ()) -> Config:
+    """Read a YAML config file (default: the repository's configs/default.yaml), plus vendor ``presets``."""
     p = Path(path) if path is not None else DEFAULT_CONFIG
     try:
         text = p.read_text(encoding="utf-8")
@@ -346,6 +422,6 @@ def load_config(path: str | Path | None = None) -> Config:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"config: {p}{where}: not valid YAML ({problem}).") from None
     try:
-        return parse_config(raw, source=str(p), base_dir=p.resolve().parent)
+        return parse_config(raw, source=str(p), base_dir=p.resolve().parent, presets=tuple(presets))
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from None

@@ -11,6 +11,8 @@ class Column:
 
     ``kind`` is one of: string, datetime, date, float, int, bool.
     ``min``/``max`` bound numbers; a value outside them is a reject.
+    ``distinct`` marks text that is mostly different on every row (ids of rows, free text): it is kept
+    as plain strings; other text repeats (account ids, events, statuses) and is kept categorical.
     """
 
     name: str
@@ -18,6 +20,7 @@ class Column:
     required: bool = False
     min: float | None = None
     max: float | None = None
+    distinct: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ ACCOUNTS = Export(
     "accounts",
     (
         Column("account_id", "string", required=True),
-        Column("account_name", "string"),
+        Column("account_name", "string", distinct=True),
         Column("plan", "string"),
         Column("mrr", "float", min=0),
         Column("seats", "int", min=0),
@@ -80,7 +83,7 @@ NPS = Export(
         Column("responded_at", "datetime", required=True),
         Column("score", "int", required=True, min=0, max=10),
         Column("user_id", "string"),
-        Column("comment", "string"),
+        Column("comment", "string", distinct=True),
     ),
     date_column="responded_at",
 )
@@ -88,7 +91,7 @@ NPS = Export(
 TICKETS = Export(
     "tickets",
     (
-        Column("ticket_id", "string", required=True),
+        Column("ticket_id", "string", required=True, distinct=True),
         Column("account_id", "string", required=True),
         Column("created_at", "datetime", required=True),
         Column("resolved_at", "datetime"),
@@ -104,7 +107,7 @@ TICKETS = Export(
 PAYMENTS = Export(
     "payments",
     (
-        Column("payment_id", "string", required=True),
+        Column("payment_id", "string", required=True, distinct=True),
         Column("account_id", "string", required=True),
         Column("due_date", "date", required=True),
         Column("amount", "float", required=True, min=0),

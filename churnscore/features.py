@@ -134,8 +134,29 @@ def window_text(f: Feature, windows: Windows, params: FeatureParams) -> str:
 
 
 def _codes(ids: pd.Series, index: pd.Index) -> np.ndarray:
-    """Position of each row's account in the index; -1 for an account not in it."""
+    """Position of each row's account in the index; -1 for an account not in it.
+
+    Categorical ids (as the loader gives them) are looked up once per distinct id, not once per row.
+    """
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        lookup = np.append(index.get_indexer(ids.cat.categories), -1)  # code -1 (missing) -> -1
+        return lookup[ids.cat.codes.to_numpy()]
     return index.get_indexer(ids)
+
+
+def key_codes(values: pd.Series) -> np.ndarray:
+    """Integer codes of a key column (equal values, equal codes; missing -1), cheap for categoricals."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype("int64")
+    return pd.factorize(values, use_na_sentinel=True)[0].astype("int64")
+
+
+def lowered(values: pd.Series) -> pd.Series:
+    """Lower-cased text; for categoricals the work is done once per category."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.rename_categories(values.cat.categories.str.lower()) \
+            if values.cat.categories.str.lower().is_unique else values.astype("str").str.lower()
+    return values.str.lower()
 
 
 def _age_days(dates: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
@@ -152,13 +173,19 @@ def _bincount(codes: np.ndarray, n: int, mask: np.ndarray | None = None,
     return np.bincount(codes[m], weights=w, minlength=n).astype("float64")
 
 
+def _pair_keys(codes: np.ndarray, keys: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Distinct (account, key) pairs among masked rows with a known account and key, as int64 pair ids."""
+    ok = mask & (codes >= 0) & (keys >= 0)
+    pair = codes[ok].astype("int64") * (int(keys.max(initial=0)) + 1) + keys[ok]
+    return pd.unique(pair)
+
+
 def _nunique(codes: np.ndarray, keys: pd.Series | np.ndarray, n: int, mask: np.ndarray) -> np.ndarray:
     """Distinct non-missing keys per account among the masked rows."""
-    keys = pd.Series(np.asarray(keys)[mask])
-    c = codes[mask]
-    ok = (c >= 0) & keys.notna().to_numpy()
-    pairs = pd.DataFrame({"c": c[ok], "k": keys[ok].to_numpy()}).drop_duplicates()
-    return np.bincount(pairs["c"].to_numpy(), minlength=n).astype("float64")
+    k = keys if isinstance(keys, np.ndarray) and keys.dtype.kind == "i" else key_codes(pd.Series(keys))
+    width = int(k.max(initial=0)) + 1
+    pairs = _pair_keys(codes, k, mask)
+    return np.bincount(pairs // width, minlength=n).astype("float64")
 
 
 def _group_reduce(codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray, how: str) -> np.ndarray:
@@ -173,8 +200,10 @@ def _group_reduce(codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarra
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / den, np.nan)
+    """num / den where den > 0 and the result is finite (a denormal den can overflow); else NaN."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = np.where(den > 0, num / den, np.nan)
+    return np.where(np.isfinite(out), out, np.nan)
 
 
 def _cut(frame: pd.DataFrame, column: str, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -199,25 +228,26 @@ def usage_features(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, wi
     prev = (age >= S) & (age < 2 * S)
     events = _bincount(codes, n, cur, count)
     events_prev = _bincount(codes, n, prev, count)
-    day = (-age).astype("int64")  # a day key: equal for equal calendar days
+    day = np.where(np.isnan(age), -1, np.clip(age, 0, None)).astype("int64")  # day key, >= 0 in windows
     active_days = _nunique(codes, day, n, cur)
     last_age = _group_reduce(codes, age, n, np.ones(len(u), bool), "min")
-    users = u["user_id"]
-    users_cur = _nunique(codes, users, n, cur)
-    users_prev = _nunique(codes, users, n, prev)
+    users = key_codes(u["user_id"])
+    width = int(users.max(initial=0)) + 1
+    cur_pairs = _pair_keys(codes, users, cur)
+    prev_pairs = _pair_keys(codes, users, prev)
+    users_cur = np.bincount(cur_pairs // width, minlength=n).astype("float64")
+    users_prev = np.bincount(prev_pairs // width, minlength=n).astype("float64")
     # users of the prior window who are also active now
-    has_user = users.notna().to_numpy() & (codes >= 0)
-    prev_pairs = pd.DataFrame({"c": codes[prev & has_user], "u": users.to_numpy()[prev & has_user]}).drop_duplicates()
-    cur_pairs = pd.DataFrame({"c": codes[cur & has_user], "u": users.to_numpy()[cur & has_user]}).drop_duplicates()
-    stayed = prev_pairs.merge(cur_pairs, on=["c", "u"], how="inner")
-    stayed_n = np.bincount(stayed["c"].to_numpy(), minlength=n).astype("float64")
+    stayed = prev_pairs[np.isin(prev_pairs, cur_pairs)]
+    stayed_n = np.bincount(stayed // width, minlength=n).astype("float64")
     gone_share = _ratio(users_prev - stayed_n, users_prev)
 
     event = u["event"]
+    event_codes = key_codes(event)
     key = event.isin(list(params.key_features)).to_numpy()
     key_events = _bincount(codes, n, cur & key, count)
     n_key = max(len(params.key_features), 1)
-    adoption = _nunique(codes, event, n, cur & key) / n_key
+    adoption = _nunique(codes, event_codes, n, cur & key) / n_key
 
     dur = u["duration_seconds"].to_numpy(dtype="float64")
     is_login = (event == params.login_event).to_numpy()
@@ -226,9 +256,11 @@ def usage_features(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, wi
     any_dur = _group_reduce(codes, dur, n, cur, "mean")
     session = np.where(np.isnan(login_dur), any_dur, login_dur)
     # time on task against the event's norm (median over everyone in the long window)
-    long_mask = (age < windows.long_days) & has_dur & ~is_login
-    norms = pd.Series(dur[long_mask]).groupby(event.to_numpy()[long_mask]).median()
-    norm = event.map(norms).to_numpy(dtype="float64")
+    long_mask = (age < windows.long_days) & has_dur & ~is_login & (event_codes >= 0)
+    norms = pd.Series(dur[long_mask]).groupby(event_codes[long_mask]).median()
+    norm_by_code = np.full(int(event_codes.max(initial=0)) + 2, np.nan)
+    norm_by_code[norms.index.to_numpy()] = norms.to_numpy()
+    norm = norm_by_code[event_codes]  # code -1 (no event) reads the last slot: NaN
     rel = _ratio(dur, norm)
     task_ratio = _group_reduce(codes, rel, n, cur & ~is_login, "median")
 
@@ -241,6 +273,7 @@ def usage_features(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, wi
     start = np.where(np.isnat(signup), first_seen.astype("datetime64[D]").astype("datetime64[ns]"), signup)
     asof64 = np.datetime64(as_of.to_datetime64(), "ns")
     tenure = (asof64 - start) / DAY
+    tenure = np.where(tenure >= 0, tenure, np.nan)  # signed up after the as-of date: not a customer yet
     young = tenure < params.young_account_days
     row_start = np.full(len(u), np.datetime64("NaT"), dtype="datetime64[ns]")
     ok = codes >= 0
@@ -316,19 +349,19 @@ def ticket_features(tickets: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp,
     end = as_of + pd.Timedelta(days=1)
     resolved_at = t["resolved_at"]
     resolved_by_then = (resolved_at < end).to_numpy()
-    closed_status = t["status"].str.lower().isin(["solved", "closed", "resolved"]).to_numpy()
+    closed_status = lowered(t["status"]).isin(["solved", "closed", "resolved"]).to_numpy()
     # resolved after the as-of date means open on it; solved without a date counts as resolved
     is_open = ~resolved_by_then & ~(resolved_at.isna().to_numpy() & closed_status)
     cur = age < S
     long = age < L
     prior = (age >= S) & (age < S + L)
     hours = ((resolved_at - t["created_at"]).dt.total_seconds() / 3600.0).to_numpy(dtype="float64")
-    urgent = t["priority"].str.lower().isin(["high", "urgent"]).to_numpy()
+    urgent = lowered(t["priority"]).isin(["high", "urgent"]).to_numpy()
     csat = t["csat"].to_numpy(dtype="float64")
     max_cat = np.zeros(n)
     cm = long & (codes >= 0) & t["category"].notna().to_numpy()
     if cm.any():
-        per = pd.DataFrame({"c": codes[cm], "k": t["category"].to_numpy()[cm]}).value_counts()
+        per = pd.DataFrame({"c": codes[cm], "k": key_codes(t["category"])[cm]}).value_counts()
         mx = per.groupby(level="c").max()
         max_cat[mx.index.to_numpy()] = mx.to_numpy()
     opened_cur = _bincount(codes, n, cur)
@@ -353,7 +386,7 @@ def _invoices(p: pd.DataFrame, codes: np.ndarray, as_of: pd.Timestamp) -> pd.Dat
     voided or refunded; its amount is the last attempt's.
     """
     end = as_of + pd.Timedelta(days=1)
-    status = p["status"].str.lower()
+    status = lowered(p["status"])
     paid_at = p["paid_at"]
     paid = (paid_at < end).to_numpy() | (paid_at.isna() & (status == "paid")).to_numpy()
     rows = pd.DataFrame({
@@ -413,8 +446,8 @@ def payment_features(payments: pd.DataFrame, index: pd.Index, as_of: pd.Timestam
     codes = _codes(p["account_id"], index)
     age = _age_days(p["due_date"], as_of)
     # charge attempts: failures are counted per attempt
-    failed = (p["status"].str.lower() == "failed").to_numpy()
-    expired = p["failure_reason"].str.lower().str.contains("expir", na=False).to_numpy()
+    failed = (lowered(p["status"]) == "failed").to_numpy()
+    expired = lowered(p["failure_reason"]).str.contains("expir", na=False).to_numpy(dtype=bool)
     long = age < L
     # invoices: lateness and overdue are per invoice (a failed attempt then a paid retry is one invoice)
     inv = _invoices(p, codes, as_of)
@@ -444,7 +477,7 @@ def payment_features(payments: pd.DataFrame, index: pd.Index, as_of: pd.Timestam
     next_renewal = renewal_on(renewal, as_of, term)
     horizon = np.where(np.isnat(next_renewal), asof64 + np.timedelta64(L, "D"), next_renewal)
     expiring = (~np.isnat(card_expiry) & (card_expiry < horizon)).astype("float64")
-    methods = _nunique(codes, p["payment_method"].str.lower(), n, long & (codes >= 0))
+    methods = _nunique(codes, lowered(p["payment_method"]), n, long & (codes >= 0))
     return {
         "payments_late_90d": _bincount(ic, n, (iage < L) & (unpaid_overdue | paid_late)),
         "days_overdue": days_overdue,

@@ -19,11 +19,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from .accounts_map import map_accounts
 from .config import Config, InputSpec
 from .contract import EXPORTS, FALSE_WORDS, FILE_ENDINGS, TRUE_WORDS, Export
 from .errors import InputDataError
 
 REJECT_COLUMNS = ["file", "line", "column", "value", "reason"]
+FREE_TEXT = frozenset({"comment", "account_name"})  # may hold a quoted line break; no other text column may
 SEPARATORS = [",", ";", "\t", "|"]
 
 
@@ -36,6 +38,8 @@ class FileStats:
     rows_read: int = 0
     rows_rejected: int = 0
     columns: dict[str, str] = field(default_factory=dict)  # canonical -> source column name
+    file_rows: dict[str, int] = field(default_factory=dict)  # path -> data rows read from that file
+    rows_unmapped: int = 0  # rows whose vendor key has no row in the account mapping file (also rejected)
 
 
 @dataclass
@@ -57,13 +61,15 @@ class Loaded:
 
 
 def empty_frame(export: Export) -> pd.DataFrame:
-    dtypes = {"string": "str", "datetime": "datetime64[ns]", "date": "datetime64[ns]",
+    dtypes = {"string": pd.CategoricalDtype(pd.Index([], dtype="str")), "datetime": "datetime64[ns]",
+              "date": "datetime64[ns]",
               "float": "float64", "int": "float64", "bool": "float64"}
-    frame = pd.DataFrame({c.name: pd.Series([], dtype=dtypes[c.kind]) for c in export.columns})
+    frame = pd.DataFrame({c.name: pd.Series([], dtype="str" if c.distinct else dtypes[c.kind])
+                          for c in export.columns})
     if "count" in frame:
         frame["count"] = frame["count"].astype("int64")
     frame["_line"] = pd.Series([], dtype="int64")
-    frame["_file"] = pd.Series([], dtype="str")
+    frame["_file"] = pd.Series([], dtype=pd.CategoricalDtype(pd.Index([], dtype="str")))
     return frame
 
 
@@ -109,16 +115,39 @@ def _folder_files(folder: Path, name: str) -> list[Path]:
 # ----------------------------------------------------------------------------- reading raw text
 
 
-def _open_text_head(path: Path, nbytes: int = 65536) -> bytes:
-    opener = gzip.open if path.name.endswith(".gz") else open
+HEAD_BYTES = 65536
+
+
+def _open(path: Path):  # noqa: ANN202 - a binary file object, gzip or plain
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+
+
+def _open_text_head(path: Path, nbytes: int = HEAD_BYTES) -> bytes:
     try:
-        with opener(path, "rb") as fh:
+        with _open(path) as fh:
             return fh.read(nbytes)
     except OSError as exc:
         raise InputDataError(f"{path}: cannot read ({exc}).", file=str(path)) from None
 
 
-def _decode(head: bytes, path: Path, spec: InputSpec, name: str) -> str:
+def _not_utf8(path: Path, name: str) -> InputDataError:
+    """The error for a file that is not UTF-8, naming the first line (1 = header) and byte that is not."""
+    fix = f"save it as UTF-8 or set inputs.{name}.encoding (e.g. latin-1) in the config."
+    try:
+        with _open(path) as fh:
+            for line, raw in enumerate(fh, start=1):  # a newline byte never sits inside a UTF-8 character
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return InputDataError(f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x}); {fix}",
+                                          file=str(path), line=line)
+    except OSError:
+        pass
+    return InputDataError(f"{path}: not UTF-8; {fix}", file=str(path))
+
+
+def _decode(head: bytes, path: Path, spec: InputSpec, name: str, complete: bool = False) -> str:
+    """The file's first bytes as text; ``complete`` when they are the whole file (no character cut at the end)."""
     if spec.encoding:
         try:
             return head.decode(spec.encoding, errors="strict")
@@ -128,12 +157,9 @@ def _decode(head: bytes, path: Path, spec: InputSpec, name: str) -> str:
     try:
         return head.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        if exc.start >= len(head) - 4:  # a multi-byte character cut by the sample's end
+        if not complete and exc.start >= len(head) - 4:  # a multi-byte character cut by the sample's end
             return head[: exc.start].decode("utf-8-sig")
-        line = head[: exc.start].count(b"\n") + 1
-        raise InputDataError(
-            f"{path}:{line}: not UTF-8 (byte 0x{head[exc.start]:02x}); save it as UTF-8 or set "
-            f"inputs.{name}.encoding (e.g. latin-1) in the config.", file=str(path), line=line) from None
+        raise _not_utf8(path, name) from None
 
 
 def _header_and_sep(text: str, path: Path, spec: InputSpec) -> tuple[list[str], str]:
@@ -141,41 +167,96 @@ def _header_and_sep(text: str, path: Path, spec: InputSpec) -> tuple[list[str], 
     if not first.strip():
         raise InputDataError(f"{path}: empty file (no header row).", file=str(path), line=1)
     sep = spec.sep or max(SEPARATORS, key=lambda s: first.count(s))
-    header = next(iter(pd.read_csv(io.StringIO(first), sep=sep, header=None, dtype=str,
-                                   keep_default_na=False).itertuples(index=False)))
+    try:
+        header = next(iter(pd.read_csv(io.StringIO(first), sep=sep, header=None, dtype=str,
+                                       keep_default_na=False).itertuples(index=False)))
+    except (ValueError, pd.errors.ParserError) as exc:
+        problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputDataError(f"{path}:1: cannot read the header row ({problem}); check its quotes and "
+                             f"separator.", file=str(path), line=1) from None
     return [str(h) for h in header], sep
 
 
-def _map_columns(export: Export, spec: InputSpec, header: list[str], path: Path) -> dict[str, str]:
-    """canonical -> source header name, case- and space-insensitive."""
-    by_norm: dict[str, str] = {}
+def _shown_sep(sep: str) -> str:
+    return "tab" if sep == "\t" else f"'{sep}'"
+
+
+def _map_columns(export: Export, spec: InputSpec, header: list[str], path: Path,
+                 sep: str | None = None) -> dict[str, str]:
+    """canonical -> source header name, case- and space-insensitive. ``sep``: the CSV separator used."""
+    by_norm: dict[str, list[str]] = {}
     for h in header:
-        by_norm.setdefault(h.strip().lower(), h)
+        by_norm.setdefault(h.strip().lower(), []).append(h)
     mapped: dict[str, str] = {}
     for col in export.columns:
         wanted = spec.columns.get(col.name, col.name)
-        source = by_norm.get(wanted.strip().lower())
-        if source is not None:
-            mapped[col.name] = source
+        sources = by_norm.get(wanted.strip().lower())
+        if sources is not None and len(sources) > 1:  # which one holds the ids? never guess
+            names = ", ".join(f"'{h}'" for h in sources)
+            raise InputDataError(
+                f"{path}: {len(sources)} columns match '{col.name}' ({names}); remove or rename all but one, "
+                f"or map one with inputs.{export.name}.columns in the config.",
+                file=str(path), line=1, column=col.name)
+        if sources is not None:
+            mapped[col.name] = sources[0]
         elif col.required:
             via = f" (mapped from '{wanted}')" if wanted != col.name else ""
             found = ", ".join(h.strip() for h in header) or "none"
             sep_hint = ""
-            if len(header) == 1 and any(s in header[0] for s in SEPARATORS):
-                sep_hint = " The separator looks wrong; set inputs.%s.sep in the config." % export.name
+            if len(header) == 1 and sep is not None:
+                tried = f"{_shown_sep(spec.sep)} from the config" if spec.sep else "',', ';', tab and '|' tried"
+                sep_hint = (f" Only one column was found, so the separator looks wrong ({tried}); "
+                            f"set inputs.{export.name}.sep in the config.")
             raise InputDataError(
                 f"{path}: required column '{col.name}'{via} not found; columns found: {found}.{sep_hint}",
                 file=str(path), line=1, column=col.name)
     return mapped
 
 
-def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, dict[str, str]]:
-    text = _decode(_open_text_head(path), path, spec, export.name)
+@dataclass
+class _Ragged:
+    """Rows whose number of fields differs from the header's, as pyarrow reports them."""
+
+    sep: str
+    rows: list[tuple[int | None, int, int, str]] = field(default_factory=list)  # number, expected, actual, text
+
+    def __call__(self, row: pacsv.InvalidRow) -> str:
+        self.rows.append((row.number, row.expected_columns, row.actual_columns, row.text))
+        return "skip"
+
+    def rejects(self, path: Path) -> pd.DataFrame:
+        """One reject per ragged row; a row that spans lines (an unbalanced quote) stops the read instead,
+        since it has swallowed the rows after it."""
+        for number, expected, actual, text in self.rows:
+            if number is None or "\n" in text or "\r" in text:
+                where = f":{number}" if number is not None else ""
+                raise InputDataError(
+                    f"{path}{where}: a quoted value runs over several lines (an unbalanced quote?); "
+                    "fix the quoting of this row.", file=str(path), line=number)
+        return pd.DataFrame({
+            "file": str(path),
+            "line": np.array([r[0] for r in self.rows], dtype="int64"),
+            "column": "",
+            "value": [r[3] if len(r[3]) <= 200 else r[3][:197] + "..." for r in self.rows],
+            "reason": [f"{r[2]} field{'' if r[2] == 1 else 's'} where the header has {r[1]} "
+                       f"(separator {_shown_sep(self.sep)})" for r in self.rows],
+        }, columns=REJECT_COLUMNS)
+
+
+def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, dict[str, str], pd.DataFrame]:
+    """The mapped columns as strings, the mapping, and the rows with the wrong number of fields (rejects)."""
+    head = _open_text_head(path)
+    complete = len(head) < HEAD_BYTES
+    text = _decode(head, path, spec, export.name, complete)
     header, sep = _header_and_sep(text, path, spec)
-    mapped = _map_columns(export, spec, header, path)
+    mapped = _map_columns(export, spec, header, path, sep)
     sources = list(dict.fromkeys(mapped.values()))
-    read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=1 << 24)
-    parse = pacsv.ParseOptions(delimiter=sep, newlines_in_values=False)
+    ragged = _Ragged(sep)
+    if complete and sum(1 for line in text.splitlines() if line.strip()) <= 1:  # header only
+        return pa.table({s: pa.array([], pa.string()) for s in sources}), mapped, ragged.rejects(path)
+    # single-threaded so that pyarrow numbers the rows it skips (1 = header), for the rejects
+    read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=1 << 24, use_threads=False)
+    parse = pacsv.ParseOptions(delimiter=sep, newlines_in_values=False, invalid_row_handler=ragged)
     convert = pacsv.ConvertOptions(
         include_columns=sources,
         column_types={s: pa.string() for s in sources},
@@ -188,22 +269,40 @@ def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, di
     except pa.ArrowInvalid as exc:
         msg = str(exc)
         if "UTF8" in msg or "utf8" in msg.lower():
-            raise InputDataError(f"{path}: not UTF-8; save it as UTF-8 or set inputs.{export.name}.encoding "
-                                 "(e.g. latin-1) in the config.", file=str(path)) from None
+            raise _not_utf8(path, export.name) from None
         raise InputDataError(f"{path}: cannot parse as CSV ({msg.splitlines()[0]}).", file=str(path)) from None
-    except OSError as exc:
+    except (OSError, EOFError) as exc:
         raise InputDataError(f"{path}: cannot read ({exc}).", file=str(path)) from None
-    return table, mapped
+    return table, mapped, ragged.rejects(path)
 
 
-def _read_parquet(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, dict[str, str]]:
+def _readable_type(t: pa.DataType) -> bool:
+    return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
+            or pa.types.is_floating(t) or pa.types.is_decimal(t) or pa.types.is_timestamp(t)
+            or pa.types.is_date(t) or pa.types.is_boolean(t) or pa.types.is_null(t))
+
+
+def _read_parquet(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, dict[str, str], pd.DataFrame]:
     try:
         schema = pq.read_schema(path)
     except (OSError, pa.ArrowException) as exc:
         raise InputDataError(f"{path}: cannot read as Parquet ({exc}).", file=str(path)) from None
     mapped = _map_columns(export, spec, list(schema.names), path)
-    table = pq.read_table(path, columns=list(dict.fromkeys(mapped.values())))
-    return table, mapped
+    try:
+        table = pq.read_table(path, columns=list(dict.fromkeys(mapped.values())))
+    except (OSError, pa.ArrowException) as exc:
+        raise InputDataError(f"{path}: cannot read as Parquet ({exc}).", file=str(path)) from None
+    for canonical, source in mapped.items():
+        column_type = table.column(source).type
+        if pa.types.is_dictionary(column_type):
+            table = table.set_column(table.column_names.index(source), source,
+                                     pc.cast(table.column(source), column_type.value_type))
+            column_type = column_type.value_type
+        if not _readable_type(column_type):
+            raise InputDataError(f"{path}: column '{source}' has Parquet type {column_type}, which cannot be "
+                                 f"read as {canonical}; write it as text, a number or a timestamp.",
+                                 file=str(path), column=canonical)
+    return table, mapped, pd.DataFrame(columns=REJECT_COLUMNS)
 
 
 # ----------------------------------------------------------------------------- parsing typed columns
@@ -221,23 +320,61 @@ def _clean_text(arr: pa.ChunkedArray, mapping: dict[str, str] | None) -> pa.Chun
     return arr
 
 
-def _to_str_series(arr: pa.ChunkedArray) -> pd.Series:
-    return arr.to_pandas().astype("str").where(pc.is_valid(arr).to_numpy(zero_copy_only=False))
+def _encode_clean(arr: pa.ChunkedArray, mapping: dict[str, str] | None) -> pd.Series:
+    """Repeating text as a categorical: trimmed, empty as missing and value-mapped, all done on the
+    distinct values (the dictionary) and carried to the rows by their codes."""
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pc.cast(arr, pa.string())
+    enc = pc.dictionary_encode(arr.combine_chunks())
+    cleaned = _clean_text(pa.chunked_array([enc.dictionary]), mapping).to_pandas()
+    codes, uniques = pd.factorize(cleaned, use_na_sentinel=True)
+    lookup = np.append(codes, -1)  # a missing row (index -1 after fill) stays missing
+    rows = lookup[pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)]
+    categories = pd.Index(np.asarray(uniques, dtype=object), dtype="str")
+    return pd.Series(pd.Categorical.from_codes(rows.astype("int32"), categories, validate=False))
 
 
-def _parse_datetime(arr: pa.ChunkedArray, fmt: str | None) -> pd.Series:
-    """To tz-naive UTC datetime64[ns]; unparseable values become NaT (the caller rejects them)."""
+def _to_str_series(arr: pa.ChunkedArray, distinct: bool = False) -> pd.Series:
+    """Text as a pandas categorical: ids, users, events and statuses repeat, so every later lookup,
+    comparison and group-by works once per distinct value instead of once per row. Text that is
+    different on every row (``distinct``) stays plain strings (zero-copy from Arrow)."""
+    if distinct:
+        return arr.to_pandas()
+    out = pc.dictionary_encode(arr.combine_chunks()).to_pandas()
+    if out.cat.categories.dtype != "str":  # e.g. no values at all
+        out = out.cat.set_categories(out.cat.categories.astype("str"))
+    return out
+
+
+_NS_MIN, _NS_MAX = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+DATE_RANGE = "1677-09-22 to 2262-04-11"  # the whole days datetime64[ns] can hold
+
+
+def _utc_ns(parsed: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """tz-aware UTC datetimes of any unit -> tz-naive datetime64[ns], and the mask of values it cannot hold
+    (9999-12-31 sentinels, year 1): those become NaT instead of an overflow error."""
+    outside = ((parsed < _NS_MIN) | (parsed > _NS_MAX)).to_numpy(dtype=bool, na_value=False)
+    return parsed.where(~outside).dt.tz_localize(None).astype("datetime64[ns]"), outside
+
+
+def _parse_datetime(arr: pa.ChunkedArray, fmt: str | None) -> tuple[pd.Series, np.ndarray]:
+    """To tz-naive UTC datetime64[ns], and the mask of values out of its range; unparseable and
+    out-of-range values become NaT (the caller rejects them)."""
     if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
-        s = arr.to_pandas()
-        s = pd.to_datetime(s, utc=True)
-        return s.dt.tz_localize(None).astype("datetime64[ns]")
+        if pa.types.is_date(arr.type):
+            arr = pc.cast(arr, pa.timestamp("ms"))
+        return _utc_ns(pd.to_datetime(arr.to_pandas(), utc=True))
+    if fmt == "unix":  # seconds since 1970, UTC (e.g. Mixpanel's raw export)
+        seconds = pd.to_numeric(pd.Series(arr.to_pandas(), dtype="object"), errors="coerce")
+        seconds = seconds.where(seconds.abs() < 1e11)  # beyond year 5000: not seconds, a reject
+        return _utc_ns(pd.to_datetime(seconds, unit="s", utc=True))
     if fmt is None:
         for target in (pa.timestamp("ns", tz="UTC"), pa.timestamp("ns")):
             try:
                 out = pc.cast(arr, target).to_pandas()
                 if getattr(out.dt, "tz", None) is not None:
                     out = out.dt.tz_localize(None)
-                return out.astype("datetime64[ns]")
+                return out.astype("datetime64[ns]"), np.zeros(len(out), bool)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 continue
     s = arr.to_pandas()
@@ -245,7 +382,7 @@ def _parse_datetime(arr: pa.ChunkedArray, fmt: str | None) -> pd.Series:
         parsed = pd.to_datetime(s, format="ISO8601", utc=True, errors="coerce")
     else:
         parsed = pd.to_datetime(s, format=fmt, utc=True, errors="coerce")
-    return parsed.dt.tz_localize(None).astype("datetime64[ns]")
+    return _utc_ns(parsed)
 
 
 def _parse_float(arr: pa.ChunkedArray) -> pd.Series:
@@ -291,8 +428,11 @@ class _Problems:
 
 
 def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: InputSpec,
-                label: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Typed frame of the rows that keep the contract, and the rejects of the others."""
+                label: str, lines: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Typed frame of the rows that keep the contract, and the rejects of the others.
+
+    ``lines``: each row's line number (1 = header); default 2, 3, ... (no row skipped while reading).
+    """
     n = table.num_rows
     problems = _Problems.empty(n)
     out: dict[str, pd.Series] = {}
@@ -302,6 +442,21 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
         arr = table.column(mapped[col.name])
         typed = (pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type)
                  or pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type))
+        if col.kind == "string" and not col.distinct:
+            # repeating text: clean the dictionary of distinct values, not every row
+            cat = _encode_clean(arr, spec.values.get(col.name))
+            codes = cat.cat.codes.to_numpy()
+            present = codes >= 0
+            if col.required:
+                problems.add(~present, col.name, np.full(n, "", object), f"missing {col.name}")
+            if col.name not in FREE_TEXT and n:
+                bad_cats = np.flatnonzero(cat.cat.categories.str.contains("[\r\n]", regex=True))
+                broken = np.isin(codes, bad_cats)
+                if broken.any():
+                    problems.add(broken, col.name, cat.astype("str"),
+                                 f"line break inside {col.name} (an unbalanced quote?)")
+            out[col.name] = cat
+            continue
         if typed and col.kind != "string" and col.kind != "bool":
             present = pc.is_valid(arr).to_numpy(zero_copy_only=False)
             shown: pd.Series | np.ndarray = np.full(n, "", object)
@@ -312,12 +467,20 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
         if col.required:
             problems.add(~present, col.name, np.full(n, "", object), f"missing {col.name}")
         if col.kind == "string":
-            out[col.name] = _to_str_series(arr)
+            if col.name not in FREE_TEXT and n:  # a line break in an id or a status: a quote swallowed rows
+                broken = present & pc.fill_null(pc.match_substring_regex(arr, "[\r\n]"), False).to_numpy(
+                    zero_copy_only=False)
+                if broken.any():
+                    problems.add(broken, col.name, arr.to_pandas(),
+                                 f"line break inside {col.name} (an unbalanced quote?)")
+            out[col.name] = _to_str_series(arr, col.distinct)
             continue
         if shown is None:
             shown = arr.to_pandas()
         if col.kind in ("datetime", "date"):
-            parsed = _parse_datetime(arr, spec.date_format)
+            parsed, outside = _parse_datetime(arr, spec.date_format)
+            problems.add(present & outside, col.name, shown,
+                         f"{col.kind} out of range in {col.name} (supported: {DATE_RANGE})")
             problems.add(present & parsed.isna().to_numpy(), col.name, shown,
                          f"unparseable {col.kind} in {col.name}")
             out[col.name] = parsed.dt.normalize() if col.kind == "date" else parsed
@@ -331,17 +494,19 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
         parsed = _parse_float(arr)
         values = parsed.to_numpy()
         problems.add(present & np.isnan(values), col.name, shown, f"{col.name} is not a number")
+        problems.add(present & np.isinf(values), col.name, shown, f"{col.name} is not a finite number")
         with np.errstate(invalid="ignore"):
             if col.kind == "int":
                 frac = present & ~np.isnan(values) & (values != np.floor(values))
                 problems.add(frac, col.name, shown, f"{col.name} is not a whole number")
+                problems.add(np.abs(values) > 2.0 ** 53, col.name, shown, f"{col.name} is too large")
             if col.min is not None:
                 problems.add(values < col.min, col.name, shown, f"{col.name} below {col.min:g}")
             if col.max is not None:
                 problems.add(values > col.max, col.name, shown, f"{col.name} above {col.max:g}")
         out[col.name] = parsed
     frame = pd.DataFrame(out)
-    frame["_line"] = np.arange(2, n + 2, dtype="int64")
+    frame["_line"] = np.arange(2, n + 2, dtype="int64") if lines is None else np.asarray(lines, dtype="int64")
     bad = problems.mask
     rejects = pd.DataFrame({
         "file": label,
@@ -362,18 +527,25 @@ def _dedupe(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.DataF
     """
     cols = [c for c in frame.columns if c not in ("_line", "_file")]
     subset = [export.key] if export.key else cols
-    dup = frame.duplicated(subset=subset, keep="first")
+    # a 64-bit hash per row finds the candidates cheaply; only they are compared exactly
+    hashed = pd.util.hash_pandas_object(frame[subset], index=False, categorize=False)
+    candidates = hashed.duplicated(keep=False).to_numpy()
+    if not candidates.any():
+        return frame, pd.DataFrame(columns=REJECT_COLUMNS)
+    cand = frame.loc[candidates]
+    dup = pd.Series(False, index=frame.index)
+    dup.loc[cand.index] = cand.duplicated(subset=subset, keep="first").to_numpy()
     if not dup.any():
         return frame, pd.DataFrame(columns=REJECT_COLUMNS)
     rows = frame.loc[dup]
-    involved = frame.loc[frame.duplicated(subset=subset, keep=False)]
+    involved = cand.loc[cand.duplicated(subset=subset, keep=False)]
     grouped = involved.groupby(subset, dropna=False, sort=False)
     first_line = grouped["_line"].transform("first").loc[rows.index].astype("int64").astype(str)
     first_file = grouped["_file"].transform("first").loc[rows.index].astype(str)
     where = "line " + first_line
     where = where.where(first_file == rows["_file"], where + " of " + first_file)
     if export.key:
-        exact = frame.duplicated(subset=cols, keep=False).loc[dup].to_numpy()
+        exact = involved.duplicated(subset=cols, keep=False).loc[rows.index].to_numpy()
         reason = pd.Series(np.where(exact, "duplicate row", f"duplicate {export.key}"), index=rows.index)
         reason = reason + " (first at " + where + ")"
         column, value = export.key, rows[export.key].to_numpy()
@@ -403,6 +575,20 @@ def _check_order(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.
     return frame.loc[~bad].reset_index(drop=True), rejects
 
 
+def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack frames of one export, keeping text columns categorical (their categories united)."""
+    if len(frames) == 1:
+        return frames[0]
+    out = {}
+    for col in frames[0].columns:
+        parts = [f[col] for f in frames]
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            out[col] = pd.Series(pd.api.types.union_categoricals([p.array for p in parts]))
+        else:
+            out[col] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(out)
+
+
 # ----------------------------------------------------------------------------- public API
 
 
@@ -414,16 +600,25 @@ def read_export(config: Config, name: str, files: list[Path]) -> tuple[pd.DataFr
     stats = FileStats(name, files)
     for path in files:
         if path.name.endswith(".parquet"):
-            table, mapped = _read_parquet(path, export, spec)
+            table, mapped, ragged = _read_parquet(path, export, spec)
         else:
-            table, mapped = _read_csv(path, export, spec)
+            table, mapped, ragged = _read_csv(path, export, spec)
         stats.columns = mapped
-        stats.rows_read += table.num_rows
-        frame, rej = parse_table(table, mapped, export, spec, str(path))
-        frame["_file"] = str(path)
+        stats.rows_read += table.num_rows + len(ragged)
+        stats.file_rows[str(path)] = table.num_rows + len(ragged)
+        lines = None
+        if len(ragged):  # the rows read keep their own line numbers around the skipped ones
+            total = table.num_rows + len(ragged)
+            lines = np.setdiff1d(np.arange(2, total + 2), ragged["line"].to_numpy())
+        frame, rej = parse_table(table, mapped, export, spec, str(path), lines)
+        frame["_file"] = pd.Categorical.from_codes(np.zeros(len(frame), dtype="int8"),
+                                                   pd.Index([str(path)], dtype="str"))
         frames.append(frame)
+        if len(ragged):
+            rej = pd.concat([ragged, rej], ignore_index=True).sort_values("line", kind="stable")
+            rej = rej.reset_index(drop=True).astype({"line": "int64"})
         rejects.append(rej)
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frame = concat_frames(frames)
     if export.required and stats.rows_read == 0:
         raise InputDataError(f"{files[0]}: the {name} export has a header but no rows; "
                              f"{name} is required.", file=str(files[0]), line=2)
@@ -467,5 +662,6 @@ def load_all(config: Config, input_dir: str | Path | None = None) -> Loaded:
         frames[name], stats[name] = frame, st
         if len(rej):
             rejects.append(rej)
+    rejects.extend(map_accounts(config, base, frames, stats))  # vendor keys -> account ids (account_map.csv)
     all_rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
     return Loaded(frames, all_rejects, stats, missing)

@@ -36,7 +36,9 @@ def build_manifest(summary: dict[str, Any], outputs: dict[str, Path], *, config_
     for name, f in summary["files"].items():
         for path in f["files"]:
             p = Path(path)
-            inputs.append({"export": name, "path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)})
+            counts = f.get("per_file", {}).get(str(p), {})
+            inputs.append({"export": name, "path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p),
+                           "rows_read": counts.get("rows_read"), "rows_rejected": counts.get("rows_rejected")})
     return {
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -15,6 +15,7 @@ from .contract import EXPORTS
 from .errors import InputDataError
 from .features import build_features
 from .load import Loaded, load_all
+from .movers import add_previous, read_previous
 from .rank import rank
 from .universe import account_universe
 
@@ -28,20 +29,29 @@ class ScoreResult:
     as_of: pd.Timestamp
     as_of_source: str
     timings: dict[str, float] = field(default_factory=dict)
+    previous: pd.DataFrame | None = None  # the previous ranked list (--previous), as movers.read_previous reads it
 
     def summary(self) -> dict[str, Any]:
         """Counts for people and machines: accounts in = scored + excluded, rows read and rejected."""
         by_reason = self.excluded["reason"].value_counts().sort_index().to_dict()
+        rejected_by_file = self.loaded.rejects["file"].astype("str").value_counts().to_dict()
         files = {}
         for name, st in self.loaded.stats.items():
             files[name] = {"files": [str(p) for p in st.files], "rows_read": st.rows_read,
                            "rows_rejected": st.rows_rejected,
                            "rows_after_as_of": int(self.loaded.after_as_of.get(name, 0)),
-                           "rows_unknown_account": int(self.loaded.unknown_rows.get(name, 0))}
+                           "rows_unknown_account": int(self.loaded.unknown_rows.get(name, 0)),
+                           "rows_unmapped": int(st.rows_unmapped),
+                           "per_file": {path: {"rows_read": int(n),
+                                               "rows_rejected": int(rejected_by_file.get(path, 0))}
+                                        for path, n in st.file_rows.items()}}
+        seen: set[str] = set()  # counted in the inputs, not as scored + excluded, so that equation is a check
+        for frame in self.loaded.frames.values():
+            seen.update(str(v) for v in frame["account_id"].dropna().unique())
         return {
             "as_of": self.as_of.date().isoformat(),
             "as_of_source": self.as_of_source,
-            "accounts_in_inputs": int(len(self.ranked) + len(self.excluded)),
+            "accounts_in_inputs": len(seen),
             "accounts_scored": int(len(self.ranked)),
             "accounts_excluded": {str(k): int(v) for k, v in by_reason.items()},
             "at_risk": {t: int((self.ranked["risk_tier"] == t).sum()) for t in ("high", "medium", "low")},
@@ -58,8 +68,12 @@ def default_as_of(loaded: Loaded) -> pd.Timestamp:
     """The latest calendar day in the usage export."""
     ts = loaded.frame("usage")["timestamp"]
     if ts.notna().sum() == 0:
-        raise InputDataError("usage: no valid timestamp in any row; cannot pick a default as-of date "
-                             "(pass --as-of YYYY-MM-DD).")
+        st = loaded.stats.get("usage")
+        where = ", ".join(str(p) for p in st.files) if st is not None else "usage"
+        counts = f" ({st.rows_rejected:,} of {st.rows_read:,} rows rejected)" if st is not None else ""
+        raise InputDataError(f"{where}: no usable usage row{counts}; cannot pick a default as-of date "
+                             "(fix the export, or pass --as-of YYYY-MM-DD and see the rejects file).",
+                             file=where if st is not None and len(st.files) == 1 else None)
     return ts.max().normalize()
 
 
@@ -88,15 +102,21 @@ def parse_as_of(text: str | None) -> pd.Timestamp | None:
 
 
 def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | pd.Timestamp | None = None,
-          loaded: Loaded | None = None, rank_by: str | None = None, model: Any = None) -> ScoreResult:
+          loaded: Loaded | None = None, rank_by: str | None = None, model: Any = None,
+          previous: str | Path | None = None, on_stage: Callable[[str], None] | None = None) -> ScoreResult:
     """Score every active account on the as-of date; returns the ranked list.
 
     Without a model the risk score is the rules' 0-100 score; with one (model.LinearChurnModel) it is
     100 x the churn probability within the model's horizon, with the model's reasons beside the flags.
+    With ``previous`` (an earlier ranked list) each row also gets previous_rank, previous_score and
+    score_change. ``on_stage`` is called with "load", "features", "score" as each stage starts (progress).
     """
     rules_mod.check_rules(config.rules)
+    stage = on_stage or (lambda name: None)
+    prior = read_previous(previous) if previous is not None else None  # a bad file fails before the work
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    stage("load")
     if loaded is None:
         loaded = load_all(config, input_dir)
     timings["load"] = time.perf_counter() - t0
@@ -108,11 +128,13 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     index, excluded = account_universe(loaded, as_of)
 
     t0 = time.perf_counter()
+    stage("features")
     frames = {name: loaded.frame(name) for name in ("accounts", "usage", "nps", "tickets", "payments")}
     table = build_features(frames, index, as_of, config)
     timings["features"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    stage("score")
     flags = rules_mod.evaluate(config.rules, table)
     risk = rules_mod.rule_score(flags, config.rules)
     words = rules_mod.explain(flags, config.rules, table)
@@ -129,8 +151,10 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     names = (loaded.frames["accounts"].drop_duplicates("account_id").set_index("account_id")["account_name"]
              if "accounts" in loaded.frames else pd.Series(dtype="str"))
     ranked = rank(risk, words, table["mrr"], names, config.scoring, rank_by=rank_by, extra=extra)
+    if prior is not None:
+        ranked = add_previous(ranked, prior)
     timings["score"] = time.perf_counter() - t0
-    return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, timings)
+    return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, timings, prior)
 
 
 def reject_rate(loaded: Loaded) -> float:

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .config import AllOf, AnyOf, Condition, Leaf, RuleSpec
 from .errors import ConfigError
@@ -39,20 +41,28 @@ OPERATORS: dict[str, Callable[[pd.Series, Any], pd.Series]] = {
 _NO_VALUE = {"missing", "present"}
 
 
-def _pct(s: pd.Series) -> pd.Series:
-    return (s.abs() * 100).round().astype("Int64").astype(str) + "%"
+def _text(v: np.ndarray) -> pa.Array:
+    """Numbers as the shortest text (2.0 -> "2", 66.8 -> "66.8"), NaN as null; -0 shows as 0."""
+    v = np.where(v == 0, 0.0, v)
+    return pc.cast(pa.array(v, from_pandas=True), pa.string())
 
 
-def _num(s: pd.Series) -> pd.Series:
-    return s.round(1).map("{:g}".format)
+def _rounded(v: np.ndarray, digits: int) -> np.ndarray:
+    return np.round(v, digits)
 
 
-FORMATS: dict[str, Callable[[pd.Series], pd.Series]] = {
-    "pct": _pct,  # 0.64 or -0.64 -> "64%"
-    "int": lambda s: s.round().astype("Int64").astype(str),
-    "num": _num,  # one decimal, no trailing zeros
-    "abs": lambda s: _num(s.abs()),  # -7 -> "7" (for "down 7 points")
-    "money": lambda s: s.round().astype("Int64").map("{:,}".format),
+def _money(v: np.ndarray) -> pa.Array:
+    # thousands separators have no Arrow kernel; money placeholders are few and short
+    return pa.array([None if np.isnan(x) else f"{round(x):,}" for x in v], pa.string())
+
+
+# each takes the feature's values (float64 numpy) and gives Arrow text (null where missing)
+FORMATS: dict[str, Callable[[np.ndarray], pa.Array]] = {
+    "pct": lambda v: pc.binary_join_element_wise(_text(_rounded(np.abs(v) * 100, 0)), "%", ""),  # -0.64 -> "64%"
+    "int": lambda v: _text(_rounded(v, 0)),
+    "num": lambda v: _text(_rounded(v, 1)),  # one decimal, no trailing zeros
+    "abs": lambda v: _text(_rounded(np.abs(v), 1)),  # -7 -> "7" (for "down 7 points")
+    "money": _money,
 }
 _PLACEHOLDER = re.compile(r"\{([a-zA-Z0-9_]+)(?::([a-z]+))?\}")
 
@@ -130,37 +140,58 @@ def by_weight(rules: tuple[RuleSpec, ...]) -> list[RuleSpec]:
     return sorted(rules, key=lambda r: -r.weight)
 
 
-def render(template: str, table: pd.DataFrame, rows: pd.Series) -> pd.Series:
-    """The template filled in with each selected account's feature values ('' elsewhere)."""
-    out = pd.Series("", index=table.index, dtype="str")
-    if not rows.any():
-        return out
-    sub = table.loc[rows]
+def render(template: str, table: pd.DataFrame, rows: np.ndarray | pd.Series | None = None) -> pa.Array:
+    """The template filled in with every account's feature values (Arrow text; null outside ``rows``).
+
+    Vectorised over accounts: one Arrow kernel per placeholder, whatever the number of accounts.
+    """
+    pieces: list[pa.Array | str] = []
     pos = 0
-    text = pd.Series("", index=sub.index, dtype="str")
     for m in _PLACEHOLDER.finditer(template):
-        text = text + template[pos:m.start()]
-        values = sub[m.group(1)]
-        shown = FORMATS[m.group(2)](values) if m.group(2) else _num(values)
-        text = text + shown.where(values.notna(), "n/a").astype(str)
+        pieces.append(template[pos:m.start()])
+        values = table[m.group(1)].to_numpy(dtype="float64")
+        shown = FORMATS[m.group(2) or "num"](values)
+        pieces.append(pc.fill_null(shown, "n/a"))
         pos = m.end()
-    text = text + template[pos:]
-    out.loc[rows] = text
-    return out
+    pieces.append(template[pos:])
+    n = len(table)
+    arrays = [p if isinstance(p, (pa.Array, pa.ChunkedArray)) else pa.scalar(p, pa.string())
+              for p in pieces if not (isinstance(p, str) and p == "")]
+    if not any(isinstance(p, (pa.Array, pa.ChunkedArray)) for p in arrays):  # no placeholder: plain words
+        text = pa.array(np.full(n, template, dtype=object), pa.string())
+    else:
+        text = pc.binary_join_element_wise(*arrays, "")
+    if rows is not None:
+        text = pc.if_else(pa.array(np.asarray(rows, dtype=bool)), text, pa.scalar(None, pa.string()))
+    return text
 
 
 def explain(flags: pd.DataFrame, rules: tuple[RuleSpec, ...], table: pd.DataFrame) -> pd.DataFrame:
-    """red_flags (names), reasons (words) and suggested_play (of the heaviest flag) per account."""
-    names = pd.Series("", index=flags.index, dtype="str")
-    reasons = pd.Series("", index=flags.index, dtype="str")
-    play = pd.Series("", index=flags.index, dtype="str")
+    """red_flags (names), reasons (words) and suggested_play (of the heaviest flag) per account.
+
+    Heaviest flag first; built with Arrow kernels (a join per account would be a Python loop).
+    """
+    null = pa.scalar(None, pa.string())
+    names, reasons, plays = [], [], []
     for r in by_weight(rules):
-        fired = flags[r.name]
+        fired = flags[r.name].to_numpy(dtype=bool)
         if not fired.any():
             continue
-        sep_n = np.where(names.to_numpy() == "", "", ", ")
-        sep_r = np.where(reasons.to_numpy() == "", "", "; ")
-        names = names.where(~fired, names + sep_n + r.name)
-        reasons = reasons.where(~fired, reasons + sep_r + render(r.reason, table, fired))
-        play = play.where(~(fired & (play == "")), r.play)
-    return pd.DataFrame({"red_flags": names, "reasons": reasons, "suggested_play": play})
+        mask = pa.array(fired)
+        names.append(pc.if_else(mask, r.name, null))
+        reasons.append(render(r.reason, table, fired))
+        if r.play:  # a rule without a play leaves the play to the next heaviest
+            plays.append(pc.if_else(mask, r.play, null))
+    n = len(flags)
+
+    def joined(parts: list[pa.Array], sep: str) -> np.ndarray:
+        # pairwise, nulls skipped (Arrow's own null_handling="skip" drops all-null rows in pyarrow 26)
+        out = pa.nulls(n, pa.string())
+        for part in parts:
+            both = pc.binary_join_element_wise(out, part, sep)
+            out = pc.coalesce(both, out, part)
+        return pc.fill_null(out, "").to_numpy(zero_copy_only=False)
+
+    play = pc.fill_null(pc.coalesce(*plays), "").to_numpy(zero_copy_only=False) if plays else np.full(n, "", object)
+    return pd.DataFrame({"red_flags": joined(names, ", "), "reasons": joined(reasons, "; "),
+                         "suggested_play": play}, index=flags.index).astype("str")

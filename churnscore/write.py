@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -76,6 +77,27 @@ def sibling(path: str | Path, tag: str, ending: str | None = None) -> Path:
     path = Path(path)
     stem, suffix = path.stem, path.suffix
     return path.with_name(f"{stem}.{tag}{ending if ending is not None else suffix}")
+
+
+def remove_stale_temps(out: str | Path) -> list[Path]:
+    """Delete the ``.<name>.*.tmp`` files that a killed run left beside ``out`` and its sibling files.
+
+    Only call it while holding the output's lock (runlock.output_lock): then no live writer owns them.
+    """
+    out = Path(out)
+    if not out.parent.is_dir():
+        return []
+    names = [out.name] + [sibling(out, tag, ending).name
+                          for tag, ending in (("rejects", ".csv"), ("excluded", ".csv"), ("manifest", ".json"))]
+    removed = []
+    for name in names:
+        for path in sorted(out.parent.glob(f".{glob.escape(name)}.*.tmp")):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(path)
+    return removed
 
 
 def write_run(ranked: pd.DataFrame, rejects: pd.DataFrame, excluded: pd.DataFrame, out: str | Path,

@@ -57,8 +57,11 @@ def typed(name: str, rows: list[dict[str, Any]] | None = None) -> pd.DataFrame:
             out[col] = values.fillna(1).astype("int64")
         elif dtype.kind in "fi":
             out[col] = pd.to_numeric(values).astype(dtype)
-        else:
+        elif dtype == "str":  # text that differs on every row stays plain strings
             out[col] = values.astype("str").where(values.notna())
+        else:  # text: categorical with str categories, as the loader gives it
+            out[col] = values.astype("str").where(values.notna()).astype(
+                pd.CategoricalDtype(pd.Index(sorted(values.dropna().astype(str).unique()), dtype="str")))
     return pd.DataFrame(out)
 
 

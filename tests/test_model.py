@@ -85,10 +85,10 @@ def test_no_leakage_rows_after_an_observation_date_change_none_of_its_features(s
         future = frame.copy()
         future[col] = future[col] + pd.Timedelta(days=400)  # every row again, dated after d
         if name == "tickets":
-            future["ticket_id"] = "F" + future["ticket_id"]
+            future["ticket_id"] = "F" + future["ticket_id"].astype(str)
             future["resolved_at"] = future["resolved_at"] + pd.Timedelta(days=400)
         if name == "payments":
-            future["payment_id"] = "F" + future["payment_id"]
+            future["payment_id"] = "F" + future["payment_id"].astype(str)
             future["paid_at"] = future["paid_at"] + pd.Timedelta(days=400)
         later[name] = pd.concat([frame, future], ignore_index=True)
     later["accounts"] = sample_loaded.frames["accounts"]
