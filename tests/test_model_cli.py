@@ -1,0 +1,114 @@
+"""train -> score --model -> explain -> evaluate through the command line, on a small generated history."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from churnscore.cli import main
+from churnscore.sample import write_sample
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("hist")
+    write_sample(folder, n_accounts=300, months=10, seed=5, fmt="csv")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(history: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    model = tmp_path_factory.mktemp("model") / "model.json"
+    result = CliRunner().invoke(main, ["train", "--input-dir", str(history), "--model-out", str(model)])
+    assert result.exit_code == 0, result.stderr
+    return model, result.stderr
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(main, list(args))
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_train_summary_reports_data_validation_and_coefficients(trained: tuple[Path, str]) -> None:
+    model, err = trained
+    doc = json.loads(model.read_text())
+    meta = doc["metadata"]
+    lines = err.splitlines()
+    assert lines[0] == (f"churnscore: trained on {meta['rows']:,} account-snapshots at "
+                        f"{len(meta['observation_dates'])} dates ({meta['observation_dates'][0]}.."
+                        f"{meta['observation_dates'][-1]}), {meta['churners']:,} churned within 90 days "
+                        f"(base rate {meta['base_rate']:.1%})")
+    assert lines[1].startswith(f"  C = {meta['C']:g} (time-ordered CV ROC AUC ")
+    assert lines[3] == "  strongest coefficients (log-odds per standard deviation):"
+    assert len([line for line in lines if "risk" in line and line.startswith("    ")]) == 8
+    assert lines[-1] == f"  wrote {model} (sha256 {doc['sha256'][:16]}...)"
+
+
+def test_score_with_model_ranks_by_probability_and_by_revenue(history: Path, trained: tuple[Path, str],
+                                                              tmp_path: Path) -> None:
+    model, _ = trained
+    out = tmp_path / "r.csv"
+    code, _, err = run("score", "--input-dir", str(history), "--model", str(model), "--out", str(out))
+    assert code == 0, err
+    ranked = pd.read_csv(out, dtype={"account_id": str}, keep_default_na=False)
+    assert list(ranked.columns[-3:]) == ["churn_probability", "rule_score", "model_reasons"]
+    np.testing.assert_allclose(ranked["risk_score"], ranked["churn_probability"] * 100, atol=0.0501 + 0.005)
+    assert ranked["risk_score"].is_monotonic_decreasing
+    code, _, _ = run("score", "--input-dir", str(history), "--model", str(model), "--out", str(out),
+                     "--rank-by", "revenue")
+    by_revenue = pd.read_csv(out, dtype={"account_id": str}, keep_default_na=False)
+    assert by_revenue["revenue_at_risk"].is_monotonic_decreasing
+    assert sorted(by_revenue["account_id"]) == sorted(ranked["account_id"])
+
+
+def test_explain_contributions_add_up_to_the_probability(history: Path, trained: tuple[Path, str],
+                                                         tmp_path: Path) -> None:
+    model, _ = trained
+    out = tmp_path / "r.csv"
+    run("score", "--input-dir", str(history), "--model", str(model), "--out", str(out))
+    ranked = pd.read_csv(out, dtype={"account_id": str}, keep_default_na=False)
+    top = ranked.iloc[0]
+    code, text, err = run("explain", top["account_id"], "--input-dir", str(history), "--model", str(model),
+                          "--history", str(out))
+    assert code == 0, err
+    lines = text.splitlines()
+    assert lines[1].startswith(f"  rank 1 of {len(ranked):,}; risk score {top['risk_score']:.1f}")
+    assert lines[-1] == f"    {out}: rank 1, score {top['risk_score']}, tier {top['risk_tier']}"
+    table = lines[lines.index(next(line for line in lines if line.strip().startswith("feature"))) + 1:-2]
+    total = sum(float(line.split()[-1]) for line in table)  # features, flags and the intercept
+    p = 1 / (1 + math.exp(-total))
+    assert p == pytest.approx(top["churn_probability"], abs=2e-3)
+
+
+def test_explain_an_excluded_or_unknown_account(history: Path) -> None:
+    accounts = pd.read_csv(history / "accounts.csv", dtype=str)
+    churned = accounts.loc[accounts["churn_date"].notna(), "account_id"].iloc[0]
+    code, _, err = run("explain", churned, "--input-dir", str(history))
+    assert code == 1
+    assert err.startswith(f"churnscore: error: account '{churned}' is not scored on ")
+    assert err.rstrip().endswith(": churned on or before the as-of date.")
+    code, _, err = run("explain", "NOPE", "--input-dir", str(history))
+    assert (code, err) == (1, "churnscore: error: account 'NOPE' is not in the inputs (ids are matched "
+                              "exactly, leading zeros included).\n")
+
+
+def test_evaluate_prints_the_three_way_table_and_writes_json(history: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bt.json"
+    code, text, err = run("evaluate", "--input-dir", str(history), "--json", str(out))
+    assert code == 0, err
+    lines = text.splitlines()
+    assert lines[1].split() == ["metric", "rules", "logistic", "gradient_boosting"]
+    assert [line[:24].strip() for line in lines[2:9]] == ["ROC AUC", "PR AUC", "top-decile churn rate",
+                                                         "top-decile lift", "precision@k", "recall@k",
+                                                         "Brier score"]
+    doc = json.loads(out.read_text())
+    assert set(doc["scorers"]) == {"rules", "logistic", "gradient_boosting"}
+    auc = doc["scorers"]["logistic"]["roc_auc"]
+    assert lines[2].split()[3] == f"{auc:.3f}"
+    assert len(doc["scorers"]["logistic"]["calibration"]) == 10
