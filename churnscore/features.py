@@ -215,9 +215,39 @@ def _cut(frame: pd.DataFrame, column: str, as_of: pd.Timestamp) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- per source
 
 
+def _norm_mask(age: np.ndarray, has_dur: np.ndarray, is_login: np.ndarray, event_codes: np.ndarray,
+               windows: Windows) -> np.ndarray:
+    """The usage rows that set the events' norms: non-login events with a duration in the long window."""
+    return (age < windows.long_days) & has_dur & ~is_login & (event_codes >= 0)
+
+
+def _key_names(values: pd.Series) -> pd.Index:
+    """The text of each code key_codes gives (code i is names[i])."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.Index(values.cat.categories, dtype="str")
+    return pd.Index(pd.factorize(values, use_na_sentinel=True)[1], dtype="str")
+
+
+def norm_rows(usage: pd.DataFrame, as_of: pd.Timestamp, windows: Windows, params: FeatureParams) -> pd.DataFrame:
+    """(event, duration_seconds) of the rows that set the norms of task_time_vs_norm_30d. The norm of an
+    event is the median of its rows over every account; the dask engine gathers them from all partitions."""
+    u = _cut(usage, "timestamp", as_of)
+    dur = u["duration_seconds"].to_numpy(dtype="float64")
+    event = u["event"]
+    event_codes = key_codes(event)
+    mask = _norm_mask(_age_days(u["timestamp"], as_of), ~np.isnan(dur),
+                      (event == params.login_event).to_numpy(), event_codes, windows)
+    return pd.DataFrame({"event": _key_names(event)[event_codes[mask]], "duration_seconds": dur[mask]})
+
+
 def usage_features(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, windows: Windows,
-                   params: FeatureParams, signup: np.ndarray, seats: np.ndarray) -> dict[str, np.ndarray]:
-    """Usage features; ``signup`` is each account's signup date (datetime64, NaT unknown)."""
+                   params: FeatureParams, signup: np.ndarray, seats: np.ndarray,
+                   norms: pd.Series | None = None) -> dict[str, np.ndarray]:
+    """Usage features; ``signup`` is each account's signup date (datetime64, NaT unknown).
+
+    ``norms``: each event's norm (median duration, keyed by event text) when ``usage`` holds only some
+    accounts (the dask engine's partitions); by default computed from ``usage``, over every account in it.
+    """
     n = len(index)
     S = windows.short_days
     u = _cut(usage, "timestamp", as_of)
@@ -256,10 +286,13 @@ def usage_features(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, wi
     any_dur = _group_reduce(codes, dur, n, cur, "mean")
     session = np.where(np.isnan(login_dur), any_dur, login_dur)
     # time on task against the event's norm (median over everyone in the long window)
-    long_mask = (age < windows.long_days) & has_dur & ~is_login & (event_codes >= 0)
-    norms = pd.Series(dur[long_mask]).groupby(event_codes[long_mask]).median()
-    norm_by_code = np.full(int(event_codes.max(initial=0)) + 2, np.nan)
-    norm_by_code[norms.index.to_numpy()] = norms.to_numpy()
+    if norms is None:
+        long_mask = _norm_mask(age, has_dur, is_login, event_codes, windows)
+        by_code = pd.Series(dur[long_mask]).groupby(event_codes[long_mask]).median()
+        norm_by_code = np.full(int(event_codes.max(initial=0)) + 2, np.nan)
+        norm_by_code[by_code.index.to_numpy()] = by_code.to_numpy()
+    else:
+        norm_by_code = np.append(norms.reindex(_key_names(event)).to_numpy(dtype="float64"), np.nan)
     norm = norm_by_code[event_codes]  # code -1 (no event) reads the last slot: NaN
     rel = _ratio(dur, norm)
     task_ratio = _group_reduce(codes, rel, n, cur & ~is_login, "median")
@@ -315,8 +348,10 @@ def usage_features(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, wi
 
 
 def nps_features(nps: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, windows: Windows,
-                 params: FeatureParams) -> dict[str, np.ndarray]:
+                 params: FeatureParams, surveyed: bool | None = None) -> dict[str, np.ndarray]:
+    """NPS features; ``surveyed``: whether the NPS export has any row at all (default: whether ``nps`` has)."""
     n = len(index)
+    surveyed = not nps.empty if surveyed is None else surveyed
     r = _cut(nps, "responded_at", as_of)
     codes = _codes(r["account_id"], index)
     age = _age_days(r["responded_at"], as_of)
@@ -334,7 +369,7 @@ def nps_features(nps: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, window
         "nps_trend": latest - earlier,
         "nps_detractor": np.where(np.isnan(latest), np.nan, (latest <= 6).astype("float64")),
         "days_since_nps_response": last_age,
-        "nps_silent": (np.full(n, np.nan) if nps.empty
+        "nps_silent": (np.full(n, np.nan) if not surveyed
                        else (~(last_age < params.nps_silence_days)).astype("float64")),
     }
 
@@ -495,19 +530,27 @@ def payment_features(payments: pd.DataFrame, index: pd.Index, as_of: pd.Timestam
 
 
 def account_attributes(accounts: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
-    """accounts' columns aligned to the index (missing accounts: all empty)."""
-    a = accounts.drop_duplicates("account_id").set_index("account_id")
-    return a.reindex(index)
+    """accounts' columns aligned to the index (missing accounts: all empty; a repeated id: its first row)."""
+    pos = _codes(accounts["account_id"], index)
+    rows = np.flatnonzero(pos >= 0)
+    where = np.full(len(index), -1, dtype="int64")
+    where[pos[rows][::-1]] = rows[::-1]  # written last = the first occurrence
+    out = accounts.drop(columns=["account_id"]).reset_index(drop=True).reindex(where)
+    out.index = index
+    return out
 
 
 # ----------------------------------------------------------------------------- the table
 
 
 def build_features(frames: dict[str, pd.DataFrame], index: pd.Index, as_of: pd.Timestamp,
-                   config: Config) -> pd.DataFrame:
+                   config: Config, *, norms: pd.Series | None = None,
+                   nps_surveyed: bool | None = None) -> pd.DataFrame:
     """The feature table: one row per account of ``index`` (in that order), CATALOGUE's columns.
 
     ``frames`` holds typed export frames (see load.Loaded.frame); absent exports are empty frames.
+    ``norms`` and ``nps_surveyed`` are the two figures taken over every account (see usage_features and
+    nps_features): pass them when ``frames`` hold only some accounts' rows (the dask engine's partitions).
     """
     as_of = pd.Timestamp(as_of).normalize()
     windows, params = config.windows, config.features
@@ -516,8 +559,8 @@ def build_features(frames: dict[str, pd.DataFrame], index: pd.Index, as_of: pd.T
     renewal = acc["renewal_date"].to_numpy(dtype="datetime64[ns]")
     seats = acc["seats"].to_numpy(dtype="float64")
     cols: dict[str, np.ndarray] = {}
-    cols.update(usage_features(frames["usage"], index, as_of, windows, params, signup, seats))
-    cols.update(nps_features(frames["nps"], index, as_of, windows, params))
+    cols.update(usage_features(frames["usage"], index, as_of, windows, params, signup, seats, norms))
+    cols.update(nps_features(frames["nps"], index, as_of, windows, params, nps_surveyed))
     cols.update(ticket_features(frames["tickets"], index, as_of, windows, params))
     cols.update(payment_features(frames["payments"], index, as_of, windows, params, renewal))
     asof64 = np.datetime64(as_of.to_datetime64(), "ns")

@@ -254,25 +254,35 @@ def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, di
     ragged = _Ragged(sep)
     if complete and sum(1 for line in text.splitlines() if line.strip()) <= 1:  # header only
         return pa.table({s: pa.array([], pa.string()) for s in sources}), mapped, ragged.rejects(path)
-    # single-threaded so that pyarrow numbers the rows it skips (1 = header), for the rejects
-    read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=1 << 24, use_threads=False)
+    # Repeating text is dictionary-encoded by the parser itself (in parallel); text that differs on
+    # every row stays plain. A first read uses both cores; only when it met rows with the wrong number
+    # of fields is the file read again single-threaded, where pyarrow numbers them (1 = header).
+    distinct = {mapped[c.name] for c in export.columns if c.name in mapped and c.distinct}
+    repeating = {mapped[c.name] for c in export.columns
+                 if c.name in mapped and c.kind == "string" and not c.distinct} - distinct
+    types = {s: pa.dictionary(pa.int32(), pa.string()) if s in repeating else pa.string() for s in sources}
     parse = pacsv.ParseOptions(delimiter=sep, newlines_in_values=False, invalid_row_handler=ragged)
     convert = pacsv.ConvertOptions(
         include_columns=sources,
-        column_types={s: pa.string() for s in sources},
+        column_types=types,
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
         null_values=[""],
     )
-    try:
-        table = pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
-    except pa.ArrowInvalid as exc:
-        msg = str(exc)
-        if "UTF8" in msg or "utf8" in msg.lower():
-            raise _not_utf8(path, export.name) from None
-        raise InputDataError(f"{path}: cannot parse as CSV ({msg.splitlines()[0]}).", file=str(path)) from None
-    except (OSError, EOFError) as exc:
-        raise InputDataError(f"{path}: cannot read ({exc}).", file=str(path)) from None
+    for threads in (True, False):
+        read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=1 << 24, use_threads=threads)
+        ragged.rows.clear()
+        try:
+            table = pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+        except pa.ArrowInvalid as exc:
+            msg = str(exc)
+            if "UTF8" in msg or "utf8" in msg.lower():
+                raise _not_utf8(path, export.name) from None
+            raise InputDataError(f"{path}: cannot parse as CSV ({msg.splitlines()[0]}).", file=str(path)) from None
+        except (OSError, EOFError) as exc:
+            raise InputDataError(f"{path}: cannot read ({exc}).", file=str(path)) from None
+        if not ragged.rows:
+            break
     return table, mapped, ragged.rejects(path)
 
 
@@ -323,9 +333,15 @@ def _clean_text(arr: pa.ChunkedArray, mapping: dict[str, str] | None) -> pa.Chun
 def _encode_clean(arr: pa.ChunkedArray, mapping: dict[str, str] | None) -> pd.Series:
     """Repeating text as a categorical: trimmed, empty as missing and value-mapped, all done on the
     distinct values (the dictionary) and carried to the rows by their codes."""
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = pc.cast(arr, pa.string())
-    enc = pc.dictionary_encode(arr.combine_chunks())
+    if pa.types.is_dictionary(arr.type):  # encoded while parsing: one dictionary for all chunks
+        enc = arr.unify_dictionaries().combine_chunks() if arr.num_chunks else pc.dictionary_encode(
+            pa.array([], pa.string()))
+        if not pa.types.is_string(enc.dictionary.type):
+            enc = pc.dictionary_encode(pc.cast(pc.cast(enc, enc.dictionary.type), pa.string()))
+    else:
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            arr = pc.cast(arr, pa.string())
+        enc = pc.dictionary_encode(arr.combine_chunks())
     cleaned = _clean_text(pa.chunked_array([enc.dictionary]), mapping).to_pandas()
     codes, uniques = pd.factorize(cleaned, use_na_sentinel=True)
     lookup = np.append(codes, -1)  # a missing row (index -1 after fill) stays missing

@@ -13,7 +13,7 @@ from . import rules as rules_mod
 from .config import Config
 from .contract import EXPORTS
 from .errors import InputDataError
-from .features import build_features
+from .features import account_attributes, build_features
 from .load import Loaded, load_all
 from .movers import add_previous, read_previous
 from .rank import rank
@@ -148,8 +148,7 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
                               "rule_score": risk.round(1),
                               "model_reasons": top_reasons(model, X, table)}, index=table.index)
         risk = probability * 100.0
-    names = (loaded.frames["accounts"].drop_duplicates("account_id").set_index("account_id")["account_name"]
-             if "accounts" in loaded.frames else pd.Series(dtype="str"))
+    names = account_attributes(loaded.frame("accounts"), table.index)["account_name"]
     ranked = rank(risk, words, table["mrr"], names, config.scoring, rank_by=rank_by, extra=extra)
     if prior is not None:
         ranked = add_previous(ranked, prior)

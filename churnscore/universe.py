@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .contract import EXPORTS
@@ -13,6 +14,21 @@ EXCLUDE_UNKNOWN = "not in the accounts export"
 EXCLUDE_NO_DATA = "no rows on or before the as-of date"
 
 
+def present_ids(ids: pd.Series) -> pd.Index:
+    """The distinct account ids of a column (as str); for a categorical, the categories in use."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        used = np.unique(ids.cat.codes.to_numpy())
+        return pd.Index(ids.cat.categories.take(used[used >= 0]), dtype="str")
+    return pd.Index(ids.dropna().unique(), dtype="str")
+
+
+def _union(indexes: list[pd.Index]) -> pd.Index:
+    out = pd.Index([], dtype="str")
+    for idx in indexes:
+        out = out.union(idx)
+    return out
+
+
 def account_universe(loaded: Loaded, as_of: pd.Timestamp) -> tuple[pd.Index, pd.DataFrame]:
     """The accounts to score on the as-of date, and every other account seen with the reason it is not.
 
@@ -20,19 +36,19 @@ def account_universe(loaded: Loaded, as_of: pd.Timestamp) -> tuple[pd.Index, pd.
     Without one, every id seen with a row on or before the as-of date is a customer.
     """
     end = as_of + pd.Timedelta(days=1)
-    seen: list[pd.Series] = []
-    seen_before: list[pd.Series] = []
+    seen: list[pd.Index] = []
+    seen_before: list[pd.Index] = []
     for name, frame in loaded.frames.items():
         if name == "accounts":
             continue
         ids = frame["account_id"]
-        seen.append(ids)
-        seen_before.append(ids[frame[EXPORTS[name].date_column] < end])
-    other = pd.Index(pd.concat(seen).unique() if seen else [], dtype="str")
+        seen.append(present_ids(ids))
+        seen_before.append(present_ids(ids[(frame[EXPORTS[name].date_column] < end).to_numpy()]))
+    other = _union(seen)
     excluded: list[pd.DataFrame] = []
     if "accounts" in loaded.frames:
         acc = loaded.frames["accounts"]
-        ids = pd.Index(acc["account_id"], dtype="str")
+        ids = pd.Index(acc["account_id"].astype("str"), dtype="str")
         churned = (acc["churn_date"] <= as_of).to_numpy()
         not_yet = (acc["signup_date"] > as_of).to_numpy()
         excluded.append(pd.DataFrame({"account_id": ids[churned], "reason": EXCLUDE_CHURNED}))
@@ -41,7 +57,7 @@ def account_universe(loaded: Loaded, as_of: pd.Timestamp) -> tuple[pd.Index, pd.
         unknown = other.difference(ids)
         excluded.append(pd.DataFrame({"account_id": unknown, "reason": EXCLUDE_UNKNOWN}))
     else:
-        before = pd.Index(pd.concat(seen_before).unique() if seen_before else [], dtype="str")
+        before = _union(seen_before)
         active = before
         excluded.append(pd.DataFrame({"account_id": other.difference(before), "reason": EXCLUDE_NO_DATA}))
     ex = pd.concat(excluded, ignore_index=True).sort_values(["account_id"], kind="mergesort")
