@@ -348,14 +348,6 @@ def save_model(model: LinearChurnModel, path: str | Path) -> str:
     return doc["sha256"]
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load_model(path: str | Path, config: Config | None = None) -> LinearChurnModel:
     """Read a model document; refuse anything that is not one, was altered, or does not fit the config.
 

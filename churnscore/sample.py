@@ -41,6 +41,8 @@ import pathlib
 import numpy as np
 import pandas as pd
 
+from .contract import EXPORTS
+
 __all__ = [
     "SAMPLE_END_DATE",
     "TABLES",
@@ -56,16 +58,7 @@ SAMPLE_END_DATE = datetime.date(2026, 10, 31)
 
 TABLES = ("accounts", "usage", "nps", "tickets", "payments")
 
-COLUMNS = {
-    "accounts": ["account_id", "account_name", "plan", "mrr", "seats", "signup_date",
-                 "renewal_date", "auto_renew", "segment", "churn_date"],
-    "usage": ["account_id", "timestamp", "user_id", "event", "count", "duration_seconds"],
-    "nps": ["account_id", "responded_at", "score", "user_id", "comment"],
-    "tickets": ["ticket_id", "account_id", "created_at", "resolved_at", "status", "priority",
-                "category", "csat"],
-    "payments": ["payment_id", "account_id", "due_date", "amount", "paid_at", "status",
-                 "failure_reason", "payment_method", "card_expiry"],
-}
+COLUMNS = {name: [c.name for c in EXPORTS[name].columns] for name in TABLES}  # the contract's order
 
 # Columns holding a date (YYYY-MM-DD) and a UTC datetime (YYYY-MM-DDTHH:MM:SSZ).
 _DATE_COLUMNS = {"signup_date", "renewal_date", "churn_date", "due_date", "card_expiry"}

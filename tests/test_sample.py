@@ -9,20 +9,12 @@ import pandas as pd
 import pytest
 
 from churnscore import sample
+from churnscore.contract import EXPORTS
 
 N, MONTHS, SEED = 50, 3, 1
 END = pd.Timestamp(sample.SAMPLE_END_DATE)
 
-CONTRACT_COLUMNS = {
-    "accounts": ["account_id", "account_name", "plan", "mrr", "seats", "signup_date",
-                 "renewal_date", "auto_renew", "segment", "churn_date"],
-    "usage": ["account_id", "timestamp", "user_id", "event", "count", "duration_seconds"],
-    "nps": ["account_id", "responded_at", "score", "user_id", "comment"],
-    "tickets": ["ticket_id", "account_id", "created_at", "resolved_at", "status", "priority",
-                "category", "csat"],
-    "payments": ["payment_id", "account_id", "due_date", "amount", "paid_at", "status",
-                 "failure_reason", "payment_method", "card_expiry"],
-}
+CONTRACT_COLUMNS = {name: [c.name for c in export.columns] for name, export in EXPORTS.items()}
 
 EVENT_TIME = {"usage": "timestamp", "nps": "responded_at", "tickets": "created_at",
               "payments": "due_date"}
