@@ -20,13 +20,16 @@ def sha256_file(path: str | Path) -> str:
 
 
 def versions() -> dict[str, str]:
-    import numpy
-    import pandas
-    import pyarrow
-    import sklearn
+    """Versions of churnscore and the libraries that shape its results (read from metadata, not imported)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {"churnscore": __version__, "python": platform.python_version(), "pandas": pandas.__version__,
-            "numpy": numpy.__version__, "pyarrow": pyarrow.__version__, "scikit-learn": sklearn.__version__}
+    out = {"churnscore": __version__, "python": platform.python_version()}
+    for dist in ("pandas", "numpy", "pyarrow", "scikit-learn"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
 
 
 def build_manifest(summary: dict[str, Any], outputs: dict[str, Path], *, config_source: str, config_hash: str,

@@ -17,8 +17,8 @@ EXCLUDE_NO_DATA = "no rows on or before the as-of date"
 def present_ids(ids: pd.Series) -> pd.Index:
     """The distinct account ids of a column (as str); for a categorical, the categories in use."""
     if isinstance(ids.dtype, pd.CategoricalDtype):
-        used = np.unique(ids.cat.codes.to_numpy())
-        return pd.Index(ids.cat.categories.take(used[used >= 0]), dtype="str")
+        counts = np.bincount(ids.cat.codes.to_numpy().astype("int64") + 1, minlength=len(ids.cat.categories) + 1)
+        return pd.Index(ids.cat.categories.take(np.flatnonzero(counts[1:])), dtype="str")
     return pd.Index(ids.dropna().unique(), dtype="str")
 
 
