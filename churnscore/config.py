@@ -117,6 +117,7 @@ class ModelParams:
     observation_count: int | None = None  # None: every interval over the history
     min_history_days: int = 60  # first observation date this long after the first usage row
     cv_folds: int = 4
+    cv_max_rows: int = 100_000  # larger training sets choose C on a seeded sample of whole accounts
     c_grid: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
     class_weight: str | None = "balanced"
     random_state: int = 0
@@ -375,7 +376,7 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
     rejects = _section(Rejects, raw.get("rejects"), "rejects", {"max_reject_rate": (float, 0.0)})
     model = _section(ModelParams, raw.get("model"), "model", {
         "horizon_days": (int, 1), "observation_interval_days": (int, 1), "observation_count": (int, 1),
-        "min_history_days": (int, 0), "cv_folds": (int, 2), "c_grid": (tuple, None),
+        "min_history_days": (int, 0), "cv_folds": (int, 2), "cv_max_rows": (int, 100), "c_grid": (tuple, None),
         "class_weight": (str, None), "random_state": (int, 0)})
     input_dir = raw.get("input_dir")
     if input_dir is not None and not isinstance(input_dir, str):

@@ -260,8 +260,20 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else float("nan")
 
 
+def cv_sample(ts: TrainingSet, max_rows: int, seed: int) -> TrainingSet:
+    """At most about ``max_rows`` rows for choosing C: whole accounts (every snapshot of a chosen account),
+    picked with a fixed seed, so the time structure of the folds is kept. The final fit uses every row."""
+    if len(ts.y) <= max_rows:
+        return ts
+    accounts = np.unique(ts.account.astype(str))
+    keep_n = max(1, int(len(accounts) * max_rows / len(ts.y)))
+    chosen = np.random.default_rng(seed).choice(accounts, size=keep_n, replace=False)
+    return ts.subset(np.isin(ts.account.astype(str), chosen))
+
+
 def select_c(ts: TrainingSet, config: Config) -> tuple[float, list[dict[str, Any]]]:
     """Pick C by mean ROC AUC over time-ordered folds (ties: the smaller C, more regularised)."""
+    ts = cv_sample(ts, config.model.cv_max_rows, config.model.random_state)
     folds = time_folds(ts.date, config.model.horizon_days, config.model.cv_folds)
     grid = list(config.model.c_grid)
     if not folds:

@@ -230,3 +230,15 @@ def test_design_matrix_logs_counts_and_appends_flags() -> None:
     X = design_matrix(feats, flags, ["usage_events_30d", "usage_trend_30d", "flag_r"])
     expected = pd.DataFrame({"usage_events_30d": [0.0, 1.0], "usage_trend_30d": [-0.5, 0.5], "flag_r": [1.0, 0.0]})
     pd.testing.assert_frame_equal(X, expected)
+
+
+def test_cv_sample_keeps_whole_accounts_and_is_seeded() -> None:
+    from churnscore.model import TrainingSet, cv_sample
+
+    accounts = np.repeat(np.array([f"A{i}" for i in range(10)], dtype=object), 3)
+    ts = TrainingSet(pd.DataFrame({"x": np.arange(30.0)}), np.zeros(30, int), np.zeros(30, "datetime64[ns]"),
+                     accounts, np.zeros(30))
+    assert cv_sample(ts, 30, 0) is ts  # small enough: untouched
+    a, b = cv_sample(ts, 12, 0), cv_sample(ts, 12, 0)
+    assert len(a.y) == 12 and list(a.account) == list(b.account)
+    assert pd.Series(a.account).value_counts().tolist() == [3, 3, 3, 3]
