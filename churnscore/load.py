@@ -591,12 +591,23 @@ def _check_order(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.
     return frame.loc[~bad].reset_index(drop=True), rejects
 
 
-def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Stack frames of one export, keeping text columns categorical (their categories united)."""
+def concat_frames(frames: list[pd.DataFrame], export: Export | None = None) -> pd.DataFrame:
+    """Stack frames of one export, keeping text columns categorical (their categories united).
+
+    Files of one export may differ in their optional columns: a column one file lacks is all-missing
+    for its rows, typed as the contract says.
+    """
     if len(frames) == 1:
         return frames[0]
+    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+    if export is not None:
+        template = empty_frame(export)
+        frames = [f if all(c in f.columns for c in columns) else
+                  f.assign(**{c: template[c].reindex(f.index) if c in template else pd.Series(np.nan, index=f.index)
+                              for c in columns if c not in f.columns})
+                  for f in frames]
     out = {}
-    for col in frames[0].columns:
+    for col in columns:
         parts = [f[col] for f in frames]
         if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
             out[col] = pd.Series(pd.api.types.union_categoricals([p.array for p in parts]))
@@ -634,7 +645,7 @@ def read_export(config: Config, name: str, files: list[Path]) -> tuple[pd.DataFr
             rej = pd.concat([ragged, rej], ignore_index=True).sort_values("line", kind="stable")
             rej = rej.reset_index(drop=True).astype({"line": "int64"})
         rejects.append(rej)
-    frame = concat_frames(frames)
+    frame = concat_frames(frames, export)
     if export.required and stats.rows_read == 0:
         raise InputDataError(f"{files[0]}: the {name} export has a header but no rows; "
                              f"{name} is required.", file=str(files[0]), line=2)

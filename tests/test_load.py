@@ -306,3 +306,15 @@ def test_ticket_resolved_before_it_was_created_is_rejected(tmp_path):
     loaded = load(tmp_path)
     assert loaded.frame("tickets")["ticket_id"].tolist() == ["t2"]
     assert_rejects(loaded, (str(path), 2, "resolved_at", "2024-03-01T09:00:00Z", "resolved_at before created_at"))
+
+
+def test_files_of_one_export_may_differ_in_optional_columns(tmp_path):
+    folder = tmp_path / "usage"
+    folder.mkdir()
+    write_text(folder / "a.csv", "account_id,timestamp,event\nA1,2024-03-01,login\n")
+    write_text(folder / "b.csv", "account_id,timestamp,count\nA2,2024-03-02,3\n")
+    usage = load(tmp_path).frame("usage")
+    assert usage["account_id"].tolist() == ["A1", "A2"]
+    assert usage["event"].tolist()[0] == "login" and pd.isna(usage["event"].tolist()[1])
+    assert usage["count"].tolist() == [1, 3]
+    assert usage["_file"].tolist() == [str(folder / "a.csv"), str(folder / "b.csv")]
