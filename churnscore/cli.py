@@ -82,6 +82,20 @@ preset_option = click.option(
     help="Vendor preset (repeatable): read an export as the tool writes it: stripe (payments), zendesk "
          "(tickets), delighted (nps), mixpanel (usage). Adds to the config's presets; the config's own "
          "mappings win. See the README's 'Vendor presets'.")
+engine_option = click.option(
+    "--engine", type=click.Choice(["pandas", "dask"]), default="pandas", show_default=True,
+    help="Where loading and the per-account features run: in this process (pandas), or on a Dask cluster "
+         "(dask, needs churnscore[dask]; same feature table and ranked list). Example: --engine dask "
+         "--scheduler tcp://10.0.0.5:8786")
+scheduler_option = click.option(
+    "--scheduler", metavar="ADDRESS", default=None,
+    help="Dask scheduler for --engine dask, e.g. tcp://10.0.0.5:8786; its workers need churnscore and the "
+         "input paths. Default: a local cluster on this machine.")
+
+
+def _check_engine(engine: str, scheduler: str | None) -> None:
+    if scheduler is not None and engine != "dask":
+        raise click.UsageError("--scheduler needs --engine dask.")
 
 
 def _config(path: Path | None, presets: tuple[str, ...] = ()) -> Config:
@@ -123,10 +137,13 @@ def main(log_format: str) -> None:
 @click.option("--previous", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="An earlier ranked list: add previous_rank, previous_score and score_change, and show the "
                    "movers in the report.")
+@engine_option
+@scheduler_option
 @handle_errors
 def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, out: Path | None,
           fmt: str | None, top: int | None, rank_by: str | None, model_path: Path | None, strict: bool,
-          presets: tuple[str, ...] = (), report_path: Path | None = None, previous: Path | None = None) -> None:
+          presets: tuple[str, ...] = (), report_path: Path | None = None, previous: Path | None = None,
+          engine: str = "pandas", scheduler: str | None = None) -> None:
     """Score every active account and write the ranked at-risk list.
 
     \b
@@ -135,6 +152,7 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
       churnscore score --input-dir exports/ --as-of 2026-10-31 --out risk.csv --top 50
       churnscore score --model out/model.json --rank-by revenue
       churnscore score --preset stripe --preset zendesk --report out/report.html --previous out/last.csv
+      churnscore score --engine dask --scheduler tcp://10.0.0.5:8786 --input-dir /shared/exports
 
     On a terminal it shows each stage as it runs and prints the top 10 as a table; under cron it does not.
     """
@@ -145,6 +163,7 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
     from .write import remove_stale_temps, sibling, write_json, write_run, write_table
 
     started = datetime.now(timezone.utc)
+    _check_engine(engine, scheduler)
     config = _config(config_path, presets)
     if report_path is not None:
         from .report import check_available, run_report, write_report
@@ -160,7 +179,7 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
     with output_lock(out):
         remove_stale_temps(out)  # what a killed run left; safe under the lock
         result = run_score(config, input_dir=input_dir, as_of=as_of, rank_by=rank_by, model=model,
-                           previous=previous, on_stage=live)
+                           previous=previous, on_stage=live, engine=engine, scheduler=scheduler)
         problem = reject_problem(result, config, strict)
         if problem is not None:  # keep the last good ranked list; show the rejects
             path = write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")
@@ -245,18 +264,22 @@ def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("out/features.csv"),
               show_default=True, help="Where to write the feature table (.csv or .parquet).")
 @preset_option
+@engine_option
+@scheduler_option
 @handle_errors
 def features(list_only: bool, config_path: Path | None, input_dir: Path | None, as_of: str | None,
-             out: Path, presets: tuple[str, ...] = ()) -> None:
+             out: Path, presets: tuple[str, ...] = (), engine: str = "pandas", scheduler: str | None = None) -> None:
     """List the features, or write the feature table (one row per account) for a notebook.
 
     \b
     Examples:
       churnscore features --list
       churnscore features --as-of 2026-09-30 --out features.parquet
+      churnscore features --engine dask --scheduler tcp://10.0.0.5:8786 --out features.parquet
     """
     from .features import CATALOGUE, window_text
 
+    _check_engine(engine, scheduler)
     config = _config(config_path, presets)
     if list_only:
         width = max(len(f.name) for f in CATALOGUE)
@@ -267,7 +290,7 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
     from .pipeline import score as run_score
     from .write import write_table
 
-    result = run_score(config, input_dir=input_dir, as_of=as_of)
+    result = run_score(config, input_dir=input_dir, as_of=as_of, engine=engine, scheduler=scheduler)
     table = result.features.reset_index()
     path = write_table(table, out, "parquet" if out.suffix == ".parquet" else "csv")
     click.echo(f"churnscore: {len(table)} accounts x {table.shape[1] - 1} features as of "

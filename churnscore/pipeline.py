@@ -12,12 +12,15 @@ import pandas as pd
 from . import rules as rules_mod
 from .config import Config
 from .contract import EXPORTS
-from .errors import InputDataError
+from .errors import ConfigError, InputDataError
 from .features import account_attributes, build_features
 from .load import Loaded, load_all
 from .movers import add_previous, read_previous
 from .rank import rank
 from .universe import account_universe
+
+ENGINES = ("pandas", "dask")  # where loading and the features run: this process, or a Dask cluster
+
 
 @dataclass
 class ScoreResult:
@@ -103,20 +106,34 @@ def parse_as_of(text: str | None) -> pd.Timestamp | None:
 
 def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | pd.Timestamp | None = None,
           loaded: Loaded | None = None, rank_by: str | None = None, model: Any = None,
-          previous: str | Path | None = None, on_stage: Callable[[str], None] | None = None) -> ScoreResult:
+          previous: str | Path | None = None, on_stage: Callable[[str], None] | None = None,
+          engine: str = "pandas", scheduler: str | None = None) -> ScoreResult:
     """Score every active account on the as-of date; returns the ranked list.
 
     Without a model the risk score is the rules' 0-100 score; with one (model.LinearChurnModel) it is
     100 x the churn probability within the model's horizon, with the model's reasons beside the flags.
     With ``previous`` (an earlier ranked list) each row also gets previous_rank, previous_score and
     score_change. ``on_stage`` is called with "load", "features", "score" as each stage starts (progress).
+    ``engine="dask"`` loads and builds the feature table on a Dask cluster (``scheduler``: its address; None:
+    a local one), with the same result; the rows stay there, so ``loaded.frames`` then holds the accounts
+    export and, for the other exports, each account's earliest and latest date (see engine_dask).
     """
+    if engine not in ENGINES:
+        raise ConfigError(f"engine: '{engine}' is not one of {', '.join(ENGINES)}.")
+    if scheduler is not None and engine != "dask":
+        raise ConfigError("a Dask scheduler address needs engine 'dask' (--engine dask).")
     rules_mod.check_rules(config.rules)
     stage = on_stage or (lambda name: None)
     prior = read_previous(previous) if previous is not None else None  # a bad file fails before the work
     timings: dict[str, float] = {}
+    dask_run = None  # --engine dask: the rows stay on the cluster; only what follows the features is here
     t0 = time.perf_counter()
     stage("load")
+    if loaded is None and engine == "dask":
+        from .engine_dask import DaskEngine  # dask is an optional extra: imported only when asked for
+
+        dask_run = DaskEngine(config, input_dir, scheduler=scheduler)
+        loaded = dask_run.load()
     if loaded is None:
         loaded = load_all(config, input_dir)
     timings["load"] = time.perf_counter() - t0
@@ -124,13 +141,19 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
         as_of = parse_as_of(as_of)
     source = "--as-of" if as_of is not None else "latest usage date"
     as_of = pd.Timestamp(as_of).normalize() if as_of is not None else default_as_of(loaded)
-    _note_rows(loaded, as_of)
+    if dask_run is None:
+        _note_rows(loaded, as_of)
+    else:
+        dask_run.note_rows(loaded, as_of)
     index, excluded = account_universe(loaded, as_of)
 
     t0 = time.perf_counter()
     stage("features")
-    frames = {name: loaded.frame(name) for name in ("accounts", "usage", "nps", "tickets", "payments")}
-    table = build_features(frames, index, as_of, config)
+    if dask_run is None:
+        frames = {name: loaded.frame(name) for name in ("accounts", "usage", "nps", "tickets", "payments")}
+        table = build_features(frames, index, as_of, config)
+    else:
+        table = dask_run.features(index, as_of)  # and closes the engine
     timings["features"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
