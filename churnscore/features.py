@@ -133,7 +133,7 @@ def window_text(f: Feature, windows: Windows, params: FeatureParams) -> str:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _codes(ids: pd.Series, index: pd.Index) -> np.ndarray:
+def account_codes(ids: pd.Series, index: pd.Index) -> np.ndarray:
     """Position of each row's account in the index; -1 for an account not in it.
 
     Categorical ids (as the loader gives them) are looked up once per distinct id, not once per row.
@@ -251,7 +251,7 @@ def usage_features(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, wi
     n = len(index)
     S = windows.short_days
     u = _cut(usage, "timestamp", as_of)
-    codes = _codes(u["account_id"], index)
+    codes = account_codes(u["account_id"], index)
     age = _age_days(u["timestamp"], as_of)
     count = u["count"].to_numpy(dtype="float64")
     cur = age < S
@@ -353,7 +353,7 @@ def nps_features(nps: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, window
     n = len(index)
     surveyed = not nps.empty if surveyed is None else surveyed
     r = _cut(nps, "responded_at", as_of)
-    codes = _codes(r["account_id"], index)
+    codes = account_codes(r["account_id"], index)
     age = _age_days(r["responded_at"], as_of)
     score = r["score"].to_numpy(dtype="float64")
     everything = np.ones(len(r), bool)
@@ -379,7 +379,7 @@ def ticket_features(tickets: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp,
     n = len(index)
     S, L = windows.short_days, windows.long_days
     t = _cut(tickets, "created_at", as_of)
-    codes = _codes(t["account_id"], index)
+    codes = account_codes(t["account_id"], index)
     age = _age_days(t["created_at"], as_of)
     end = as_of + pd.Timedelta(days=1)
     resolved_at = t["resolved_at"]
@@ -478,7 +478,7 @@ def payment_features(payments: pd.DataFrame, index: pd.Index, as_of: pd.Timestam
     n = len(index)
     S, L = windows.short_days, windows.long_days
     p = _cut(payments, "due_date", as_of)
-    codes = _codes(p["account_id"], index)
+    codes = account_codes(p["account_id"], index)
     age = _age_days(p["due_date"], as_of)
     # charge attempts: failures are counted per attempt
     failed = (lowered(p["status"]) == "failed").to_numpy()
@@ -531,7 +531,7 @@ def payment_features(payments: pd.DataFrame, index: pd.Index, as_of: pd.Timestam
 
 def account_attributes(accounts: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     """accounts' columns aligned to the index (missing accounts: all empty; a repeated id: its first row)."""
-    pos = _codes(accounts["account_id"], index)
+    pos = account_codes(accounts["account_id"], index)
     rows = np.flatnonzero(pos >= 0)
     where = np.full(len(index), -1, dtype="int64")
     where[pos[rows][::-1]] = rows[::-1]  # written last = the first occurrence

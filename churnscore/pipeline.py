@@ -13,11 +13,11 @@ from . import rules as rules_mod
 from .config import Config
 from .contract import EXPORTS
 from .errors import ConfigError, InputDataError
-from .features import account_attributes, build_features
+from .features import account_attributes, account_codes, build_features
 from .load import Loaded, load_all
 from .movers import add_previous, read_previous
 from .rank import rank
-from .universe import account_universe
+from .universe import account_universe, ids_in, present_ids
 
 ENGINES = ("pandas", "dask")  # where loading and the features run: this process, or a Dask cluster
 
@@ -48,9 +48,8 @@ class ScoreResult:
                            "per_file": {path: {"rows_read": int(n),
                                                "rows_rejected": int(rejected_by_file.get(path, 0))}
                                         for path, n in st.file_rows.items()}}
-        seen: set[str] = set()  # counted in the inputs, not as scored + excluded, so that equation is a check
-        for frame in self.loaded.frames.values():
-            seen.update(str(v) for v in frame["account_id"].dropna().unique())
+        # counted in the inputs, not as scored + excluded, so that equation is a check
+        seen = ids_in([frame["account_id"] for frame in self.loaded.frames.values()])
         return {
             "as_of": self.as_of.date().isoformat(),
             "as_of_source": self.as_of_source,
@@ -83,7 +82,7 @@ def default_as_of(loaded: Loaded) -> pd.Timestamp:
 def _note_rows(loaded: Loaded, as_of: pd.Timestamp) -> None:
     """Count, per export, rows after the as-of date and rows for ids the accounts export lacks."""
     end = as_of + pd.Timedelta(days=1)
-    known = pd.Index(loaded.frames["accounts"]["account_id"]) if "accounts" in loaded.frames else None
+    known = (present_ids(loaded.frames["accounts"]["account_id"]) if "accounts" in loaded.frames else None)
     loaded.after_as_of, loaded.unknown_rows = {}, {}
     for name, frame in loaded.frames.items():
         col = EXPORTS[name].date_column
@@ -91,7 +90,7 @@ def _note_rows(loaded: Loaded, as_of: pd.Timestamp) -> None:
             continue
         loaded.after_as_of[name] = int((frame[col] >= end).sum())
         if known is not None:
-            loaded.unknown_rows[name] = int((~frame["account_id"].isin(known)).sum())
+            loaded.unknown_rows[name] = int((account_codes(frame["account_id"], known) < 0).sum())
 
 
 def parse_as_of(text: str | None) -> pd.Timestamp | None:

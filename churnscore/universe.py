@@ -29,6 +29,11 @@ def _union(indexes: list[pd.Index]) -> pd.Index:
     return out
 
 
+def ids_in(columns: list[pd.Series]) -> pd.Index:
+    """The distinct account ids over several columns."""
+    return _union([present_ids(c) for c in columns])
+
+
 def account_universe(loaded: Loaded, as_of: pd.Timestamp) -> tuple[pd.Index, pd.DataFrame]:
     """The accounts to score on the as-of date, and every other account seen with the reason it is not.
 
