@@ -121,6 +121,7 @@ class ModelParams:
     c_grid: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
     class_weight: str | None = "balanced"
     random_state: int = 0
+    exclude_features: tuple[str, ...] = ()  # kept out of the model (and the flags that use them)
 
 
 @dataclass(frozen=True)
@@ -377,7 +378,7 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
     model = _section(ModelParams, raw.get("model"), "model", {
         "horizon_days": (int, 1), "observation_interval_days": (int, 1), "observation_count": (int, 1),
         "min_history_days": (int, 0), "cv_folds": (int, 2), "cv_max_rows": (int, 100), "c_grid": (tuple, None),
-        "class_weight": (str, None), "random_state": (int, 0)})
+        "class_weight": (str, None), "random_state": (int, 0), "exclude_features": (tuple, None)})
     input_dir = raw.get("input_dir")
     if input_dir is not None and not isinstance(input_dir, str):
         raise ConfigError(f"config: 'input_dir' must be a path, got {input_dir!r}.")

@@ -34,8 +34,19 @@ LOG_FEATURES = frozenset(f.name for f in CATALOGUE if f.low == 0 and f.high is N
 
 
 def model_columns(config: Config) -> list[str]:
-    """The model's inputs, in order: every catalogue feature, then one 0/1 column per red flag."""
-    return list(FEATURE_NAMES) + [f"flag_{r.name}" for r in config.rules]
+    """The model's inputs, in order: every catalogue feature, then one 0/1 column per red flag.
+
+    Features in model.exclude_features are left out, and so are the flags whose conditions use them
+    (e.g. snapshot-only fields such as auto_renew_off, which history cannot date).
+    """
+    excluded = set(config.model.exclude_features)
+    unknown = sorted(excluded - set(FEATURE_NAMES))
+    if unknown:
+        raise ModelError(f"config: model.exclude_features names unknown feature(s): {', '.join(unknown)}. "
+                         "See 'churnscore features --list'.")
+    flags = [f"flag_{r.name}" for r in config.rules
+             if not excluded & {leaf.feature for leaf in rules_mod.leaves(r.when)}]
+    return [f for f in FEATURE_NAMES if f not in excluded] + flags
 
 
 def feature_config_hash(config: Config) -> str:

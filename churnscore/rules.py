@@ -67,10 +67,10 @@ FORMATS: dict[str, Callable[[np.ndarray], pa.Array]] = {
 _PLACEHOLDER = re.compile(r"\{([a-zA-Z0-9_]+)(?::([a-z]+))?\}")
 
 
-def _leaves(cond: Condition) -> list[Leaf]:
+def leaves(cond: Condition) -> list[Leaf]:
     if isinstance(cond, Leaf):
         return [cond]
-    return [leaf for item in cond.items for leaf in _leaves(item)]
+    return [leaf for item in cond.items for leaf in leaves(item)]
 
 
 def _choices(names: Any) -> str:
@@ -80,7 +80,7 @@ def _choices(names: Any) -> str:
 def check_rules(rules: tuple[RuleSpec, ...], known: tuple[str, ...] = FEATURE_NAMES) -> None:
     """Fail at start, naming the rule, on an unknown feature, operator, value shape or reason placeholder."""
     for rule in rules:
-        for leaf in _leaves(rule.when):
+        for leaf in leaves(rule.when):
             if leaf.feature not in known:
                 raise ConfigError(f"config: rule '{rule.name}' uses unknown feature '{leaf.feature}'. "
                                   f"See 'churnscore features --list' for the {len(known)} features.")

@@ -242,3 +242,16 @@ def test_cv_sample_keeps_whole_accounts_and_is_seeded() -> None:
     a, b = cv_sample(ts, 12, 0), cv_sample(ts, 12, 0)
     assert len(a.y) == 12 and list(a.account) == list(b.account)
     assert pd.Series(a.account).value_counts().tolist() == [3, 3, 3, 3]
+
+
+def test_excluded_features_and_the_flags_that_use_them_leave_the_model() -> None:
+    rule = lambda name, feature: {"name": name, "when": {"any": [{"feature": feature, "op": "eq", "value": 1},  # noqa: E731
+                                                                {"feature": "mrr", "op": "gt", "value": 9}]},
+                                  "weight": 0.1, "reason": "r"}
+    cfg = parse_config({"rules": [rule("renew", "auto_renew_off"), rule("quiet", "ticket_silence")],
+                        "model": {"exclude_features": ["auto_renew_off", "seats"]}})
+    cols = model_columns(cfg)
+    assert "auto_renew_off" not in cols and "seats" not in cols and "mrr" in cols
+    assert cols[-1:] == ["flag_quiet"]  # flag_renew used auto_renew_off
+    with pytest.raises(ModelError, match=r"model.exclude_features names unknown feature\(s\): nope"):
+        model_columns(parse_config({"model": {"exclude_features": ["nope"]}}))
