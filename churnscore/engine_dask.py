@@ -36,8 +36,8 @@ from .config import Config, InputSpec
 from .contract import EXPORTS
 from .errors import ChurnscoreError, InputDataError
 from .features import FEATURE_NAMES, build_features, norm_rows
-from .load import (REJECT_COLUMNS, FileStats, Loaded, _check_order, _dedupe, _read_csv, _read_parquet,
-                   concat_frames, empty_frame, find_files, parse_table)
+from .load import (REJECT_COLUMNS, FileStats, Loaded, _check_order, _dedupe, concat_frames, empty_frame,
+                   find_files, read_file)
 from .universe import present_ids
 
 INSTALL = "pip install 'churnscore[dask]'"
@@ -86,22 +86,9 @@ def _read_file(path: str, name: str, spec: InputSpec) -> _Piece:
     export, where = EXPORTS[name], Path(path)
     empty = pd.DataFrame(columns=REJECT_COLUMNS)
     try:
-        if where.name.endswith(".parquet"):
-            table, mapped, ragged = _read_parquet(where, export, spec)
-        else:
-            table, mapped, ragged = _read_csv(where, export, spec)
-        rows = table.num_rows + len(ragged)
-        lines = None
-        if len(ragged):  # the rows read keep their own line numbers around the skipped ones
-            lines = np.setdiff1d(np.arange(2, rows + 2), ragged["line"].to_numpy())
-        frame, rejects = parse_table(table, mapped, export, spec, str(where), lines)
+        frame, rejects, mapped, rows = read_file(where, export, spec)
     except InputDataError as exc:  # raised on the client, in file order, as the pandas engine would
         return _Piece(None, empty, empty, error=exc)
-    frame["_file"] = pd.Categorical.from_codes(np.zeros(len(frame), dtype="int8"),
-                                               pd.Index([str(where)], dtype="str"))
-    if len(ragged):
-        rejects = pd.concat([ragged, rejects], ignore_index=True).sort_values("line", kind="stable")
-        rejects = rejects.reset_index(drop=True).astype({"line": "int64"})
     frame, order_rejects = _check_order(frame, export)
     for col in export.columns:  # absent optional columns: all missing, typed (no effect on duplicates)
         if col.name not in frame:

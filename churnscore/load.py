@@ -619,6 +619,26 @@ def concat_frames(frames: list[pd.DataFrame], export: Export | None = None) -> p
 # ----------------------------------------------------------------------------- public API
 
 
+def read_file(path: Path, export: Export, spec: InputSpec) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str], int]:
+    """One file of an export: (typed frame labelled with its file, rejects in line order, column mapping,
+    rows read). Both engines read files through here."""
+    if path.name.endswith(".parquet"):
+        table, mapped, ragged = _read_parquet(path, export, spec)
+    else:
+        table, mapped, ragged = _read_csv(path, export, spec)
+    rows = table.num_rows + len(ragged)
+    lines = None
+    if len(ragged):  # the rows read keep their own line numbers around the skipped ones
+        lines = np.setdiff1d(np.arange(2, rows + 2), ragged["line"].to_numpy())
+    frame, rejects = parse_table(table, mapped, export, spec, str(path), lines)
+    frame["_file"] = pd.Categorical.from_codes(np.zeros(len(frame), dtype="int8"),
+                                               pd.Index([str(path)], dtype="str"))
+    if len(ragged):
+        rejects = pd.concat([ragged, rejects], ignore_index=True).sort_values("line", kind="stable")
+        rejects = rejects.reset_index(drop=True).astype({"line": "int64"})
+    return frame, rejects, mapped, rows
+
+
 def read_export(config: Config, name: str, files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, FileStats]:
     """Read all files of one export into one typed frame; returns (frame, rejects, stats)."""
     export = EXPORTS[name]
@@ -626,24 +646,11 @@ def read_export(config: Config, name: str, files: list[Path]) -> tuple[pd.DataFr
     frames, rejects = [], []
     stats = FileStats(name, files)
     for path in files:
-        if path.name.endswith(".parquet"):
-            table, mapped, ragged = _read_parquet(path, export, spec)
-        else:
-            table, mapped, ragged = _read_csv(path, export, spec)
+        frame, rej, mapped, rows = read_file(path, export, spec)
         stats.columns = mapped
-        stats.rows_read += table.num_rows + len(ragged)
-        stats.file_rows[str(path)] = table.num_rows + len(ragged)
-        lines = None
-        if len(ragged):  # the rows read keep their own line numbers around the skipped ones
-            total = table.num_rows + len(ragged)
-            lines = np.setdiff1d(np.arange(2, total + 2), ragged["line"].to_numpy())
-        frame, rej = parse_table(table, mapped, export, spec, str(path), lines)
-        frame["_file"] = pd.Categorical.from_codes(np.zeros(len(frame), dtype="int8"),
-                                                   pd.Index([str(path)], dtype="str"))
+        stats.rows_read += rows
+        stats.file_rows[str(path)] = rows
         frames.append(frame)
-        if len(ragged):
-            rej = pd.concat([ragged, rej], ignore_index=True).sort_values("line", kind="stable")
-            rej = rej.reset_index(drop=True).astype({"line": "int64"})
         rejects.append(rej)
     frame = concat_frames(frames, export)
     if export.required and stats.rows_read == 0:

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .config import AllOf, AnyOf, Condition, Leaf, RuleSpec
+from .config import AllOf, Condition, Leaf, RuleSpec
 from .errors import ConfigError
 from .features import FEATURE_NAMES
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from conftest import AS_OF, date, day, expect, features, frames, typed
+from conftest import AS_OF, date, day, expect, features, frames
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

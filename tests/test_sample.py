@@ -4,7 +4,6 @@ import datetime
 import gzip
 import io
 
-import numpy as np
 import pandas as pd
 import pytest
 
