@@ -320,11 +320,11 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     """
     from .load import load_all
     from .model import save_model, train as run_train
-    from .pipeline import default_as_of, parse_as_of
+    from .pipeline import resolve_as_of
 
     config = _config(config_path, presets)
     loaded = load_all(config, input_dir)
-    when = parse_as_of(as_of) if as_of else default_as_of(loaded)
+    when, _ = resolve_as_of(loaded, as_of)
     model, ts = run_train(loaded, config, when)
     digest = save_model(model, model_out)
     click.echo(train_text(model, digest, model_out), err=True)
@@ -390,7 +390,7 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     """
     from .evaluate import backtest, table_text
     from .load import load_all
-    from .pipeline import default_as_of, parse_as_of
+    from .pipeline import resolve_as_of
     from .write import write_json
 
     config = _config(config_path, presets)
@@ -399,7 +399,7 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
 
         check_available()
     loaded = load_all(config, input_dir)
-    when = parse_as_of(as_of) if as_of else default_as_of(loaded)
+    when, _ = resolve_as_of(loaded, as_of)
     bt = backtest(loaded, config, when, test_dates=test_dates, top_k=top_k)
     click.echo(table_text(bt))
     if json_path is not None:

@@ -94,13 +94,25 @@ def _note_rows(loaded: Loaded, as_of: pd.Timestamp) -> None:
 
 
 def parse_as_of(text: str | None) -> pd.Timestamp | None:
+    """A date from the command line as a UTC calendar day (an offset is converted to UTC first)."""
     if text is None:
         return None
     try:
-        return pd.Timestamp(text).normalize().tz_localize(None) if pd.Timestamp(text).tz is None else \
-            pd.Timestamp(text).tz_convert("UTC").tz_localize(None).normalize()
+        when = pd.Timestamp(text)
     except (ValueError, TypeError):
         raise InputDataError(f"--as-of: '{text}' is not a date (use YYYY-MM-DD).") from None
+    if when.tz is not None:
+        when = when.tz_convert("UTC").tz_localize(None)
+    return when.normalize()
+
+
+def resolve_as_of(loaded: Loaded, as_of: str | pd.Timestamp | None) -> tuple[pd.Timestamp, str]:
+    """The as-of day and where it came from: the one given, or the latest usage date."""
+    if isinstance(as_of, str):
+        as_of = parse_as_of(as_of)
+    if as_of is None:
+        return default_as_of(loaded), "latest usage date"
+    return pd.Timestamp(as_of).normalize(), "--as-of"
 
 
 def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | pd.Timestamp | None = None,
@@ -136,10 +148,7 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     if loaded is None:
         loaded = load_all(config, input_dir)
     timings["load"] = time.perf_counter() - t0
-    if isinstance(as_of, str):
-        as_of = parse_as_of(as_of)
-    source = "--as-of" if as_of is not None else "latest usage date"
-    as_of = pd.Timestamp(as_of).normalize() if as_of is not None else default_as_of(loaded)
+    as_of, source = resolve_as_of(loaded, as_of)
     if dask_run is None:
         _note_rows(loaded, as_of)
     else:
