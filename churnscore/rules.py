@@ -140,58 +140,81 @@ def by_weight(rules: tuple[RuleSpec, ...]) -> list[RuleSpec]:
     return sorted(rules, key=lambda r: -r.weight)
 
 
-def render(template: str, table: pd.DataFrame, rows: np.ndarray | pd.Series | None = None) -> pa.Array:
-    """The template filled in with every account's feature values (Arrow text; null outside ``rows``).
+def render(template: str, table: pd.DataFrame, rows: np.ndarray | None = None) -> pa.Array:
+    """The template filled in with the feature values of the accounts at positions ``rows`` (all when None).
 
-    Vectorised over accounts: one Arrow kernel per placeholder, whatever the number of accounts.
+    Arrow text (large_string), one per account asked for. Vectorised over accounts: one Arrow kernel per
+    placeholder, whatever the number of accounts.
     """
-    pieces: list[pa.Array | str] = []
+    n = len(table) if rows is None else len(rows)
+    pieces: list[pa.Array | pa.Scalar] = []
     pos = 0
     for m in _PLACEHOLDER.finditer(template):
-        pieces.append(template[pos:m.start()])
+        if m.start() > pos:
+            pieces.append(pa.scalar(template[pos:m.start()], pa.large_string()))
         values = table[m.group(1)].to_numpy(dtype="float64")
-        shown = FORMATS[m.group(2) or "num"](values)
-        pieces.append(pc.fill_null(shown, "n/a"))
+        shown = FORMATS[m.group(2) or "num"](values if rows is None else values[rows])
+        pieces.append(pc.cast(pc.fill_null(shown, "n/a"), pa.large_string()))
         pos = m.end()
-    pieces.append(template[pos:])
-    n = len(table)
-    arrays = [p if isinstance(p, (pa.Array, pa.ChunkedArray)) else pa.scalar(p, pa.string())
-              for p in pieces if not (isinstance(p, str) and p == "")]
-    if not any(isinstance(p, (pa.Array, pa.ChunkedArray)) for p in arrays):  # no placeholder: plain words
-        text = pa.array(np.full(n, template, dtype=object), pa.string())
-    else:
-        text = pc.binary_join_element_wise(*arrays, "")
-    if rows is not None:
-        text = pc.if_else(pa.array(np.asarray(rows, dtype=bool)), text, pa.scalar(None, pa.string()))
-    return text
+    if pos == 0:  # no placeholder: plain words
+        return pa.repeat(pa.scalar(template, pa.large_string()), n)
+    if pos < len(template):
+        pieces.append(pa.scalar(template[pos:], pa.large_string()))
+    if len(pieces) == 1:
+        return pieces[0]
+    return pc.binary_join_element_wise(*pieces, pa.scalar("", pa.large_string()))
+
+
+def _join_lists(offsets: np.ndarray, values: pa.Array, sep: str) -> pa.Array:
+    """Each account's list (``values[offsets[i]:offsets[i + 1]]``) joined by ``sep``; "" for an empty list."""
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), values)
+    return pc.binary_join(lists, pa.scalar(sep, pa.large_string()))
 
 
 def explain(flags: pd.DataFrame, rules: tuple[RuleSpec, ...], table: pd.DataFrame) -> pd.DataFrame:
     """red_flags (names), reasons (words) and suggested_play (of the heaviest flag) per account.
 
-    Heaviest flag first; built with Arrow kernels (a join per account would be a Python loop).
+    Heaviest flag first. Built as one list per account (Arrow list arrays joined by a kernel): a reason is
+    only rendered for the accounts its rule flagged, and nothing loops over accounts in Python.
     """
-    null = pa.scalar(None, pa.string())
-    names, reasons, plays = [], [], []
-    for r in by_weight(rules):
-        fired = flags[r.name].to_numpy(dtype=bool)
-        if not fired.any():
-            continue
-        mask = pa.array(fired)
-        names.append(pc.if_else(mask, r.name, null))
-        reasons.append(render(r.reason, table, fired))
-        if r.play:  # a rule without a play leaves the play to the next heaviest
-            plays.append(pc.if_else(mask, r.play, null))
+    ordered = by_weight(rules)
     n = len(flags)
-
-    def joined(parts: list[pa.Array], sep: str) -> np.ndarray:
-        # pairwise, nulls skipped (Arrow's own null_handling="skip" drops all-null rows in pyarrow 26)
-        out = pa.nulls(n, pa.string())
-        for part in parts:
-            both = pc.binary_join_element_wise(out, part, sep)
-            out = pc.coalesce(both, out, part)
-        return pc.fill_null(out, "").to_numpy(zero_copy_only=False)
-
-    play = pc.fill_null(pc.coalesce(*plays), "").to_numpy(zero_copy_only=False) if plays else np.full(n, "", object)
-    return pd.DataFrame({"red_flags": joined(names, ", "), "reasons": joined(reasons, "; "),
-                         "suggested_play": play}, index=flags.index).astype("str")
+    fired = [flags[r.name].to_numpy(dtype=bool) for r in ordered]
+    counts = np.zeros(n, dtype=np.int64)
+    for f in fired:
+        counts += f
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    total = int(offsets[-1])
+    # Each account's list holds its fired rules heaviest first. Reasons are rendered rule by rule (all of a
+    # rule's accounts at once); ``slot`` records where each rendered reason goes in the per-account lists.
+    cursor = offsets[:-1].copy()
+    slot = np.empty(total, dtype=np.int64)
+    rule_at = np.empty(total, dtype=np.int64)
+    reasons: list[pa.Array] = []
+    done = 0
+    for k, (r, f) in enumerate(zip(ordered, fired)):
+        rows = np.flatnonzero(f)
+        if rows.size == 0:
+            continue
+        at = cursor[rows]
+        cursor[rows] += 1
+        slot[done:done + rows.size] = at
+        rule_at[at] = k
+        reasons.append(render(r.reason, table, rows))
+        done += rows.size
+    by_slot = np.empty(total, dtype=np.int64)
+    by_slot[slot] = np.arange(total)
+    reason_values = (pa.concat_arrays(reasons).take(pa.array(by_slot)) if reasons
+                     else pa.array([], pa.large_string()))
+    name_values = pa.array([r.name for r in ordered], pa.large_string()).take(pa.array(rule_at))
+    # the play of the heaviest fired rule that has one ("" when none): a rule without a play leaves the
+    # play to the next heaviest
+    play_of = np.full(n, len(ordered), dtype=np.int64)
+    for k in reversed(range(len(ordered))):
+        if ordered[k].play:
+            play_of[fired[k]] = k
+    plays = pa.array([r.play for r in ordered] + [""], pa.large_string()).take(pa.array(play_of))
+    return pd.DataFrame({"red_flags": pd.Series(_join_lists(offsets, name_values, ", "), dtype="str"),
+                         "reasons": pd.Series(_join_lists(offsets, reason_values, "; "), dtype="str"),
+                         "suggested_play": pd.Series(plays, dtype="str")}).set_axis(flags.index)

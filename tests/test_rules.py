@@ -214,3 +214,27 @@ def test_default_config_rules_all_pass_check_rules():
     config = load_config()
     assert len(config.rules) > 0
     check_rules(config.rules)
+
+
+def test_explain_with_an_empty_reason_a_rule_that_never_fires_and_an_account_without_flags():
+    specs = rules({"name": "quiet", "weight": 0.9, "when": {"feature": "mrr", "op": "missing"}, "play": "never"},
+                  {"name": "plain", "weight": 0.5, "when": {"feature": "mrr", "op": "ge", "value": 1000},
+                   "reason": "", "play": ""},
+                  {"name": "small", "weight": 0.5, "when": {"feature": "mrr", "op": "lt", "value": 10000},
+                   "reason": "MRR {mrr:int}", "play": "upsell"})
+    words = explain(evaluate(specs, WORD_TABLE), specs, WORD_TABLE)
+    expected = pd.DataFrame({
+        "red_flags": ["plain", "small", "plain, small"],
+        "reasons": ["", "MRR 99", "; MRR 1500"],
+        "suggested_play": ["", "upsell", "upsell"],
+    }, index=["a", "b", "c"], dtype="str")
+    pd.testing.assert_frame_equal(words, expected)
+
+
+def test_explain_of_no_accounts_is_an_empty_frame_with_the_three_columns():
+    specs = rules(*WORD_RULES)
+    table = WORD_TABLE.iloc[:0]
+    words = explain(evaluate(specs, table), specs, table)
+    expected = pd.DataFrame({"red_flags": [], "reasons": [], "suggested_play": []},
+                            index=pd.Index([], dtype="str"), dtype="str")
+    pd.testing.assert_frame_equal(words, expected)
