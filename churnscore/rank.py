@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .config import Scoring
 
@@ -11,10 +15,34 @@ RANKED_COLUMNS = ["rank", "account_id", "account_name", "risk_score", "risk_tier
                   "red_flags", "reasons", "suggested_play"]
 
 
+# the dtype pandas gives a column built from Python strings (DataFrame of an object array)
+_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+_TIERS = pa.array(["high", "medium", "low"], pa.large_string())
+
+
 def tiers(score: pd.Series, scoring: Scoring) -> pd.Series:
     """high / medium / low by the configured thresholds on the 0-100 score."""
-    out = np.where(score >= scoring.tier_high, "high", np.where(score >= scoring.tier_medium, "medium", "low"))
-    return pd.Series(out, index=score.index, dtype="str")
+    v = score.to_numpy(dtype="float64")
+    code = np.where(v >= scoring.tier_high, 0, np.where(v >= scoring.tier_medium, 1, 2))
+    return pd.Series(_TIERS.take(pa.array(code)), index=score.index, dtype="str")
+
+
+def _text(values: pd.Series, order: np.ndarray) -> Any:
+    """A text column in rank order, typed as the DataFrame of its Python strings would be.
+
+    Arrow-backed text is taken as it is (no Python strings: at a million accounts the round trip costs
+    seconds); anything else, or no text at all (pandas then keeps object), goes through NumPy as before.
+    """
+    if values.dtype == _TEXT and values.notna().any():
+        return values.array.take(order)
+    return values.to_numpy()[order]
+
+
+def _order(keys: list[np.ndarray], ids: pd.Index) -> np.ndarray:
+    """Positions in rank order: each key descending (NaN last), then account_id ascending; stable."""
+    id_rank = pc.rank(pa.array(pd.Series(ids, dtype="str")), sort_keys="ascending",
+                      tiebreaker="dense").to_numpy()
+    return np.lexsort([id_rank] + [-k for k in reversed(keys)])
 
 
 def rank(score: pd.Series, words: pd.DataFrame, mrr: pd.Series, names: pd.Series, scoring: Scoring, *,
@@ -25,25 +53,25 @@ def rank(score: pd.Series, words: pd.DataFrame, mrr: pd.Series, names: pd.Series
     (e.g. churn_probability, model reasons) are appended after the standard ones.
     """
     by = rank_by or scoring.rank_by
+    index = score.index
+    ids = index.astype(str)
     risk = score.round(1)
+    mrr_at = mrr.reindex(index)
+    revenue = (mrr_at * risk / 100.0).round(2).to_numpy()
+    risk_v = risk.to_numpy()
+    keys = [np.where(np.isnan(revenue), -1.0, revenue), risk_v] if by == "revenue" else [risk_v]
+    order = _order(keys, ids)
     frame = pd.DataFrame({
-        "account_id": score.index.astype(str),
-        "account_name": names.reindex(score.index).fillna("").astype(str).to_numpy(),
-        "risk_score": risk.to_numpy(),
-        "risk_tier": tiers(risk, scoring).to_numpy(),
-        "mrr": mrr.reindex(score.index).round(2).to_numpy(),
-        "revenue_at_risk": (mrr.reindex(score.index) * risk / 100.0).round(2).to_numpy(),
-        "red_flags": words["red_flags"].reindex(score.index).to_numpy(),
-        "reasons": words["reasons"].reindex(score.index).to_numpy(),
-        "suggested_play": words["suggested_play"].reindex(score.index).to_numpy(),
+        "rank": np.arange(1, len(order) + 1),
+        "account_id": ids.take(order),
+        "account_name": _text(names.reindex(index).fillna("").astype(str), order),
+        "risk_score": risk_v[order],
+        "risk_tier": _text(tiers(risk, scoring), order),
+        "mrr": mrr_at.round(2).to_numpy()[order],
+        "revenue_at_risk": revenue[order],
+        **{col: _text(words[col].reindex(index), order) for col in ("red_flags", "reasons", "suggested_play")},
     })
     if extra is not None:
         for col in extra.columns:
-            frame[col] = extra[col].reindex(score.index).to_numpy()
-    keys = ["revenue_at_risk", "risk_score", "account_id"] if by == "revenue" else ["risk_score", "account_id"]
-    asc = [False] * (len(keys) - 1) + [True]
-    sort_frame = frame.assign(revenue_at_risk=frame["revenue_at_risk"].fillna(-1.0))
-    order = sort_frame.sort_values(keys, ascending=asc, kind="mergesort").index
-    frame = frame.loc[order].reset_index(drop=True)
-    frame.insert(0, "rank", np.arange(1, len(frame) + 1))
+            frame[col] = extra[col].reindex(index).to_numpy()[order]
     return frame

@@ -89,6 +89,42 @@ def test_extra_columns_are_appended_aligned_to_accounts():
         {"account_id": "a", "churn_probability": 0.1, "account_name": ""}]
 
 
+def test_rank_puts_an_unknown_score_last_and_aligns_words_given_in_another_order():
+    ids = pd.Index(["c", "a", "b"], name="account_id", dtype="str")
+    score = pd.Series([50.0, NAN, 50.0], index=ids)
+    out = rank(score, words(["b", "c", "a"], ["x_b", "x_c", "x_a"]), pd.Series({"a": 10.0, "c": -4.0}),
+               pd.Series({"a": "Alpha"}, dtype="str"), Scoring())
+    expected = pd.DataFrame({
+        "rank": np.arange(1, 4),
+        "account_id": ["b", "c", "a"],
+        "account_name": ["", "", "Alpha"],
+        "risk_score": [50.0, 50.0, NAN],
+        "risk_tier": ["medium", "medium", "low"],
+        "mrr": [NAN, -4.0, 10.0],
+        "revenue_at_risk": [NAN, -2.0, NAN],
+        "red_flags": ["x_b", "x_c", "x_a"], "reasons": ["x b", "x c", "x a"], "suggested_play": ["call"] * 3,
+    }).astype({c: "str" for c in ("account_id", "account_name", "risk_tier", "red_flags", "reasons",
+                                  "suggested_play")})
+    pd.testing.assert_frame_equal(out, expected, check_exact=True)
+
+
+def test_rank_by_revenue_treats_negative_zero_as_a_tie_broken_by_account_id():
+    out = ranked({"x": 0.0, "y": 0.0, "w": 0.0, "v": 10.0}, {"x": -1.0, "y": 1.0, "w": -2.0, "v": -10.0},
+                 rank_by="revenue")
+    assert out["account_id"].tolist() == ["w", "x", "y", "v"]
+    assert [str(v) for v in out["revenue_at_risk"]] == ["-0.0", "-0.0", "0.0", "-1.0"]
+
+
+def test_rank_of_no_accounts_keeps_the_columns_and_their_types():
+    ids = pd.Index([], name="account_id", dtype="str")
+    out = rank(pd.Series([], index=ids, dtype="float64"), words([]).set_axis(ids).astype("str"),
+               pd.Series([], dtype="float64"), pd.Series([], dtype="str"), Scoring())
+    assert list(out.columns) == RANKED_COLUMNS and len(out) == 0
+    # as pandas types a column of no Python strings: object (the parquet and json files depend on it)
+    assert out.dtypes.astype(str).tolist() == ["int64", "str", "object", "float64", "object", "float64",
+                                               "float64", "object", "object", "object"]
+
+
 # ----------------------------------------------------------------------------- write
 
 
