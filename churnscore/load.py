@@ -66,9 +66,9 @@ def empty_frame(export: Export) -> pd.DataFrame:
               "float": "float64", "int": "float64", "bool": "float64"}
     frame = pd.DataFrame({c.name: pd.Series([], dtype="str" if c.distinct else dtypes[c.kind])
                           for c in export.columns})
-    if "count" in frame:
-        frame["count"] = frame["count"].astype("int64")
-    frame["_line"] = pd.Series([], dtype="int64")
+    if "count" in frame:  # int32 and line numbers int32: 4 bytes a row each (int64 beyond their range)
+        frame["count"] = frame["count"].astype("int32")
+    frame["_line"] = pd.Series([], dtype="int32")
     frame["_file"] = pd.Series([], dtype=pd.CategoricalDtype(pd.Index([], dtype="str")))
     return frame
 
@@ -243,76 +243,130 @@ class _Ragged:
         }, columns=REJECT_COLUMNS)
 
 
-def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, dict[str, str], pd.DataFrame]:
-    """The mapped columns as strings, the mapping, and the rows with the wrong number of fields (rejects)."""
+# Columns the CSV parser itself converts (in parallel, while reading): the string path below stays the
+# fallback for a file where one value does not convert, and gives the same values and rejects.
+TYPED = {"datetime": pa.timestamp("ns", tz="UTC"), "date": pa.date32(), "float": pa.float64(),
+         "int": pa.float64()}
+TEXT_DICT = pa.dictionary(pa.int32(), pa.string())
+STREAM_BLOCK = 1 << 26  # bytes of CSV per batch: ~1 M usage rows, so memory holds batches, not files
+
+
+class _Fallback(Exception):
+    """A streamed read met rows only the whole-file read numbers exactly (wrong number of fields)."""
+
+
+@dataclass
+class _CsvPlan:
+    """What the header says about one CSV file: separator, column mapping, and whether it has no rows."""
+
+    sep: str
+    mapped: dict[str, str]
+    header_only: bool
+
+    def types(self, export: Export, spec: InputSpec, typed: bool) -> dict[str, pa.DataType]:
+        """Arrow type per source column: repeating text dictionary-encoded, text that differs on every row
+        plain; with ``typed``, dates and numbers converted by the parser (not where the config maps
+        values or gives a date format: those need the text)."""
+        by_source: dict[str, list] = {}
+        for col in export.columns:
+            if col.name in self.mapped:
+                by_source.setdefault(self.mapped[col.name], []).append(col)
+        types = {}
+        for source, cols in by_source.items():
+            col = cols[0]
+            if len(cols) > 1:
+                types[source] = pa.string()
+            elif (typed and col.kind in TYPED and not spec.values.get(col.name)
+                  and not (spec.date_format and col.kind in ("datetime", "date"))):
+                types[source] = TYPED[col.kind]
+            else:
+                types[source] = TEXT_DICT if col.kind == "string" and not col.distinct else pa.string()
+        return types
+
+
+def _csv_plan(path: Path, export: Export, spec: InputSpec) -> _CsvPlan:
     head = _open_text_head(path)
     complete = len(head) < HEAD_BYTES
     text = _decode(head, path, spec, export.name, complete)
     header, sep = _header_and_sep(text, path, spec)
     mapped = _map_columns(export, spec, header, path, sep)
-    sources = list(dict.fromkeys(mapped.values()))
-    ragged = _Ragged(sep)
-    if complete and sum(1 for line in text.splitlines() if line.strip()) <= 1:  # header only
-        return pa.table({s: pa.array([], pa.string()) for s in sources}), mapped, ragged.rejects(path)
-    # Repeating text is dictionary-encoded by the parser itself (in parallel); text that differs on
-    # every row stays plain. A first read uses both cores; only when it met rows with the wrong number
-    # of fields is the file read again single-threaded, where pyarrow numbers them (1 = header).
-    distinct = {mapped[c.name] for c in export.columns if c.name in mapped and c.distinct}
-    repeating = {mapped[c.name] for c in export.columns
-                 if c.name in mapped and c.kind == "string" and not c.distinct} - distinct
-    types = {s: pa.dictionary(pa.int32(), pa.string()) if s in repeating else pa.string() for s in sources}
-    parse = pacsv.ParseOptions(delimiter=sep, newlines_in_values=False, invalid_row_handler=ragged)
-    convert = pacsv.ConvertOptions(
-        include_columns=sources,
-        column_types=types,
-        strings_can_be_null=True,
-        quoted_strings_can_be_null=True,
-        null_values=[""],
-    )
-    for threads in (True, False):
+    header_only = complete and sum(1 for line in text.splitlines() if line.strip()) <= 1
+    return _CsvPlan(sep, mapped, header_only)
+
+
+def _csv_options(plan: _CsvPlan, types: dict[str, pa.DataType], ragged: "_Ragged",
+                 ) -> tuple[pacsv.ParseOptions, pacsv.ConvertOptions]:
+    parse = pacsv.ParseOptions(delimiter=plan.sep, newlines_in_values=False, invalid_row_handler=ragged)
+    convert = pacsv.ConvertOptions(include_columns=list(types), column_types=types, strings_can_be_null=True,
+                                   quoted_strings_can_be_null=True, null_values=[""])
+    return parse, convert
+
+
+def _arrow_error(exc: pa.ArrowInvalid, path: Path, name: str) -> InputDataError:
+    msg = str(exc)
+    if "UTF8" in msg or "utf8" in msg.lower():
+        return _not_utf8(path, name)
+    return InputDataError(f"{path}: cannot parse as CSV ({msg.splitlines()[0]}).", file=str(path))
+
+
+def _conversion_error(exc: pa.ArrowInvalid) -> bool:
+    """A value the parser could not convert to a typed column (the string path then reads the file)."""
+    return "conversion error" in str(exc).lower()
+
+
+def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, dict[str, str], pd.DataFrame]:
+    """The whole file: mapped columns (dates and numbers typed where every value converts), the mapping,
+    and the rows with the wrong number of fields (rejects)."""
+    plan = _csv_plan(path, export, spec)
+    ragged = _Ragged(plan.sep)
+    types = plan.types(export, spec, typed=False)
+    if plan.header_only:
+        return pa.table({s: pa.array([], pa.string()) for s in types}), plan.mapped, ragged.rejects(path)
+    # A first read uses both cores; only when it met rows with the wrong number of fields is the file
+    # read again single-threaded, where pyarrow numbers them (1 = header).
+    typed, threads = True, True
+    while True:
+        parse, convert = _csv_options(plan, plan.types(export, spec, typed), ragged)
         read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=1 << 24, use_threads=threads)
         ragged.rows.clear()
         try:
             table = pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
         except pa.ArrowInvalid as exc:
-            msg = str(exc)
-            if "UTF8" in msg or "utf8" in msg.lower():
-                raise _not_utf8(path, export.name) from None
-            raise InputDataError(f"{path}: cannot parse as CSV ({msg.splitlines()[0]}).", file=str(path)) from None
+            if typed and _conversion_error(exc):
+                typed = False
+                continue
+            raise _arrow_error(exc, path, export.name) from None
         except (OSError, EOFError) as exc:
             raise InputDataError(f"{path}: cannot read ({exc}).", file=str(path)) from None
-        if not ragged.rows:
-            break
-    return table, mapped, ragged.rejects(path)
+        if ragged.rows and threads:
+            threads = False
+            continue
+        break
+    return table, plan.mapped, ragged.rejects(path)
+
+
+def _csv_batches(path: Path, export: Export, spec: InputSpec, plan: _CsvPlan, typed: bool):  # noqa: ANN202
+    """The file in batches of about STREAM_BLOCK bytes, read by both cores; raises _Fallback on a row with
+    the wrong number of fields, ArrowInvalid when a typed value does not convert."""
+    ragged = _Ragged(plan.sep)
+    parse, convert = _csv_options(plan, plan.types(export, spec, typed), ragged)
+    read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=STREAM_BLOCK, use_threads=True)
+    try:
+        reader = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+    except StopIteration:  # pragma: no cover - pyarrow raises this on a file with a header only
+        return
+    for batch in reader:
+        if ragged.rows:
+            raise _Fallback
+        yield pa.Table.from_batches([batch])
+    if ragged.rows:
+        raise _Fallback
 
 
 def _readable_type(t: pa.DataType) -> bool:
     return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
             or pa.types.is_floating(t) or pa.types.is_decimal(t) or pa.types.is_timestamp(t)
             or pa.types.is_date(t) or pa.types.is_boolean(t) or pa.types.is_null(t))
-
-
-def _read_parquet(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, dict[str, str], pd.DataFrame]:
-    try:
-        schema = pq.read_schema(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputDataError(f"{path}: cannot read as Parquet ({exc}).", file=str(path)) from None
-    mapped = _map_columns(export, spec, list(schema.names), path)
-    try:
-        table = pq.read_table(path, columns=list(dict.fromkeys(mapped.values())))
-    except (OSError, pa.ArrowException) as exc:
-        raise InputDataError(f"{path}: cannot read as Parquet ({exc}).", file=str(path)) from None
-    for canonical, source in mapped.items():
-        column_type = table.column(source).type
-        if pa.types.is_dictionary(column_type):
-            table = table.set_column(table.column_names.index(source), source,
-                                     pc.cast(table.column(source), column_type.value_type))
-            column_type = column_type.value_type
-        if not _readable_type(column_type):
-            raise InputDataError(f"{path}: column '{source}' has Parquet type {column_type}, which cannot be "
-                                 f"read as {canonical}; write it as text, a number or a timestamp.",
-                                 file=str(path), column=canonical)
-    return table, mapped, pd.DataFrame(columns=REJECT_COLUMNS)
 
 
 # ----------------------------------------------------------------------------- parsing typed columns
@@ -377,6 +431,11 @@ def _parse_datetime(arr: pa.ChunkedArray, fmt: str | None) -> tuple[pd.Series, n
     """To tz-naive UTC datetime64[ns], and the mask of values out of its range; unparseable and
     out-of-range values become NaT (the caller rejects them)."""
     if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
+        try:  # the common case, without a pass through pandas' time zones: nanoseconds, UTC, tz-naive
+            naive = pc.cast(arr, pa.timestamp("ns"))  # raises on a value outside datetime64[ns]
+            return naive.to_pandas().astype("datetime64[ns]"), np.zeros(len(arr), bool)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
         if pa.types.is_date(arr.type):
             arr = pc.cast(arr, pa.timestamp("ms"))
         return _utc_ns(pd.to_datetime(arr.to_pandas(), utc=True))
@@ -418,29 +477,48 @@ def _parse_bool(text: pd.Series) -> pd.Series:
     return out
 
 
-@dataclass
 class _Problems:
-    """Row-level contract breaks of one file; the first problem of a row is the one recorded."""
+    """Row-level contract breaks of one file; the first problem of a row is the one recorded.
 
-    mask: np.ndarray
-    column: np.ndarray
-    value: np.ndarray
-    reason: np.ndarray
+    The per-row arrays are made at the first problem: a clean file costs one boolean mask.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.mask = np.zeros(n, bool)
+        self.column = self.value = self.reason = None
 
     @classmethod
     def empty(cls, n: int) -> "_Problems":
-        return cls(np.zeros(n, bool), np.full(n, None, object), np.full(n, None, object),
-                   np.full(n, None, object))
+        return cls(n)
 
-    def add(self, bad: np.ndarray, column: str, values: pd.Series | np.ndarray, reason: str) -> None:
+    def add(self, bad: np.ndarray, column: str, values, reason: str) -> None:  # noqa: ANN001
+        """``values``: the rows' text as an array, one text for all rows, or a function of the row
+        positions giving their text (only the new problems' rows are asked for)."""
         new = bad & ~self.mask
         if not new.any():
             return
+        if self.column is None:
+            self.column, self.value, self.reason = (np.full(self.n, None, object) for _ in range(3))
         self.mask |= new
         self.column[new] = column
-        vals = np.asarray(values, dtype=object)
-        self.value[new] = vals[new]
+        if isinstance(values, str):
+            self.value[new] = values
+        elif callable(values):
+            self.value[new] = np.asarray(values(np.flatnonzero(new)), dtype=object)
+        else:
+            self.value[new] = np.asarray(values, dtype=object)[new]
         self.reason[new] = reason
+
+
+def _typed_text(arr: pa.ChunkedArray):  # noqa: ANN202 - a function of row positions
+    """The text of typed values (dates and numbers the parser converted), for the rows that are rejects:
+    whole numbers without a decimal point, as they were most likely written."""
+    def text(rows: np.ndarray) -> list[str]:
+        values = arr.take(pa.array(rows)).to_pylist()
+        return ["" if v is None else str(int(v)) if isinstance(v, float) and v.is_integer() and abs(v) < 1e16
+                else str(v) for v in values]
+    return text
 
 
 def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: InputSpec,
@@ -464,7 +542,7 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
             codes = cat.cat.codes.to_numpy()
             present = codes >= 0
             if col.required:
-                problems.add(~present, col.name, np.full(n, "", object), f"missing {col.name}")
+                problems.add(~present, col.name, "", f"missing {col.name}")
             if col.name not in FREE_TEXT and n:
                 bad_cats = np.flatnonzero(cat.cat.categories.str.contains("[\r\n]", regex=True))
                 broken = np.isin(codes, bad_cats)
@@ -475,13 +553,13 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
             continue
         if typed and col.kind != "string" and col.kind != "bool":
             present = pc.is_valid(arr).to_numpy(zero_copy_only=False)
-            shown: pd.Series | np.ndarray = np.full(n, "", object)
+            shown = _typed_text(arr)
         else:
             arr = _clean_text(arr, spec.values.get(col.name))
             present = pc.is_valid(arr).to_numpy(zero_copy_only=False)
             shown = None  # filled lazily: only rejected rows need their text
         if col.required:
-            problems.add(~present, col.name, np.full(n, "", object), f"missing {col.name}")
+            problems.add(~present, col.name, "", f"missing {col.name}")
         if col.kind == "string":
             if col.name not in FREE_TEXT and n:  # a line break in an id or a status: a quote swallowed rows
                 broken = present & pc.fill_null(pc.match_substring_regex(arr, "[\r\n]"), False).to_numpy(
@@ -492,7 +570,8 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
             out[col.name] = _to_str_series(arr, col.distinct)
             continue
         if shown is None:
-            shown = arr.to_pandas()
+            text = arr.to_pandas()
+            shown = text
         if col.kind in ("datetime", "date"):
             parsed, outside = _parse_datetime(arr, spec.date_format)
             problems.add(present & outside, col.name, shown,
@@ -502,7 +581,7 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
             out[col.name] = parsed.dt.normalize() if col.kind == "date" else parsed
             continue
         if col.kind == "bool":
-            parsed = _parse_bool(shown.astype("str"))
+            parsed = _parse_bool(text.astype("str"))
             problems.add(present & parsed.isna().to_numpy(), col.name, shown,
                          f"{col.name} is not true/false")
             out[col.name] = parsed
@@ -524,6 +603,8 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
     frame = pd.DataFrame(out)
     frame["_line"] = np.arange(2, n + 2, dtype="int64") if lines is None else np.asarray(lines, dtype="int64")
     bad = problems.mask
+    if problems.column is None:  # a clean piece
+        return frame, pd.DataFrame(columns=REJECT_COLUMNS)
     rejects = pd.DataFrame({
         "file": label,
         "line": frame["_line"].to_numpy()[bad],
@@ -535,6 +616,59 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
     return frame, rejects
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every bit of the input moves every bit of the output."""
+    x = x.astype(np.uint64, copy=True)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def _value_codes(values: pd.Series) -> np.ndarray:
+    """64-bit integers equal for equal values (missing equal to missing), per row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype(np.int64)
+    kind = values.dtype.kind
+    if kind == "M":
+        return values.to_numpy().view(np.int64)
+    if kind == "f":
+        v = values.to_numpy(dtype="float64") + 0.0  # -0.0 -> 0.0
+        return np.where(np.isnan(v), np.nan, v).view(np.int64)  # one NaN for all
+    if kind in "iub":
+        return values.to_numpy().astype(np.int64)
+    return pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64)
+
+
+def _candidates(frame: pd.DataFrame, subset: list[str]) -> np.ndarray:
+    """Rows that may repeat an earlier one on ``subset``: all true duplicates, and rarely a row whose
+    64-bit hash collides. One key column: its values counted; several: a hash per row, sorted."""
+    if not len(frame):
+        return np.zeros(0, bool)
+    if len(subset) == 1:
+        values = frame[subset[0]]
+        codes = (values.cat.codes.to_numpy().astype(np.int64) if isinstance(values.dtype, pd.CategoricalDtype)
+                 else pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64))
+        counts = np.bincount(codes + 1)
+        return counts[codes + 1] > 1
+    h = np.empty(len(frame), dtype=np.uint64)
+    step = 1 << 22  # rows at a time: the temporaries stay small
+    for start in range(0, len(frame), step):
+        piece = frame.iloc[start:start + step]
+        part = np.zeros(len(piece), dtype=np.uint64)
+        for name in subset:
+            part = _mix(part * _GOLDEN + _mix(_value_codes(piece[name]).view(np.uint64)))
+        h[start:start + step] = part
+    ordered = np.sort(h)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    return np.isin(h, repeated) if len(repeated) else np.zeros(len(frame), bool)
+
+
 def _dedupe(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Exact duplicate rows and repeated keys go to rejects; the first occurrence is kept.
 
@@ -543,9 +677,7 @@ def _dedupe(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.DataF
     """
     cols = [c for c in frame.columns if c not in ("_line", "_file")]
     subset = [export.key] if export.key else cols
-    # a 64-bit hash per row finds the candidates cheaply; only they are compared exactly
-    hashed = pd.util.hash_pandas_object(frame[subset], index=False, categorize=False)
-    candidates = hashed.duplicated(keep=False).to_numpy()
+    candidates = _candidates(frame, subset)  # cheap; only these rows are compared exactly
     if not candidates.any():
         return frame, pd.DataFrame(columns=REJECT_COLUMNS)
     cand = frame.loc[candidates]
@@ -568,7 +700,7 @@ def _dedupe(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.DataF
     else:
         reason = "duplicate row (same as " + where + ")"
         column, value = "", ""
-    rejects = pd.DataFrame({"file": rows["_file"].to_numpy(), "line": rows["_line"].to_numpy(), "column": column,
+    rejects = pd.DataFrame({"file": rows["_file"].to_numpy(), "line": rows["_line"].to_numpy().astype("int64"), "column": column,
                             "value": value, "reason": reason.to_numpy()})
     return frame.loc[~dup].reset_index(drop=True), rejects
 
@@ -585,7 +717,7 @@ def _check_order(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.
         return frame, pd.DataFrame(columns=REJECT_COLUMNS)
     bad = (frame[second] < frame[first]).to_numpy()
     rows = frame.loc[bad]
-    rejects = pd.DataFrame({"file": rows["_file"].to_numpy(), "line": rows["_line"].to_numpy(), "column": second,
+    rejects = pd.DataFrame({"file": rows["_file"].to_numpy(), "line": rows["_line"].to_numpy().astype("int64"), "column": second,
                             "value": rows[second].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
                             "reason": f"{second} before {first}"})
     return frame.loc[~bad].reset_index(drop=True), rejects
@@ -619,40 +751,221 @@ def concat_frames(frames: list[pd.DataFrame], export: Export | None = None) -> p
 # ----------------------------------------------------------------------------- public API
 
 
-def read_file(path: Path, export: Export, spec: InputSpec) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str], int]:
-    """One file of an export: (typed frame labelled with its file, rejects in line order, column mapping,
-    rows read). Both engines read files through here."""
+class _Codebook:
+    """The categories of one repeating text column over every batch and file of an export: each batch's
+    own categories become positions in one growing list, so rows keep small integer codes, never text.
+
+    Lookups go to a large settled index (its hash table built once) and a small one of recent additions,
+    merged into the large one when it has grown by half: the cost follows the distinct values, not the rows.
+    """
+
+    def __init__(self) -> None:
+        self._settled = pd.Index([], dtype="str")
+        self._recent = pd.Index([], dtype="str")
+
+    @staticmethod
+    def _find(index: pd.Index, values: pd.Index) -> np.ndarray:
+        return index.get_indexer(values) if len(index) else np.full(len(values), -1, dtype=np.intp)
+
+    def codes(self, cat: pd.Series) -> np.ndarray:
+        cats = cat.cat.categories
+        pos = self._find(self._settled, cats)
+        miss = np.flatnonzero(pos < 0)
+        if len(miss):
+            missing = cats[miss]
+            later = self._find(self._recent, missing)
+            fresh = later < 0
+            if fresh.any():
+                later[fresh] = len(self._recent) + np.arange(int(fresh.sum()))
+                self._recent = self._recent.append(missing[fresh])
+            pos[miss] = len(self._settled) + later
+            if len(self._recent) > max(1 << 16, len(self._settled) // 2):
+                self._settled, self._recent = self.categories, pd.Index([], dtype="str")
+        lookup = np.append(pos, -1).astype("int32")  # code -1 (missing) reads the last slot
+        return lookup[cat.cat.codes.to_numpy()]
+
+    @property
+    def categories(self) -> pd.Index:
+        return self._settled.append(self._recent) if len(self._recent) else self._settled
+
+
+_MISSING = {"datetime": np.datetime64("NaT", "ns"), "date": np.datetime64("NaT", "ns")}
+
+
+class _Rows:
+    """An export's rows as compact columns, gathered piece by piece (a batch, or a whole file): repeating
+    text as codes into one codebook per column, the rest as typed arrays. A file's pieces are kept apart
+    until the file is read to its end, so a file read again another way is not counted twice."""
+
+    def __init__(self, export: Export) -> None:
+        self.export = export
+        self.books = {c.name: _Codebook() for c in export.columns if c.kind == "string" and not c.distinct}
+        self.pieces: list[tuple[int, dict[str, object]]] = []
+        self.staged: list[tuple[int, dict[str, object]]] = []
+        self.files: list[str] = []
+
+    def add(self, frame: pd.DataFrame, file: int) -> None:
+        cols: dict[str, object] = {}
+        for name in frame.columns:
+            values = frame[name]
+            cols[name] = self.books[name].codes(values) if name in self.books else values.to_numpy() \
+                if values.dtype.kind in "fMi" else values
+        if len(frame) and cols["_line"].max() < np.iinfo("int32").max:
+            cols["_line"] = cols["_line"].astype("int32")
+        cols["_file"] = np.full(len(frame), file, dtype="int16" if file < (1 << 15) else "int32")
+        self.staged.append((len(frame), cols))
+
+    def commit(self) -> None:
+        self.pieces.extend(self.staged)
+        self.staged = []
+
+    def rollback(self) -> None:
+        self.staged = []
+
+    def frame(self) -> pd.DataFrame:
+        """One frame of every committed piece, in order; a column a piece lacks is missing for its rows.
+        The pieces are released column by column as the frame is built."""
+        names = list(dict.fromkeys(n for _, cols in self.pieces for n in cols))
+        out: dict[str, object] = {}
+        template = empty_frame(self.export)
+        for name in names:
+            parts = []
+            for length, cols in self.pieces:
+                part = cols.pop(name, None)
+                if part is None:
+                    part = (np.full(length, -1, dtype="int32") if name in self.books
+                            else template[name].reindex(range(length)))
+                parts.append(part)
+            if name in self.books:
+                codes = np.concatenate(parts) if parts else np.array([], dtype="int32")
+                out[name] = pd.Categorical.from_codes(codes, self.books[name].categories, validate=False)
+            elif name == "_file":
+                codes = np.concatenate(parts) if parts else np.array([], dtype="int32")
+                out[name] = pd.Categorical.from_codes(codes, pd.Index(self.files, dtype="str"), validate=False)
+            elif all(isinstance(p, np.ndarray) for p in parts):
+                out[name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            else:
+                out[name] = pd.concat([pd.Series(p) for p in parts], ignore_index=True)
+            del parts
+        self.pieces = []
+        if not names:
+            return empty_frame(self.export)
+        return pd.DataFrame(out)
+
+
+def _parquet_columns(table: pa.Table, mapped: dict[str, str], path: Path) -> pa.Table:
+    """Dictionary columns as their values; a column of a type no contract column can be read from stops."""
+    for canonical, source in mapped.items():
+        column_type = table.column(source).type
+        if pa.types.is_dictionary(column_type):
+            table = table.set_column(table.column_names.index(source), source,
+                                     pc.cast(table.column(source), column_type.value_type))
+            column_type = column_type.value_type
+        if not _readable_type(column_type):
+            raise InputDataError(f"{path}: column '{source}' has Parquet type {column_type}, which cannot be "
+                                 f"read as {canonical}; write it as text, a number or a timestamp.",
+                                 file=str(path), column=canonical)
+    return table
+
+
+def _batches(path: Path, export: Export, spec: InputSpec, typed: bool):  # noqa: ANN202
+    """(mapping, batches) of one file, streamed; see _csv_batches."""
     if path.name.endswith(".parquet"):
-        table, mapped, ragged = _read_parquet(path, export, spec)
-    else:
-        table, mapped, ragged = _read_csv(path, export, spec)
-    rows = table.num_rows + len(ragged)
-    lines = None
-    if len(ragged):  # the rows read keep their own line numbers around the skipped ones
-        lines = np.setdiff1d(np.arange(2, rows + 2), ragged["line"].to_numpy())
-    frame, rejects = parse_table(table, mapped, export, spec, str(path), lines)
-    frame["_file"] = pd.Categorical.from_codes(np.zeros(len(frame), dtype="int8"),
-                                               pd.Index([str(path)], dtype="str"))
+        try:
+            pf = pq.ParquetFile(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise InputDataError(f"{path}: cannot read as Parquet ({exc}).", file=str(path)) from None
+        mapped = _map_columns(export, spec, list(pf.schema_arrow.names), path)
+        sources = list(dict.fromkeys(mapped.values()))
+
+        def parquet():  # noqa: ANN202
+            try:
+                for batch in pf.iter_batches(batch_size=1 << 20, columns=sources):
+                    yield _parquet_columns(pa.Table.from_batches([batch]), mapped, path)
+            except (OSError, pa.ArrowException) as exc:
+                if isinstance(exc, InputDataError):
+                    raise
+                raise InputDataError(f"{path}: cannot read as Parquet ({exc}).", file=str(path)) from None
+        return mapped, parquet()
+    plan = _csv_plan(path, export, spec)
+    if plan.header_only:
+        return plan.mapped, iter(())
+    return plan.mapped, _csv_batches(path, export, spec, plan, typed)
+
+
+def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec) -> tuple[pd.DataFrame, dict[str, str], int]:
+    """Read one file into ``rows`` batch by batch: (rejects in line order, column mapping, rows read).
+
+    Dates and numbers are converted by the parser; when one value does not convert the file is streamed
+    again as text (the value is then a reject); a row with the wrong number of fields (rare, and only
+    numbered exactly by a single-threaded read of the whole file) reads the file whole.
+    """
+    label = str(path)
+    rows.files.append(label)
+    file = len(rows.files) - 1
+    for typed in (True, False):
+        rejects: list[pd.DataFrame] = []
+        read = 0
+        try:
+            mapped, batches = _batches(path, export, spec, typed)
+            for table in batches:
+                n = table.num_rows
+                frame, rej = parse_table(table, mapped, export, spec, label, np.arange(read + 2, read + n + 2))
+                del table
+                rows.add(frame, file)
+                if len(rej):
+                    rejects.append(rej)
+                read += n
+        except _Fallback:
+            rows.rollback()
+            break
+        except pa.ArrowInvalid as exc:
+            rows.rollback()
+            if typed and _conversion_error(exc):
+                continue
+            raise _arrow_error(exc, path, export.name) from None
+        except (OSError, EOFError) as exc:
+            rows.rollback()
+            raise InputDataError(f"{path}: cannot read ({exc}).", file=label) from None
+        rows.commit()
+        out = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
+        return out, mapped, read
+    # the whole file, single-threaded where it has rows with the wrong number of fields
+    table, mapped, ragged = _read_csv(path, export, spec)
+    read = table.num_rows + len(ragged)
+    lines = np.setdiff1d(np.arange(2, read + 2), ragged["line"].to_numpy()) if len(ragged) else None
+    frame, rejects = parse_table(table, mapped, export, spec, label, lines)
+    del table
+    rows.add(frame, file)
+    rows.commit()
     if len(ragged):
         rejects = pd.concat([ragged, rejects], ignore_index=True).sort_values("line", kind="stable")
         rejects = rejects.reset_index(drop=True).astype({"line": "int64"})
-    return frame, rejects, mapped, rows
+    return rejects, mapped, read
+
+
+def read_file(path: Path, export: Export, spec: InputSpec) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str], int]:
+    """One file of an export: (typed frame labelled with its file, rejects in line order, column mapping,
+    rows read). Both engines read files through here (the pandas engine all of an export's files at once)."""
+    rows = _Rows(export)
+    rejects, mapped, read = _read_into(rows, path, export, spec)
+    return rows.frame(), rejects, mapped, read
 
 
 def read_export(config: Config, name: str, files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, FileStats]:
     """Read all files of one export into one typed frame; returns (frame, rejects, stats)."""
     export = EXPORTS[name]
     spec = config.inputs[name]
-    frames, rejects = [], []
+    rows = _Rows(export)
+    rejects = []
     stats = FileStats(name, files)
     for path in files:
-        frame, rej, mapped, rows = read_file(path, export, spec)
+        rej, mapped, read = _read_into(rows, path, export, spec)
         stats.columns = mapped
-        stats.rows_read += rows
-        stats.file_rows[str(path)] = rows
-        frames.append(frame)
+        stats.rows_read += read
+        stats.file_rows[str(path)] = read
         rejects.append(rej)
-    frame = concat_frames(frames, export)
+    frame = rows.frame()
     if export.required and stats.rows_read == 0:
         raise InputDataError(f"{files[0]}: the {name} export has a header but no rows; "
                              f"{name} is required.", file=str(files[0]), line=2)
@@ -666,7 +979,9 @@ def read_export(config: Config, name: str, files: list[Path]) -> tuple[pd.DataFr
         if col.name not in frame:
             frame[col.name] = empty_frame(export)[col.name].reindex(frame.index)
     if "count" in frame:
-        frame["count"] = frame["count"].fillna(1).astype("int64")
+        count = frame["count"].fillna(1)
+        small = not len(count) or count.abs().max() < np.iinfo("int32").max
+        frame["count"] = count.astype("int32" if small else "int64")
     ordered = [c.name for c in export.columns] + ["_line", "_file"]
     return frame[ordered], all_rejects, stats
 

@@ -29,7 +29,7 @@ def date(age: int) -> str:
 
 def typed(name: str, rows: list[dict[str, Any]] | None = None) -> pd.DataFrame:
     """A frame of export ``name`` with exactly the dtypes load.read_export gives (str, datetime64[ns],
-    float64, int64 count, _line, _file); columns absent from ``rows`` are all-missing, count defaults to 1."""
+    float64, int32 count and _line, _file); columns absent from ``rows`` are all-missing, count defaults to 1."""
     template = empty_frame(EXPORTS[name])
     if not rows:
         return template
@@ -54,7 +54,7 @@ def typed(name: str, rows: list[dict[str, Any]] | None = None) -> pd.DataFrame:
                 values = values.dt.normalize()
             out[col] = values.astype("datetime64[ns]")
         elif col == "count":
-            out[col] = values.fillna(1).astype("int64")
+            out[col] = values.fillna(1).astype("int32")
         elif dtype.kind in "fi":
             out[col] = pd.to_numeric(values).astype(dtype)
         elif dtype == "str":  # text that differs on every row stays plain strings
