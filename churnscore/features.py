@@ -209,7 +209,8 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def _cut(frame: pd.DataFrame, column: str, as_of: pd.Timestamp) -> pd.DataFrame:
     """Rows dated on or before the as-of day (the point-in-time rule)."""
     end = as_of + pd.Timedelta(days=1)
-    return frame.loc[frame[column] < end]
+    kept = (frame[column] < end).to_numpy()
+    return frame if kept.all() else frame.loc[kept]
 
 
 # ----------------------------------------------------------------------------- per source
@@ -240,18 +241,79 @@ def norm_rows(usage: pd.DataFrame, as_of: pd.Timestamp, windows: Windows, params
     return pd.DataFrame({"event": _key_names(event)[event_codes[mask]], "duration_seconds": dur[mask]})
 
 
+USAGE_PIECE_ROWS = 4_000_000  # usage rows per piece: bounds the features' temporary arrays, not the result
+
+
+def event_norms(usage: pd.DataFrame, as_of: pd.Timestamp, windows: Windows, params: FeatureParams) -> pd.Series:
+    """Each event's norm for task_time_vs_norm_30d: the median duration of its rows over every account
+    (see norm_rows), keyed by event text; gathered from slices of USAGE_PIECE_ROWS rows."""
+    event = usage["event"]
+    if not isinstance(event.dtype, pd.CategoricalDtype):
+        event = event.astype("category")
+    end = as_of + pd.Timedelta(days=1)
+    codes, durations = [], []
+    for start in range(0, len(usage), USAGE_PIECE_ROWS):
+        piece = slice(start, start + USAGE_PIECE_ROWS)
+        ts = usage["timestamp"].iloc[piece]
+        kept = (ts < end).to_numpy()
+        dur = usage["duration_seconds"].iloc[piece].to_numpy(dtype="float64")[kept]
+        ev = event.iloc[piece]
+        event_codes = ev.cat.codes.to_numpy()[kept]
+        mask = _norm_mask(_age_days(ts[kept], as_of), ~np.isnan(dur),
+                          (ev == params.login_event).to_numpy()[kept], event_codes, windows)
+        codes.append(event_codes[mask])
+        durations.append(dur[mask])
+    code = np.concatenate(codes) if codes else np.array([], dtype="int64")
+    medians = pd.Series(np.concatenate(durations) if durations else np.array([])).groupby(code).median()
+    return pd.Series(medians.to_numpy(), index=pd.Index(event.cat.categories.take(medians.index.to_numpy()),
+                                                          dtype="str"), dtype="float64")
+
+
+def usage_features_in_pieces(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, windows: Windows,
+                             params: FeatureParams, signup: np.ndarray, seats: np.ndarray,
+                             norms: pd.Series | None = None) -> dict[str, np.ndarray]:
+    """usage_features over pieces of about USAGE_PIECE_ROWS rows, each holding whole accounts (a range of
+    ``index``), so the temporary arrays follow the piece, not the export; the same result, as the Dask
+    engine's partitions show. The norms are taken over every row first."""
+    if len(usage) <= USAGE_PIECE_ROWS:
+        return usage_features(usage, index, as_of, windows, params, signup, seats, norms)
+    n = len(index)
+    if norms is None:
+        norms = event_norms(usage, as_of, windows, params)
+    codes = account_codes(usage["account_id"], index).astype("int32")
+    per_account = np.bincount(codes[codes >= 0], minlength=n)
+    cuts = np.searchsorted(np.cumsum(per_account), np.arange(USAGE_PIECE_ROWS, per_account.sum(), USAGE_PIECE_ROWS))
+    bounds = np.unique(np.concatenate([[0], cuts + 1, [n]]).clip(0, n))
+    out: dict[str, np.ndarray] = {}
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        rows = np.flatnonzero((codes >= lo) & (codes < hi))
+        part = usage_features(usage.take(rows), index[lo:hi], as_of, windows, params, signup[lo:hi],
+                              seats[lo:hi], norms, codes=codes[rows].astype("int64") - lo)
+        for name, values in part.items():
+            if name not in out:
+                out[name] = np.full(n, np.nan, dtype=values.dtype)
+            out[name][lo:hi] = values
+    return out
+
+
 def usage_features(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, windows: Windows,
                    params: FeatureParams, signup: np.ndarray, seats: np.ndarray,
-                   norms: pd.Series | None = None) -> dict[str, np.ndarray]:
+                   norms: pd.Series | None = None, codes: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Usage features; ``signup`` is each account's signup date (datetime64, NaT unknown).
 
     ``norms``: each event's norm (median duration, keyed by event text) when ``usage`` holds only some
-    accounts (the dask engine's partitions); by default computed from ``usage``, over every account in it.
+    accounts (the dask engine's partitions, the pieces of a large export); by default computed from
+    ``usage``, over every account in it. ``codes``: each row's position in ``index``, when known.
     """
     n = len(index)
     S = windows.short_days
-    u = _cut(usage, "timestamp", as_of)
-    codes = account_codes(u["account_id"], index)
+    end = as_of + pd.Timedelta(days=1)
+    kept = (usage["timestamp"] < end).to_numpy()
+    u = usage if kept.all() else usage.loc[kept]
+    if codes is None:
+        codes = account_codes(u["account_id"], index)
+    elif not kept.all():
+        codes = codes[kept]
     age = _age_days(u["timestamp"], as_of)
     count = u["count"].to_numpy(dtype="float64")
     cur = age < S
@@ -559,7 +621,7 @@ def build_features(frames: dict[str, pd.DataFrame], index: pd.Index, as_of: pd.T
     renewal = acc["renewal_date"].to_numpy(dtype="datetime64[ns]")
     seats = acc["seats"].to_numpy(dtype="float64")
     cols: dict[str, np.ndarray] = {}
-    cols.update(usage_features(frames["usage"], index, as_of, windows, params, signup, seats, norms))
+    cols.update(usage_features_in_pieces(frames["usage"], index, as_of, windows, params, signup, seats, norms))
     cols.update(nps_features(frames["nps"], index, as_of, windows, params, nps_surveyed))
     cols.update(ticket_features(frames["tickets"], index, as_of, windows, params))
     cols.update(payment_features(frames["payments"], index, as_of, windows, params, renewal))

@@ -440,3 +440,23 @@ def test_window_text_names_each_window_in_days():
 def test_nps_silence_is_unknown_when_there_is_no_nps_data_at_all():
     table = features(["A"], usage=[u("A", 0)])
     assert np.isnan(table.loc["A", "nps_silent"])
+
+
+def test_usage_features_in_pieces_equal_the_whole(monkeypatch):
+    """A large usage export is taken in pieces of whole accounts (bounded temporaries): the same table."""
+    import churnscore.features as features_mod
+    from churnscore.config import DEFAULT_CONFIG, load_config
+    from churnscore.load import load_all
+    from churnscore.pipeline import resolve_as_of
+    from churnscore.universe import account_universe
+
+    config = load_config(DEFAULT_CONFIG, [])
+    loaded = load_all(config)
+    as_of, _ = resolve_as_of(loaded, "2026-09-15")  # rows after it exist: the cut is exercised too
+    index, _ = account_universe(loaded, as_of)
+    frames = {name: loaded.frame(name) for name in ("accounts", "usage", "nps", "tickets", "payments")}
+    whole = features_mod.build_features(frames, index, as_of, config)
+    monkeypatch.setattr(features_mod, "USAGE_PIECE_ROWS", 7_000)
+    assert len(frames["usage"]) > 10 * 7_000
+    pieces = features_mod.build_features(frames, index, as_of, config)
+    pd.testing.assert_frame_equal(pieces, whole, check_exact=True)
