@@ -15,8 +15,8 @@ RANKED_COLUMNS = ["rank", "account_id", "account_name", "risk_score", "risk_tier
                   "red_flags", "reasons", "suggested_play"]
 
 
-# the dtype pandas gives a column built from Python strings (DataFrame of an object array)
-_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+# the type pandas gives a column of Python strings ("str", Arrow-backed, with pandas 3)
+_TEXT = pd.Series(np.array(["a"], dtype=object)).dtype
 _TIERS = pa.array(["high", "medium", "low"], pa.large_string())
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import glob
+import io
 import json
 import os
 import tempfile
@@ -10,7 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = ("csv", "parquet", "json")
@@ -27,6 +32,122 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
             if risky.any():
                 out[col] = s.where(~risky, "'" + text)
     return out
+
+
+def _csv_line(fields: list[str]) -> str:
+    """One row as pandas' to_csv writes it (the csv module, minimal quoting, "\\n" line ends)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(fields)
+    return buf.getvalue()
+
+
+def _any_of(texts: tuple[str, ...]) -> str:
+    """An RE2 pattern matching any of ``texts`` (each character escaped by its code point)."""
+    return "(?:" + "|".join("".join(f"\\x{{{ord(c):x}}}" for c in t) for t in texts) + ")"
+
+
+# The characters that make the csv module quote a field (asked of it, so a Python that quotes more, e.g. a
+# carriage return, is followed).
+_QUOTE_CHARS = tuple(c for c in ("\r", "\n", ",", '"') if _csv_line([f"a{c}b", "x"]).startswith('"'))
+_NEEDS_QUOTES = _any_of(_QUOTE_CHARS)
+_FORMULA = "^" + _any_of(FORMULA_STARTS)
+_TEXT = pa.large_string()
+_BOOLS = pa.array(["False", "True"], _TEXT)  # str() of each, as the csv module writes them
+
+
+def _arrow(values: Any) -> pa.Array | pa.ChunkedArray:
+    return pa.array(values, _TEXT, from_pandas=True)
+
+
+def _scalar(text: str) -> pa.Scalar:
+    return pa.scalar(text, _TEXT)
+
+
+def _float_text(v: np.ndarray) -> pa.Array:
+    """Float64 cells as pandas' to_csv writes them: Python's repr (0.1, 1.0, 1e-05, 1e+16, -0.0, inf), NaN empty.
+
+    Arrow's cast prints the same digits (the shortest that read back as the number; there is only one
+    such string), but without ".0" and with exponents from other magnitudes on. So Arrow's text is used
+    where Python prints plain digits (0, or 1e-4 <= |x| < 1e16) and Arrow did too (no "e"), with ".0"
+    added where it has no point; NumPy's astype(str), which is what pandas calls, prints the rest.
+    """
+    size = np.abs(v)
+    text = pc.cast(pa.array(v), _TEXT)
+    plain = ((v == 0) | ((size >= 1e-4) & (size < 1e16))) & ~pc.match_substring(text, "e").to_numpy(
+        zero_copy_only=False)
+    text = pc.if_else(pc.match_substring(text, "."), text, pc.binary_join_element_wise(text, _scalar(".0"),
+                                                                                        _scalar("")))
+    missing = np.isnan(v)
+    other = ~plain & ~missing  # tiny, huge or infinite
+    if other.any():
+        text = pc.replace_with_mask(text, pa.array(other), _arrow(v[other].astype(str)))
+    return pc.if_else(pa.array(missing), _scalar(""), text)
+
+
+def _chunks(text: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return text.chunks if isinstance(text, pa.ChunkedArray) else [text]
+
+
+def _data(chunk: pa.Array) -> pa.Buffer:
+    """The UTF-8 bytes of a large_string array's values, end to end (no copy)."""
+    offsets = np.frombuffer(chunk.buffers()[1], np.int64)[chunk.offset:chunk.offset + len(chunk) + 1]
+    return chunk.buffers()[2][offsets[0]:offsets[-1]]
+
+
+def _text_column(s: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+    """A column's cells as to_csv writes them before quoting, or None when this module does not know how."""
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iufb":
+        v = np.ascontiguousarray(s.to_numpy())
+        if v.dtype.kind in "iu":
+            return pc.cast(pa.array(v), _TEXT)
+        if v.dtype.kind == "b":
+            return _BOOLS.take(pa.array(v.astype(np.int8)))
+        if v.dtype == np.float64:  # (float32 and float16 have their own shortest digits: not handled here)
+            return _float_text(v)
+        return None
+    text = isinstance(s.dtype, pd.StringDtype) or (
+        s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"))
+    if not text:
+        return None
+    cells = pc.fill_null(_arrow(s), _scalar(""))
+    # neutralise: a spreadsheet runs text starting with one of FORMULA_STARTS; prefix it with a quote
+    risky = pc.match_substring_regex(cells, _FORMULA)
+    if pc.any(risky).as_py():
+        cells = pc.if_else(risky, pc.binary_join_element_wise(_scalar("'"), cells, _scalar("")), cells)
+    quote = pc.match_substring_regex(cells, _NEEDS_QUOTES)
+    if pc.any(quote).as_py():
+        inner = pc.replace_substring(cells, '"', '""') if pc.any(pc.match_substring(cells, '"')).as_py() else cells
+        cells = pc.if_else(quote, pc.binary_join_element_wise(_scalar('"'), inner, _scalar('"'), _scalar("")), cells)
+    return cells
+
+
+def csv_chunks(frame: pd.DataFrame) -> list[Any] | None:
+    """The bytes of ``neutralise(frame).to_csv(index=False, lineterminator="\\n")`` in UTF-8, as buffers.
+
+    Built with Arrow kernels (each column formatted and quoted as pandas and the csv module do, then the
+    columns joined), several times faster than to_csv at a million rows. None for a frame it does not
+    know how to write (a column of another type, labels that are not text, fewer than two columns): the
+    caller then uses to_csv.
+    """
+    labels = list(frame.columns)
+    if len(labels) < 2 or not all(isinstance(c, str) for c in labels) or isinstance(frame.columns, pd.MultiIndex):
+        return None
+    columns = []
+    try:
+        for i in range(len(labels)):
+            cells = _text_column(frame.iloc[:, i])
+            if cells is None:
+                return None
+            columns.append(cells)
+    except (pa.ArrowException, UnicodeError, TypeError, ValueError):  # e.g. text that is not valid Unicode, or
+        # a missing-value marker Arrow does not take: to_csv says so, or writes it
+        return None
+    chunks: list[Any] = [_csv_line(labels).encode("utf-8")]
+    if len(frame):
+        columns[-1] = pc.binary_join_element_wise(columns[-1], _scalar("\n"), _scalar(""))
+        rows = pc.binary_join_element_wise(*columns, _scalar(","))
+        chunks.extend(_data(chunk) for chunk in _chunks(rows) if len(chunk))
+    return chunks
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
@@ -59,8 +180,15 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     if fmt == "csv":
-        data = neutralise(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")
-        return atomic_write(path, lambda fh: fh.write(data))
+        chunks = csv_chunks(frame)
+        if chunks is None:
+            chunks = [neutralise(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")]
+
+        def write(fh: IO[bytes]) -> None:
+            for chunk in chunks:
+                fh.write(chunk)
+
+        return atomic_write(path, write)
     if fmt == "json":
         data = frame.to_json(orient="records", indent=1, force_ascii=False).encode("utf-8")
         return atomic_write(path, lambda fh: fh.write(data + b"\n"))
