@@ -52,8 +52,18 @@ def _rounded(v: np.ndarray, digits: int) -> np.ndarray:
 
 
 def _money(v: np.ndarray) -> pa.Array:
-    # thousands separators have no Arrow kernel; money placeholders are few and short
-    return pa.array([None if np.isnan(x) else f"{round(x):,}" for x in v], pa.string())
+    """Whole units with thousands separators (1234567.4 -> "1,234,567"), as f"{round(x):,}" writes them."""
+    whole = np.round(v)  # half to even, as round() rounds
+    huge = np.abs(whole) >= 2.0 ** 63  # beyond int64 (or infinite)
+    n = np.where(np.isnan(whole) | huge, 0.0, whole).astype(np.int64)
+    # digits grouped by threes from the right: reversed, a comma after every three, reversed back
+    backwards = pc.replace_substring_regex(pc.utf8_reverse(pc.cast(pa.array(np.abs(n)), pa.string())),
+                                           r"(\d{3})", r"\1,")
+    text = pc.utf8_reverse(pc.utf8_rtrim(backwards, ","))
+    text = pc.if_else(pa.array(n < 0), pc.binary_join_element_wise("-", text, ""), text)
+    if huge.any():  # rare: Python's own int (and its error for an infinite amount)
+        text = pc.replace_with_mask(text, pa.array(huge), pa.array([f"{round(x):,}" for x in v[huge]], pa.string()))
+    return pc.if_else(pa.array(np.isnan(v)), pa.scalar(None, pa.string()), text)
 
 
 # each takes the feature's values (float64 numpy) and gives Arrow text (null where missing)

@@ -159,6 +159,15 @@ def test_reason_formats(fmt, value, shown):
     assert explain(evaluate(specs, table), specs, table)["reasons"].tolist() == [f"<{shown}>"]
 
 
+def test_money_rounds_half_to_even_and_groups_digits_by_threes():
+    values = [0.0, -0.0, -0.4, 0.5, 2.5, 3.5, -2.5, 999.5, 1000.0, -1000.0, 123456789.0, -1234567.6, 9.3e18]
+    shown = ["0", "0", "0", "0", "2", "4", "-2", "1,000", "1,000", "-1,000", "123,456,789", "-1,234,568",
+             "9,300,000,000,000,000,000"]
+    specs = rules({"when": {"feature": "mrr", "op": "present"}, "reason": "{mrr:money}"})
+    table = pd.DataFrame({"mrr": values}, index=[f"a{i}" for i in range(len(values))])
+    assert explain(evaluate(specs, table), specs, table)["reasons"].tolist() == shown
+
+
 # ----------------------------------------------------------------------------- check_rules
 
 
