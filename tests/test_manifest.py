@@ -1,0 +1,45 @@
+"""manifest.py: input files are hashed (several at once) and recorded in the order the summary lists them."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+from churnscore.manifest import build_manifest, sha256_file, sha256_files
+
+EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_sha256_of_files_in_the_order_given(tmp_path):
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"x" * (3 << 20))  # several read blocks
+    (tmp_path / "abc.csv").write_bytes(b"abc")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    paths = [tmp_path / "abc.csv", big, tmp_path / "empty.csv"]
+    assert sha256_files(paths) == [ABC, hashlib.sha256(b"x" * (3 << 20)).hexdigest(), EMPTY]
+    assert sha256_files([str(paths[0])]) == [ABC] == [sha256_file(paths[0])]
+    assert sha256_files([]) == []
+
+
+def test_manifest_lists_every_input_with_its_size_hash_and_counts(tmp_path):
+    (tmp_path / "a.csv").write_bytes(b"abc")
+    (tmp_path / "u1.csv").write_bytes(b"")
+    (tmp_path / "u2.csv").write_bytes(b"abc")
+    files = {"accounts": {"files": [str(tmp_path / "a.csv")], "per_file": {str(tmp_path / "a.csv"): {
+                 "rows_read": 1, "rows_rejected": 0}}},
+             "usage": {"files": [str(tmp_path / "u1.csv"), str(tmp_path / "u2.csv")]}}
+    summary = {"files": files, "as_of": "2026-10-31", "timings_s": {"load": 1.0},
+               **{k: 0 for k in ("accounts_in_inputs", "accounts_scored", "accounts_excluded", "at_risk",
+                                 "rows_read", "rows_rejected", "revenue_at_risk")}}
+    m = build_manifest(summary, {"ranked": tmp_path / "r.csv"}, config_source="c.yaml", config_hash="h",
+                       model_hash=None, started=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    assert m["inputs"] == [
+        {"export": "accounts", "path": str(tmp_path / "a.csv"), "bytes": 3, "sha256": ABC, "rows_read": 1,
+         "rows_rejected": 0},
+        {"export": "usage", "path": str(tmp_path / "u1.csv"), "bytes": 0, "sha256": EMPTY, "rows_read": None,
+         "rows_rejected": None},
+        {"export": "usage", "path": str(tmp_path / "u2.csv"), "bytes": 3, "sha256": ABC, "rows_read": None,
+         "rows_rejected": None},
+    ]
+    assert m["outputs"] == {"ranked": str(tmp_path / "r.csv")}
