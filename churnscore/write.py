@@ -8,7 +8,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -84,70 +84,84 @@ def _float_text(v: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(missing), _scalar(""), text)
 
 
-def _chunks(text: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
-    return text.chunks if isinstance(text, pa.ChunkedArray) else [text]
-
-
 def _data(chunk: pa.Array) -> pa.Buffer:
     """The UTF-8 bytes of a large_string array's values, end to end (no copy)."""
     offsets = np.frombuffer(chunk.buffers()[1], np.int64)[chunk.offset:chunk.offset + len(chunk) + 1]
     return chunk.buffers()[2][offsets[0]:offsets[-1]]
 
 
-def _text_column(s: pd.Series) -> pa.Array | pa.ChunkedArray | None:
-    """A column's cells as to_csv writes them before quoting, or None when this module does not know how."""
+def _source(s: pd.Series) -> np.ndarray | pa.Array | None:
+    """A column ready to be formatted (NumPy numbers, or Arrow text); None when this module cannot say how
+    to_csv writes it."""
     if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iufb":
         v = np.ascontiguousarray(s.to_numpy())
-        if v.dtype.kind in "iu":
-            return pc.cast(pa.array(v), _TEXT)
-        if v.dtype.kind == "b":
-            return _BOOLS.take(pa.array(v.astype(np.int8)))
-        if v.dtype == np.float64:  # (float32 and float16 have their own shortest digits: not handled here)
-            return _float_text(v)
-        return None
-    text = isinstance(s.dtype, pd.StringDtype) or (
-        s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"))
-    if not text:
-        return None
-    cells = pc.fill_null(_arrow(s), _scalar(""))
+        # (float32 and float16 have their own shortest digits: not handled here)
+        return v if v.dtype.kind in "iub" or v.dtype == np.float64 else None
+    if isinstance(s.dtype, pd.StringDtype) or (
+            s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")):
+        text = _arrow(s)
+        if isinstance(text, pa.ChunkedArray):  # one array, so that blocks of rows are plain slices
+            return text.chunk(0) if text.num_chunks == 1 else text.combine_chunks()
+        return text
+    return None
+
+
+def _cells(source: np.ndarray | pa.Array) -> pa.Array:
+    """The cells of one column (or a block of its rows) as to_csv writes them, quoted where needed."""
+    if isinstance(source, np.ndarray):
+        if source.dtype.kind in "iu":
+            return pc.cast(pa.array(source), _TEXT)
+        if source.dtype.kind == "b":
+            return _BOOLS.take(pa.array(source.astype(np.int8)))
+        return _float_text(source)
+    cells = pc.fill_null(source, _scalar(""))
     # neutralise: a spreadsheet runs text starting with one of FORMULA_STARTS; prefix it with a quote
     risky = pc.match_substring_regex(cells, _FORMULA)
     if pc.any(risky).as_py():
         cells = pc.if_else(risky, pc.binary_join_element_wise(_scalar("'"), cells, _scalar("")), cells)
     quote = pc.match_substring_regex(cells, _NEEDS_QUOTES)
     if pc.any(quote).as_py():
-        inner = pc.replace_substring(cells, '"', '""') if pc.any(pc.match_substring(cells, '"')).as_py() else cells
-        cells = pc.if_else(quote, pc.binary_join_element_wise(_scalar('"'), inner, _scalar('"'), _scalar("")), cells)
+        inner = cells.filter(quote)
+        if pc.any(pc.match_substring(inner, '"')).as_py():
+            inner = pc.replace_substring(inner, '"', '""')
+        cells = pc.replace_with_mask(cells, quote,
+                                     pc.binary_join_element_wise(_scalar('"'), inner, _scalar('"'), _scalar("")))
     return cells
 
 
-def csv_chunks(frame: pd.DataFrame) -> list[Any] | None:
-    """The bytes of ``neutralise(frame).to_csv(index=False, lineterminator="\\n")`` in UTF-8, as buffers.
+CSV_BLOCK_ROWS = 1 << 16  # rows formatted at a time: the work stays in cache and memory stays small
+
+
+def csv_chunks(frame: pd.DataFrame) -> Iterator[bytes | pa.Buffer] | None:
+    """The bytes of ``neutralise(frame).to_csv(index=False, lineterminator="\\n")`` in UTF-8, block by block.
 
     Built with Arrow kernels (each column formatted and quoted as pandas and the csv module do, then the
-    columns joined), several times faster than to_csv at a million rows. None for a frame it does not
-    know how to write (a column of another type, labels that are not text, fewer than two columns): the
-    caller then uses to_csv.
+    columns joined into lines), several times faster than to_csv at a million rows. None for a frame it
+    does not know how to write (a column of another type, labels that are not text, fewer than two
+    columns): the caller then uses to_csv. Whatever could fail on odd values is done before this returns.
     """
     labels = list(frame.columns)
     if len(labels) < 2 or not all(isinstance(c, str) for c in labels) or isinstance(frame.columns, pd.MultiIndex):
         return None
-    columns = []
+    sources = []
     try:
         for i in range(len(labels)):
-            cells = _text_column(frame.iloc[:, i])
-            if cells is None:
+            source = _source(frame.iloc[:, i])
+            if source is None:
                 return None
-            columns.append(cells)
+            sources.append(source)
     except (pa.ArrowException, UnicodeError, TypeError, ValueError):  # e.g. text that is not valid Unicode, or
         # a missing-value marker Arrow does not take: to_csv says so, or writes it
         return None
-    chunks: list[Any] = [_csv_line(labels).encode("utf-8")]
-    if len(frame):
-        columns[-1] = pc.binary_join_element_wise(columns[-1], _scalar("\n"), _scalar(""))
-        rows = pc.binary_join_element_wise(*columns, _scalar(","))
-        chunks.extend(_data(chunk) for chunk in _chunks(rows) if len(chunk))
-    return chunks
+
+    def blocks() -> Iterator[bytes | pa.Buffer]:
+        yield _csv_line(labels).encode("utf-8")
+        for start in range(0, len(frame), CSV_BLOCK_ROWS):
+            cells = [_cells(src[start:start + CSV_BLOCK_ROWS]) for src in sources]
+            cells[-1] = pc.binary_join_element_wise(cells[-1], _scalar("\n"), _scalar(""))
+            yield _data(pc.binary_join_element_wise(*cells, _scalar(",")))
+
+    return blocks()
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
@@ -180,7 +194,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     if fmt == "csv":
-        chunks = csv_chunks(frame)
+        chunks: Iterable[bytes | pa.Buffer] | None = csv_chunks(frame)
         if chunks is None:
             chunks = [neutralise(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")]
 

@@ -116,3 +116,12 @@ def test_write_table_writes_the_same_bytes_as_pandas(tmp_path):
     frame = pd.DataFrame({"t": pd.Series(TEXTS, dtype="str"), "f": FLOATS[:len(TEXTS)]})
     out = write_table(frame, tmp_path / "t.csv")
     assert out.read_bytes() == pandas_bytes(frame)
+
+
+def test_rows_written_in_several_blocks_are_the_same_bytes(monkeypatch):
+    frame = pd.DataFrame({"t": pd.Series(TEXTS, dtype="str"), "f": FLOATS[:len(TEXTS)],
+                          "o": pd.Series(["x"] * 5 + ["y,z"] + ["w"] * (len(TEXTS) - 6), dtype="object")})
+    whole = fast(frame)
+    monkeypatch.setattr("churnscore.write.CSV_BLOCK_ROWS", 4)
+    assert len(list(csv_chunks(frame))) == 1 + -(-len(TEXTS) // 4)  # the header, then the blocks
+    assert fast(frame) == whole == pandas_bytes(frame)
