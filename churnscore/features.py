@@ -241,7 +241,7 @@ def norm_rows(usage: pd.DataFrame, as_of: pd.Timestamp, windows: Windows, params
     return pd.DataFrame({"event": _key_names(event)[event_codes[mask]], "duration_seconds": dur[mask]})
 
 
-USAGE_PIECE_ROWS = 4_000_000  # usage rows per piece: bounds the features' temporary arrays, not the result
+USAGE_PIECE_ROWS = 2_000_000  # usage rows per piece: bounds the features' temporary arrays, not the result
 
 
 def event_norms(usage: pd.DataFrame, as_of: pd.Timestamp, windows: Windows, params: FeatureParams) -> pd.Series:

@@ -25,6 +25,26 @@ from .contract import EXPORTS, FALSE_WORDS, FILE_ENDINGS, TRUE_WORDS, Export
 from .errors import InputDataError
 
 REJECT_COLUMNS = ["file", "line", "column", "value", "reason"]
+
+
+def _release_freed_memory() -> None:
+    """Large exports are read in batches whose arrays are freed as the next arrives. glibc keeps freed
+    blocks below its (self-raising) mmap threshold in the heap, so the process would hold on to every
+    batch it ever had; a fixed threshold gives them back. Arrow's own pool does the same for its buffers."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD: blocks of 1 MiB and more come from (and go back to) mmap
+    except (OSError, AttributeError):  # not glibc: its allocator decides
+        pass
+    try:
+        pa.set_memory_pool(pa.system_memory_pool())
+    except (AttributeError, pa.ArrowException):  # pragma: no cover
+        pass
+
+
+_release_freed_memory()
 FREE_TEXT = frozenset({"comment", "account_name"})  # may hold a quoted line break; no other text column may
 SEPARATORS = [",", ";", "\t", "|"]
 
@@ -392,6 +412,14 @@ def _encode_clean(arr: pa.ChunkedArray, mapping: dict[str, str] | None) -> pd.Se
             pa.array([], pa.string()))
         if not pa.types.is_string(enc.dictionary.type):
             enc = pc.dictionary_encode(pc.cast(pc.cast(enc, enc.dictionary.type), pa.string()))
+        if len(enc.dictionary) > 1024 and len(enc.dictionary) > len(enc) // 4:
+            # a Parquet batch carries its row group's whole dictionary: keep the values this batch uses
+            indices = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+            used = np.flatnonzero(np.bincount(indices + 1, minlength=len(enc.dictionary) + 1)[1:])
+            remap = np.full(len(enc.dictionary) + 1, -1, dtype="int32")
+            remap[used] = np.arange(len(used), dtype="int32")
+            compact = remap[indices]  # -1 (missing) reads the last slot: -1
+            enc = pa.DictionaryArray.from_arrays(pa.array(compact, mask=compact < 0), enc.dictionary.take(used))
     else:
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             arr = pc.cast(arr, pa.string())
@@ -661,11 +689,13 @@ def _candidates(frame: pd.DataFrame, subset: list[str]) -> np.ndarray:
     for start in range(0, len(frame), step):
         piece = frame.iloc[start:start + step]
         part = np.zeros(len(piece), dtype=np.uint64)
-        for name in subset:
-            part = _mix(part * _GOLDEN + _mix(_value_codes(piece[name]).view(np.uint64)))
-        h[start:start + step] = part
+        for name in subset:  # multiply-xor per column, one finalising mix: collisions are checked exactly
+            part ^= _value_codes(piece[name]).view(np.uint64)
+            part *= _GOLDEN
+        h[start:start + step] = _mix(part)
     ordered = np.sort(h)
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    del ordered
     return np.isin(h, repeated) if len(repeated) else np.zeros(len(frame), bool)
 
 
@@ -702,7 +732,20 @@ def _dedupe(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.DataF
         column, value = "", ""
     rejects = pd.DataFrame({"file": rows["_file"].to_numpy(), "line": rows["_line"].to_numpy().astype("int64"), "column": column,
                             "value": value, "reason": reason.to_numpy()})
-    return frame.loc[~dup].reset_index(drop=True), rejects
+    return _keep_rows(frame, ~dup.to_numpy()), rejects
+
+
+def _keep_rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """The kept rows, built column by column while the columns of ``frame`` are taken out of it (the
+    frame passed is consumed): the memory of one column at a time, not of a second frame."""
+    if keep.all():
+        return frame
+    out = {}
+    for name in list(frame.columns):
+        out[name] = frame[name].iloc[keep].reset_index(drop=True) if not isinstance(frame[name].dtype, np.dtype) \
+            else frame[name].to_numpy()[keep]
+        del frame[name]
+    return pd.DataFrame(out, copy=False)
 
 
 ORDER_CHECKS = {"tickets": ("created_at", "resolved_at")}  # export: (earlier, later)
@@ -720,7 +763,7 @@ def _check_order(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.
     rejects = pd.DataFrame({"file": rows["_file"].to_numpy(), "line": rows["_line"].to_numpy().astype("int64"), "column": second,
                             "value": rows[second].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
                             "reason": f"{second} before {first}"})
-    return frame.loc[~bad].reset_index(drop=True), rejects
+    return _keep_rows(frame, ~bad), rejects
 
 
 def concat_frames(frames: list[pd.DataFrame], export: Export | None = None) -> pd.DataFrame:
@@ -753,40 +796,31 @@ def concat_frames(frames: list[pd.DataFrame], export: Export | None = None) -> p
 
 class _Codebook:
     """The categories of one repeating text column over every batch and file of an export: each batch's
-    own categories become positions in one growing list, so rows keep small integer codes, never text.
-
-    Lookups go to a large settled index (its hash table built once) and a small one of recent additions,
-    merged into the large one when it has grown by half: the cost follows the distinct values, not the rows.
-    """
+    own categories (its distinct values) become positions in one growing list, so rows keep small integer
+    codes, never text. A dict does the lookups: the cost follows each batch's distinct values, not its
+    rows (pandas' string index took ~10x longer per lookup against millions of values)."""
 
     def __init__(self) -> None:
-        self._settled = pd.Index([], dtype="str")
-        self._recent = pd.Index([], dtype="str")
-
-    @staticmethod
-    def _find(index: pd.Index, values: pd.Index) -> np.ndarray:
-        return index.get_indexer(values) if len(index) else np.full(len(values), -1, dtype=np.intp)
+        self._code: dict[str, int] = {}
+        self._values: list[str] = []
 
     def codes(self, cat: pd.Series) -> np.ndarray:
-        cats = cat.cat.categories
-        pos = self._find(self._settled, cats)
-        miss = np.flatnonzero(pos < 0)
-        if len(miss):
-            missing = cats[miss]
-            later = self._find(self._recent, missing)
-            fresh = later < 0
-            if fresh.any():
-                later[fresh] = len(self._recent) + np.arange(int(fresh.sum()))
-                self._recent = self._recent.append(missing[fresh])
-            pos[miss] = len(self._settled) + later
-            if len(self._recent) > max(1 << 16, len(self._settled) // 2):
-                self._settled, self._recent = self.categories, pd.Index([], dtype="str")
+        values = cat.cat.categories.to_numpy(dtype=object).tolist()
+        known = self._code
+        before = len(known)
+        setdefault = known.setdefault
+        pos = np.fromiter((setdefault(v, len(known)) for v in values), dtype=np.int64, count=len(values))
+        if len(known) > before:
+            self._values.extend(v for v, p in zip(values, pos.tolist()) if p >= before)
         lookup = np.append(pos, -1).astype("int32")  # code -1 (missing) reads the last slot
         return lookup[cat.cat.codes.to_numpy()]
 
+    def __len__(self) -> int:
+        return len(self._values)
+
     @property
     def categories(self) -> pd.Index:
-        return self._settled.append(self._recent) if len(self._recent) else self._settled
+        return pd.Index(self._values, dtype="str")
 
 
 _MISSING = {"datetime": np.datetime64("NaT", "ns"), "date": np.datetime64("NaT", "ns")}
@@ -808,8 +842,19 @@ class _Rows:
         cols: dict[str, object] = {}
         for name in frame.columns:
             values = frame[name]
-            cols[name] = self.books[name].codes(values) if name in self.books else values.to_numpy() \
-                if values.dtype.kind in "fMi" else values
+            if name in self.books:
+                codes = self.books[name].codes(values)
+                size = len(self.books[name])
+                cols[name] = codes.astype("int8" if size < 127 else "int16" if size < 32767 else "int32")
+            elif values.dtype.kind in "fMi":
+                cols[name] = values.to_numpy()
+            else:
+                cols[name] = values
+        count = cols.get("count")
+        if count is not None and len(count):  # counts are whole numbers: 4 bytes hold them exactly
+            small = count.astype("float32")
+            if np.array_equal(small, count, equal_nan=True):
+                cols["count"] = small
         if len(frame) and cols["_line"].max() < np.iinfo("int32").max:
             cols["_line"] = cols["_line"].astype("int32")
         cols["_file"] = np.full(len(frame), file, dtype="int16" if file < (1 << 15) else "int32")
@@ -850,13 +895,18 @@ class _Rows:
         self.pieces = []
         if not names:
             return empty_frame(self.export)
-        return pd.DataFrame(out)
+        return pd.DataFrame(out, copy=False)
 
 
-def _parquet_columns(table: pa.Table, mapped: dict[str, str], path: Path) -> pa.Table:
-    """Dictionary columns as their values; a column of a type no contract column can be read from stops."""
+def _parquet_columns(table: pa.Table, mapped: dict[str, str], path: Path,
+                     keep_dictionary: frozenset[str] = frozenset()) -> pa.Table:
+    """Dictionary columns as their values (but text in ``keep_dictionary``, which parse_table encodes
+    from its dictionary); a column of a type no contract column can be read from stops."""
     for canonical, source in mapped.items():
         column_type = table.column(source).type
+        if (pa.types.is_dictionary(column_type) and source in keep_dictionary
+                and pa.types.is_string(column_type.value_type)):
+            continue
         if pa.types.is_dictionary(column_type):
             table = table.set_column(table.column_names.index(source), source,
                                      pc.cast(table.column(source), column_type.value_type))
@@ -877,11 +927,18 @@ def _batches(path: Path, export: Export, spec: InputSpec, typed: bool):  # noqa:
             raise InputDataError(f"{path}: cannot read as Parquet ({exc}).", file=str(path)) from None
         mapped = _map_columns(export, spec, list(pf.schema_arrow.names), path)
         sources = list(dict.fromkeys(mapped.values()))
+        # repeating text straight from Parquet's dictionary pages: no hashing of every row
+        repeating = frozenset(mapped[c.name] for c in export.columns
+                              if c.name in mapped and c.kind == "string" and not c.distinct)
+        try:
+            pf = pq.ParquetFile(path, read_dictionary=sorted(repeating))
+        except (OSError, pa.ArrowException) as exc:
+            raise InputDataError(f"{path}: cannot read as Parquet ({exc}).", file=str(path)) from None
 
         def parquet():  # noqa: ANN202
             try:
                 for batch in pf.iter_batches(batch_size=1 << 20, columns=sources):
-                    yield _parquet_columns(pa.Table.from_batches([batch]), mapped, path)
+                    yield _parquet_columns(pa.Table.from_batches([batch]), mapped, path, repeating)
             except (OSError, pa.ArrowException) as exc:
                 if isinstance(exc, InputDataError):
                     raise
