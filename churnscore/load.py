@@ -72,6 +72,7 @@ class Loaded:
     missing: list[str]
     after_as_of: dict[str, int] = field(default_factory=dict)  # rows dated after the as-of date, per export
     unknown_rows: dict[str, int] = field(default_factory=dict)  # rows for ids not in accounts, per export
+    ids_seen: pd.Index | None = None  # every account id in any export (set by universe.account_universe)
 
     def frame(self, name: str) -> pd.DataFrame:
         """The typed frame of an export, or an empty one with the contract's columns when it was absent."""

@@ -49,7 +49,8 @@ class ScoreResult:
                                                "rows_rejected": int(rejected_by_file.get(path, 0))}
                                         for path, n in st.file_rows.items()}}
         # counted in the inputs, not as scored + excluded, so that equation is a check
-        seen = ids_in([frame["account_id"] for frame in self.loaded.frames.values()])
+        seen = self.loaded.ids_seen if self.loaded.ids_seen is not None else \
+            ids_in([frame["account_id"] for frame in self.loaded.frames.values()])
         return {
             "as_of": self.as_of.date().isoformat(),
             "as_of_source": self.as_of_source,

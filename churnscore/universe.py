@@ -50,10 +50,12 @@ def account_universe(loaded: Loaded, as_of: pd.Timestamp) -> tuple[pd.Index, pd.
         seen.append(present_ids(ids))
         seen_before.append(present_ids(ids[(frame[EXPORTS[name].date_column] < end).to_numpy()]))
     other = _union(seen)
+    loaded.ids_seen = other
     excluded: list[pd.DataFrame] = []
     if "accounts" in loaded.frames:
         acc = loaded.frames["accounts"]
         ids = pd.Index(acc["account_id"].astype("str"), dtype="str")
+        loaded.ids_seen = other.union(present_ids(acc["account_id"]))
         churned = (acc["churn_date"] <= as_of).to_numpy()
         not_yet = (acc["signup_date"] > as_of).to_numpy()
         excluded.append(pd.DataFrame({"account_id": ids[churned], "reason": EXCLUDE_CHURNED}))
