@@ -269,42 +269,93 @@ def norm_rows(usage: pd.DataFrame, as_of: pd.Timestamp, windows: Windows, params
 USAGE_PIECE_ROWS = 2_000_000  # usage rows per piece: bounds the features' temporary arrays, not the result
 
 
-def event_norms(usage: pd.DataFrame, as_of: pd.Timestamp, windows: Windows, params: FeatureParams) -> pd.Series:
+def _norm_values(usage: pd.DataFrame, event: pd.Series, as_of: pd.Timestamp, windows: Windows,
+                 params: FeatureParams) -> tuple[np.ndarray, np.ndarray]:
+    """(event code, duration) of the rows of ``usage`` that set the norms (see norm_rows)."""
+    end = as_of + pd.Timedelta(days=1)
+    ts = usage["timestamp"]
+    kept = (ts < end).to_numpy()
+    dur = usage["duration_seconds"].to_numpy(dtype="float64")[kept]
+    event_codes = event.cat.codes.to_numpy()[kept]
+    mask = _norm_mask(_age_days(ts[kept], as_of), ~np.isnan(dur),
+                      (event == params.login_event).to_numpy()[kept], event_codes, windows)
+    return event_codes[mask], dur[mask]
+
+
+def event_norms(pieces, as_of: pd.Timestamp, windows: Windows, params: FeatureParams) -> pd.Series:  # noqa: ANN001
     """Each event's norm for task_time_vs_norm_30d: the median duration of its rows over every account
-    (see norm_rows), keyed by event text; gathered from slices of USAGE_PIECE_ROWS rows."""
+    (see norm_rows), keyed by event text; gathered from ``pieces``, frames of usage whose events share
+    their categories (slices of one frame, or the parts of a spilled export)."""
+    codes, durations = [], []
+    categories = None
+    for piece in pieces:
+        event = piece["event"]
+        if not isinstance(event.dtype, pd.CategoricalDtype):
+            event = event.astype("category")
+        categories = event.cat.categories
+        c, d = _norm_values(piece, event, as_of, windows, params)
+        codes.append(c)
+        durations.append(d)
+    if categories is None:
+        return pd.Series([], dtype="float64", index=pd.Index([], dtype="str"))
+    code = np.concatenate(codes)
+    medians = pd.Series(np.concatenate(durations)).groupby(code).median()
+    return pd.Series(medians.to_numpy(), index=pd.Index(categories.take(medians.index.to_numpy()), dtype="str"),
+                     dtype="float64")
+
+
+def _slices(usage: pd.DataFrame):  # noqa: ANN202
     event = usage["event"]
     if not isinstance(event.dtype, pd.CategoricalDtype):
-        event = event.astype("category")
-    end = as_of + pd.Timedelta(days=1)
-    codes, durations = [], []
+        usage = usage.assign(event=event.astype("category"))
     for start in range(0, len(usage), USAGE_PIECE_ROWS):
-        piece = slice(start, start + USAGE_PIECE_ROWS)
-        ts = usage["timestamp"].iloc[piece]
-        kept = (ts < end).to_numpy()
-        dur = usage["duration_seconds"].iloc[piece].to_numpy(dtype="float64")[kept]
-        ev = event.iloc[piece]
-        event_codes = ev.cat.codes.to_numpy()[kept]
-        mask = _norm_mask(_age_days(ts[kept], as_of), ~np.isnan(dur),
-                          (ev == params.login_event).to_numpy()[kept], event_codes, windows)
-        codes.append(event_codes[mask])
-        durations.append(dur[mask])
-    code = np.concatenate(codes) if codes else np.array([], dtype="int64")
-    medians = pd.Series(np.concatenate(durations) if durations else np.array([])).groupby(code).median()
-    return pd.Series(medians.to_numpy(), index=pd.Index(event.cat.categories.take(medians.index.to_numpy()),
-                                                          dtype="str"), dtype="float64")
+        yield usage.iloc[start:start + USAGE_PIECE_ROWS]
 
 
-def usage_features_in_pieces(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, windows: Windows,
+def _spilled_usage_features(spill, index: pd.Index, as_of: pd.Timestamp, windows: Windows,  # noqa: ANN001
+                            params: FeatureParams, signup: np.ndarray, seats: np.ndarray,
+                            norms: pd.Series | None) -> dict[str, np.ndarray]:
+    """usage_features part by part of a spilled usage export (spill.UsageSpill): each part holds every row
+    of its accounts, so each account's features come from its part, with the norms taken over all parts."""
+    if norms is None:
+        norms = event_norms((spill.part(p) for p in range(spill.parts)), as_of, windows, params)
+    n = len(index)
+    code_of = spill.categories["account_id"].get_indexer(index)  # each account's code in the spill, -1: none
+    part_of = np.where(code_of >= 0, code_of % spill.parts, -1)
+    out: dict[str, np.ndarray] = {}
+    for p in [-1, *range(spill.parts)]:
+        members = np.flatnonzero(part_of == p)
+        if p < 0:  # accounts without a usage row
+            rows, codes = spill.empty(), np.zeros(0, dtype="int64")
+        else:
+            rows = spill.part(p)
+            local = np.full(n + 1, -1, dtype="int64")
+            local[members] = np.arange(len(members))
+            codes = local[account_codes(rows["account_id"], index)]  # -1 (not in index) reads the last slot
+        part = usage_features(rows, index[members], as_of, windows, params, signup[members], seats[members],
+                              norms, codes=codes)
+        for name, values in part.items():
+            if name not in out:
+                out[name] = np.full(n, np.nan, dtype=values.dtype)
+            out[name][members] = values
+        del rows
+    return out
+
+
+def usage_features_in_pieces(usage, index: pd.Index, as_of: pd.Timestamp, windows: Windows,  # noqa: ANN001
                              params: FeatureParams, signup: np.ndarray, seats: np.ndarray,
                              norms: pd.Series | None = None) -> dict[str, np.ndarray]:
     """usage_features over pieces of about USAGE_PIECE_ROWS rows, each holding whole accounts (a range of
     ``index``), so the temporary arrays follow the piece, not the export; the same result, as the Dask
-    engine's partitions show. The norms are taken over every row first."""
+    engine's partitions show. The norms are taken over every row first. ``usage`` may also be a spilled
+    export (spill.UsageSpill), read part by part."""
+    if not isinstance(usage, pd.DataFrame):
+        return _spilled_usage_features(usage, index, as_of, windows, params, signup, seats, norms)
     if len(usage) <= USAGE_PIECE_ROWS:
         return usage_features(usage, index, as_of, windows, params, signup, seats, norms)
     n = len(index)
     if norms is None:
-        norms = event_norms(usage, as_of, windows, params)
+        norms = event_norms(_slices(usage), as_of, windows, params)
     codes = account_codes(usage["account_id"], index).astype("int32")
     per_account = np.bincount(codes[codes >= 0], minlength=n)
     cuts = np.searchsorted(np.cumsum(per_account), np.arange(USAGE_PIECE_ROWS, per_account.sum(), USAGE_PIECE_ROWS))

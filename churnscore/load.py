@@ -27,6 +27,16 @@ from .errors import InputDataError
 REJECT_COLUMNS = ["file", "line", "column", "value", "reason"]
 
 
+_LIBC = None
+
+
+def trim_heap() -> None:
+    """Give the heap's free memory back to the system (glibc's malloc_trim): after an export is read, the
+    memory of its batches is free but would stay with the process."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
 def _release_freed_memory() -> None:
     """Large exports are read in batches whose arrays are freed as the next arrives. glibc keeps freed
     blocks below its (self-raising) mmap threshold in the heap, so the process would hold on to every
@@ -34,8 +44,11 @@ def _release_freed_memory() -> None:
     try:
         import ctypes
 
+        global _LIBC
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD: blocks of 1 MiB and more come from (and go back to) mmap
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        _LIBC = libc
     except (OSError, AttributeError):  # not glibc: its allocator decides
         pass
     try:
@@ -73,6 +86,7 @@ class Loaded:
     after_as_of: dict[str, int] = field(default_factory=dict)  # rows dated after the as-of date, per export
     unknown_rows: dict[str, int] = field(default_factory=dict)  # rows for ids not in accounts, per export
     ids_seen: pd.Index | None = None  # every account id in any export (set by universe.account_universe)
+    spilled: dict = field(default_factory=dict)  # export -> spill.UsageSpill; frames then hold its digest
 
     def frame(self, name: str) -> pd.DataFrame:
         """The typed frame of an export, or an empty one with the contract's columns when it was absent."""
@@ -269,7 +283,7 @@ class _Ragged:
 TYPED = {"datetime": pa.timestamp("ns", tz="UTC"), "date": pa.date32(), "float": pa.float64(),
          "int": pa.float64()}
 TEXT_DICT = pa.dictionary(pa.int32(), pa.string())
-STREAM_BLOCK = 1 << 26  # bytes of CSV per batch: ~1 M usage rows, so memory holds batches, not files
+STREAM_BLOCK = 1 << 24  # bytes of CSV per batch (~290k usage rows); pyarrow reads several ahead
 
 
 class _Fallback(Exception):
@@ -832,12 +846,18 @@ class _Rows:
     text as codes into one codebook per column, the rest as typed arrays. A file's pieces are kept apart
     until the file is read to its end, so a file read again another way is not counted twice."""
 
-    def __init__(self, export: Export) -> None:
+    def __init__(self, export: Export, spill_parts: int = 0) -> None:
         self.export = export
         self.books = {c.name: _Codebook() for c in export.columns if c.kind == "string" and not c.distinct}
         self.pieces: list[tuple[int, dict[str, object]]] = []
         self.staged: list[tuple[int, dict[str, object]]] = []
         self.files: list[str] = []
+        self.spill = None  # spill.UsageSpill: the pieces go to disk by account as they come
+        if spill_parts:
+            from .spill import UsageSpill
+
+            self.spill = UsageSpill(export, spill_parts, self.books)
+            self.spill.files = self.files
 
     def add(self, frame: pd.DataFrame, file: int) -> None:
         cols: dict[str, object] = {}
@@ -859,6 +879,9 @@ class _Rows:
         if len(frame) and cols["_line"].max() < np.iinfo("int32").max:
             cols["_line"] = cols["_line"].astype("int32")
         cols["_file"] = np.full(len(frame), file, dtype="int16" if file < (1 << 15) else "int32")
+        if self.spill is not None:
+            self.spill.add(cols, file)
+            return
         self.staged.append((len(frame), cols))
 
     def commit(self) -> None:
@@ -867,6 +890,8 @@ class _Rows:
 
     def rollback(self) -> None:
         self.staged = []
+        if self.spill is not None:
+            self.spill.rollback(len(self.files) - 1)
 
     def frame(self) -> pd.DataFrame:
         """One frame of every committed piece, in order; a column a piece lacks is missing for its rows.
@@ -1010,23 +1035,46 @@ def read_file(path: Path, export: Export, spec: InputSpec) -> tuple[pd.DataFrame
     return rows.frame(), rejects, mapped, read
 
 
-def read_export(config: Config, name: str, files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, FileStats]:
-    """Read all files of one export into one typed frame; returns (frame, rejects, stats)."""
+def read_export(config: Config, name: str, files: list[Path], spill_parts: int = 0):  # noqa: ANN201
+    """Read all files of one export into one typed frame; returns (frame, rejects, stats).
+
+    With ``spill_parts`` the rows go to disk in that many parts by account (see spill.py) and the result
+    is (two dates per account, rejects, stats, the spill)."""
     export = EXPORTS[name]
     spec = config.inputs[name]
-    rows = _Rows(export)
+    rows = _Rows(export, spill_parts)
     rejects = []
     stats = FileStats(name, files)
-    for path in files:
-        rej, mapped, read = _read_into(rows, path, export, spec)
-        stats.columns = mapped
-        stats.rows_read += read
-        stats.file_rows[str(path)] = read
-        rejects.append(rej)
-    frame = rows.frame()
+    try:
+        for path in files:
+            rej, mapped, read = _read_into(rows, path, export, spec)
+            stats.columns = mapped
+            stats.rows_read += read
+            stats.file_rows[str(path)] = read
+            rejects.append(rej)
+    except BaseException:
+        if rows.spill is not None:
+            rows.spill.close()
+        raise
     if export.required and stats.rows_read == 0:
+        if rows.spill is not None:
+            rows.spill.close()
         raise InputDataError(f"{files[0]}: the {name} export has a header but no rows; "
                              f"{name} is required.", file=str(files[0]), line=2)
+    if rows.spill is not None:  # on disk by account: the duplicate search part by part; here the digest
+        dups = rows.spill.finish(_dedupe)
+        dup_rejects = pd.DataFrame(columns=REJECT_COLUMNS)
+        if dups:
+            order = {f: i for i, f in enumerate(rows.files)}
+            dup_rejects = pd.concat(dups, ignore_index=True)
+            key = np.lexsort((dup_rejects["line"].to_numpy(dtype="int64"),
+                              dup_rejects["file"].astype("str").map(order).to_numpy()))
+            dup_rejects = dup_rejects.take(key).reset_index(drop=True)
+        all_rejects = pd.concat([r for r in rejects + [dup_rejects] if len(r)], ignore_index=True) \
+            if any(len(r) for r in rejects + [dup_rejects]) else pd.DataFrame(columns=REJECT_COLUMNS)
+        stats.rows_rejected = len(all_rejects)
+        return rows.spill.digest_frame(export.date_column), all_rejects, stats, rows.spill
+    frame = rows.frame()
     frame, order_rejects = _check_order(frame, export)
     frame, dup_rejects = _dedupe(frame, export)
     extra = [order_rejects, dup_rejects]
@@ -1044,8 +1092,11 @@ def read_export(config: Config, name: str, files: list[Path]) -> tuple[pd.DataFr
     return frame[ordered], all_rejects, stats
 
 
-def load_all(config: Config, input_dir: str | Path | None = None) -> Loaded:
-    """Read every export the config and input folder provide. Only usage is required."""
+def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool = False) -> Loaded:
+    """Read every export the config and input folder provide. Only usage is required.
+
+    ``spill``: a large usage export may go to disk by account (Loaded.spilled; see spill.py): for callers
+    that read it through Loaded.spilled, as pipeline.score does."""
     base = Path(input_dir) if input_dir is not None else (
         config.resolve(config.input_dir) if config.input_dir else None)
     if base is not None and not base.is_dir():
@@ -1055,6 +1106,7 @@ def load_all(config: Config, input_dir: str | Path | None = None) -> Loaded:
     rejects: list[pd.DataFrame] = []
     stats: dict[str, FileStats] = {}
     missing: list[str] = []
+    spilled: dict = {}
     for name, export in EXPORTS.items():
         files = find_files(config, name, base)
         if not files:
@@ -1065,10 +1117,26 @@ def load_all(config: Config, input_dir: str | Path | None = None) -> Loaded:
                                      file=str(where))
             missing.append(name)
             continue
-        frame, rej, st = read_export(config, name, files)
+        parts = _spill_parts(config, name, files) if spill else 0
+        if parts:
+            frame, rej, st, spilled[name] = read_export(config, name, files, parts)
+        else:
+            frame, rej, st = read_export(config, name, files)
         frames[name], stats[name] = frame, st
+        trim_heap()
         if len(rej):
             rejects.append(rej)
     rejects.extend(map_accounts(config, base, frames, stats))  # vendor keys -> account ids (account_map.csv)
     all_rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
-    return Loaded(frames, all_rejects, stats, missing)
+    return Loaded(frames, all_rejects, stats, missing, spilled=spilled)
+
+
+def _spill_parts(config: Config, name: str, files: list[Path]) -> int:
+    """How many parts the export goes to disk in (0: it stays in memory): usage files over SPILL_BYTES in
+    all, unless a mapping file turns its keys into account ids (that needs the whole export at once)."""
+    from . import spill as spill_mod
+
+    if name != "usage" or config.inputs[name].account_source:
+        return 0
+    size = sum(p.stat().st_size * (4 if p.name.endswith((".gz", ".parquet")) else 1) for p in files)
+    return spill_mod.parts_for(size) if size > spill_mod.SPILL_BYTES else 0

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 
 from . import rules as rules_mod
@@ -14,7 +15,7 @@ from .config import Config
 from .contract import EXPORTS
 from .errors import ConfigError, InputDataError
 from .features import account_attributes, account_codes, build_features
-from .load import Loaded, load_all
+from .load import Loaded, load_all, trim_heap
 from .movers import add_previous, read_previous
 from .rank import rank
 from .universe import account_universe, ids_in, present_ids
@@ -89,6 +90,13 @@ def _note_rows(loaded: Loaded, as_of: pd.Timestamp) -> None:
         col = EXPORTS[name].date_column
         if col is None:
             continue
+        spill = loaded.spilled.get(name)
+        if spill is not None:  # on disk by account (frame: two dates per account)
+            loaded.after_as_of[name] = spill.after(end)
+            if known is not None:
+                in_accounts = np.flatnonzero(spill.categories["account_id"].isin(known))
+                loaded.unknown_rows[name] = spill.rows - spill.rows_of(in_accounts)
+            continue
         loaded.after_as_of[name] = int((frame[col] >= end).sum())
         if known is not None:
             loaded.unknown_rows[name] = int((account_codes(frame["account_id"], known) < 0).sum())
@@ -147,7 +155,7 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
         dask_run = DaskEngine(config, input_dir, scheduler=scheduler)
         loaded = dask_run.load()
     if loaded is None:
-        loaded = load_all(config, input_dir)
+        loaded = load_all(config, input_dir, spill=True)
     timings["load"] = time.perf_counter() - t0
     as_of, source = resolve_as_of(loaded, as_of)
     if dask_run is None:
@@ -160,7 +168,11 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     stage("features")
     if dask_run is None:
         frames = {name: loaded.frame(name) for name in ("accounts", "usage", "nps", "tickets", "payments")}
+        frames.update(loaded.spilled)  # a large usage export is read from disk, part by part
         table = build_features(frames, index, as_of, config)
+        for spill in loaded.spilled.values():
+            spill.close()
+        trim_heap()
     else:
         table = dask_run.features(index, as_of)  # and closes the engine
     timings["features"] = time.perf_counter() - t0

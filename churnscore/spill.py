@@ -1,0 +1,215 @@
+"""A large usage export, held on disk by account instead of in memory (the pandas engine's bounded-memory path).
+
+While the files are read batch by batch (load._read_into), each batch's compact rows (codes into the export's
+codebooks, typed dates and numbers, line numbers) are split by account into ``parts`` Arrow files in a
+temporary folder. Then each part is read back on its own: duplicates found and rejected (exact duplicate rows
+share their account, so they share a part), counts filled, and each account's earliest and latest time and
+row count kept. ``Loaded.frames["usage"]`` then holds those two dates per account, as the Dask engine's
+does (enough for the as-of date, the universe and the summary); the features read one part at a time
+(features.usage_features_in_pieces). Memory follows one part and the accounts, not the export's rows.
+
+The results are the in-memory path's by construction: the same reader, parser, duplicate search and feature
+code run on pieces that each hold all rows of their accounts in file and line order (tests compare both).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from .contract import Export
+
+SPILL_BYTES = 1 << 30  # usage files larger than this in all (on disk) are spilled; smaller ones stay in memory
+PART_ROWS = 2_000_000  # rows per part aimed at (the parts are fixed before the rows are counted: see parts_for)
+
+
+def parts_for(total_bytes: int) -> int:
+    """How many parts for usage files of this size: ~PART_ROWS rows each at ~55 bytes a CSV row."""
+    return int(min(max(total_bytes // (55 * PART_ROWS), 2), 512))
+
+
+class UsageSpill:
+    """The rows of one export, by account, in a temporary folder removed when this object goes."""
+
+    def __init__(self, export: Export, parts: int, books: dict) -> None:  # books: load._Codebook per text column
+        self.export = export
+        self.parts = parts
+        self.books = books
+        self.folder = Path(tempfile.mkdtemp(prefix="churnscore-spill-"))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.folder), True)
+        self._writers: dict[tuple[int, int], ipc.RecordBatchStreamWriter] = {}
+        self._sinks: dict[tuple[int, int], pa.OSFile] = {}
+        self.files: list[str] = []
+        self.final: list[Path] = []  # one file per part, after the duplicate search
+        self.digest: pd.DataFrame | None = None  # account code, min, max, size
+        self.categories: dict[str, pd.Index] = {}
+        self.rows = 0
+
+    # ------------------------------------------------------------------ writing while reading
+
+    def _path(self, file: int, part: int) -> Path:
+        return self.folder / f"f{file}-p{part}.arrow"
+
+    def add(self, cols: dict[str, np.ndarray], file: int) -> None:
+        """One piece of file ``file`` (load._Rows.add's compact columns), split by account."""
+        cols = {name: values.astype(_SPILL_TYPES.get(name, "int32") if name in self.books or name in _SPILL_TYPES
+                                    else values.dtype, copy=False) for name, values in cols.items()}
+        codes = cols["account_id"].astype("int64")
+        part = np.where(codes >= 0, codes % self.parts, 0)
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(self.parts + 1))
+        arrays = {name: _arrow(values) for name, values in cols.items()}
+        batch = pa.record_batch(list(arrays.values()), names=list(arrays))
+        for p in range(self.parts):
+            lo, hi = bounds[p], bounds[p + 1]
+            if hi <= lo:
+                continue
+            key = (file, p)
+            taken = batch.take(pa.array(order[lo:hi]))
+            if key not in self._writers:
+                self._sinks[key] = pa.OSFile(str(self._path(file, p)), "wb")
+                self._writers[key] = ipc.new_stream(self._sinks[key], taken.schema)
+            self._writers[key].write_batch(taken)
+
+    def rollback(self, file: int) -> None:
+        """Forget what file ``file`` wrote (it is read again another way)."""
+        for key in [k for k in self._writers if k[0] == file]:
+            self._writers.pop(key).close()
+            self._sinks.pop(key).close()
+            self._path(*key).unlink()
+
+    def close_writers(self) -> None:
+        for key in list(self._writers):
+            self._writers.pop(key).close()
+            self._sinks.pop(key).close()
+
+    # ------------------------------------------------------------------ reading back
+
+    def _raw_part(self, part: int) -> pd.DataFrame:
+        """Part ``part`` as read, before the duplicate search: every file's rows in file and line order."""
+        tables = []
+        for file in range(len(self.files)):
+            path = self._path(file, part)
+            if path.exists():
+                with pa.memory_map(str(path)) as source:
+                    tables.append(ipc.open_stream(source).read_all())
+        frames = [t.to_pandas() for t in tables]
+        columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+        return self._frame({c: [f[c].to_numpy() if c in f else None for f in frames] for c in columns},
+                           [len(f) for f in frames])
+
+    def _frame(self, parts: dict[str, list], lengths: list[int]) -> pd.DataFrame:
+        from .load import empty_frame
+
+        template = empty_frame(self.export)
+        out: dict[str, object] = {}
+        for name, pieces in parts.items():
+            filled = []
+            for piece, n in zip(pieces, lengths):
+                if piece is None:
+                    piece = (np.full(n, -1, dtype="int32") if name in self.books or name == "_file"
+                             else template[name].reindex(range(n)).to_numpy())
+                filled.append(piece)
+            values = np.concatenate(filled) if filled else np.array([])
+            if name in self.books:
+                out[name] = pd.Categorical.from_codes(values.astype("int32"), self.categories[name], validate=False)
+            elif name == "_file":
+                out[name] = pd.Categorical.from_codes(values.astype("int32"), pd.Index(self.files, dtype="str"),
+                                                      validate=False)
+            else:
+                out[name] = values
+        return pd.DataFrame(out, copy=False)
+
+    def finish(self, dedupe) -> list[pd.DataFrame]:  # noqa: ANN001 - load._dedupe
+        """The duplicate search, part by part; keeps each part's clean rows and each account's digest.
+        Returns the duplicate rejects of every part."""
+        self.close_writers()
+        self.categories = {name: book.categories for name, book in self.books.items()}
+        self.books = dict.fromkeys(self.books)  # the codebooks' lookup tables are not needed any more
+        rejects, digests = [], []
+        for part in range(self.parts):
+            frame = self._raw_part(part)
+            for file in range(len(self.files)):
+                self._path(file, part).unlink(missing_ok=True)
+            frame, dups = dedupe(frame, self.export)
+            if len(dups):
+                rejects.append(dups)
+            if "count" in frame:
+                frame["count"] = frame["count"].fillna(1).astype("int64")
+            self.rows += len(frame)
+            path = self.folder / f"part{part}.arrow"
+            table = pa.table({name: _arrow(frame[name].cat.codes.to_numpy() if isinstance(
+                frame[name].dtype, pd.CategoricalDtype) else frame[name].to_numpy()) for name in frame.columns})
+            with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            self.final.append(path)
+            if len(frame):
+                codes = frame["account_id"].cat.codes.to_numpy()
+                ts = frame["timestamp"].to_numpy()
+                g = pd.DataFrame({"code": codes, "ts": ts}).groupby("code", sort=False)["ts"]
+                digests.append(pd.DataFrame({"min": g.min(), "max": g.max(), "size": g.size()}))
+            del frame
+        digest = pd.concat(digests) if digests else pd.DataFrame({"min": [], "max": [], "size": []})
+        self.digest = digest[digest.index >= 0]
+        return rejects
+
+    def part(self, part: int) -> pd.DataFrame:
+        """The clean rows of one part (after the duplicate search), typed as load gives them."""
+        with pa.memory_map(str(self.final[part])) as source:
+            table = ipc.open_file(source).read_all()
+        frame = table.to_pandas()
+        return self._frame({c: [frame[c].to_numpy()] for c in frame.columns}, [len(frame)]).astype(
+            {"count": "int32"} if "count" in frame and len(frame) and frame["count"].abs().max() < 2 ** 31 - 1
+            else {})
+
+    def empty(self) -> pd.DataFrame:
+        """No rows, typed as part() gives them."""
+        from .load import empty_frame
+
+        frame = empty_frame(self.export)
+        for name in self.books:
+            frame[name] = pd.Categorical.from_codes(np.array([], dtype="int32"), self.categories[name])
+        return frame
+
+    def digest_frame(self, date_column: str) -> pd.DataFrame:
+        """Two rows per account: its earliest and its latest time (what Loaded.frames holds for it)."""
+        codes = self.digest.index.to_numpy()
+        ids = pd.Categorical.from_codes(np.concatenate([codes, codes]).astype("int32"),
+                                        self.categories["account_id"], validate=False)
+        return pd.DataFrame({"account_id": ids,
+                             date_column: np.concatenate([self.digest["min"].to_numpy(),
+                                                          self.digest["max"].to_numpy()]).astype("datetime64[ns]")})
+
+    def after(self, end: pd.Timestamp) -> int:
+        """Rows dated on or after ``end``."""
+        total = 0
+        for part in range(self.parts):
+            with pa.memory_map(str(self.final[part])) as source:
+                ts = ipc.open_file(source).read_all().column("timestamp").to_numpy()
+            total += int((ts >= np.datetime64(end.to_datetime64(), "ns")).sum())
+        return total
+
+    def rows_of(self, codes_known: np.ndarray) -> int:
+        """Rows of the accounts whose codes are given."""
+        sizes = self.digest["size"]
+        return int(sizes[sizes.index.isin(codes_known)].sum())
+
+    def close(self) -> None:
+        self.close_writers()
+        self._cleanup()
+
+
+_SPILL_TYPES = {"_file": "int32", "_line": "int64", "count": "float64"}  # one schema for every piece of a file
+
+
+def _arrow(values: np.ndarray) -> pa.Array:
+    if values.dtype.kind == "M":
+        return pa.array(values.astype("datetime64[ns]"), type=pa.timestamp("ns"))
+    return pa.array(values)

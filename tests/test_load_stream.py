@@ -1,0 +1,110 @@
+"""load.py reads every file in batches: the frame, the rejects and their line numbers do not depend on where the
+batches break, on whether the parser typed a column itself, or on CSV against Parquet."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import config, write_text
+
+import churnscore.load as load_mod
+from churnscore.load import REJECT_COLUMNS, load_all
+
+HEADER = "account_id,timestamp,user_id,event,count,duration_seconds\n"
+
+
+def usage_lines(n: int) -> list[str]:
+    """n distinct clean rows: 7 accounts, 5 users each, 3 events, whole-second UTC times."""
+    return [f"A{i % 7},2024-03-{1 + i % 28:02d}T{i % 24:02d}:00:{i % 60:02d}Z,U{i % 7}-{i % 5},"
+            f"{('login', 'search', 'export')[i % 3]},{1 + i % 4},{(i % 50) / 2}\n" for i in range(n)]
+
+
+def read(tmp_path, text: str, block: int | None = None, monkeypatch=None):  # noqa: ANN201
+    write_text(tmp_path / "usage.csv", text)
+    if block is not None:
+        monkeypatch.setattr(load_mod, "STREAM_BLOCK", block)
+    return load_all(config(None, base_dir=tmp_path), tmp_path)
+
+
+def plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical text as text, so frames with categories in another order compare by value."""
+    return frame.assign(**{c: frame[c].astype("str").where(frame[c].notna(), None)
+                           for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)})
+
+
+def test_many_small_batches_give_the_frame_of_one_batch(tmp_path, monkeypatch):
+    text = HEADER + "".join(usage_lines(400))
+    whole = read(tmp_path, text)
+    pieces = []
+    parse_table = load_mod.parse_table
+    monkeypatch.setattr(load_mod, "parse_table", lambda table, *a, **k: pieces.append(table.num_rows)
+                        or parse_table(table, *a, **k))
+    batched = read(tmp_path, text, block=512, monkeypatch=monkeypatch)  # ~10 rows a batch
+    assert len(pieces) > 20 and sum(pieces) == 400
+    pd.testing.assert_frame_equal(batched.frame("usage"), whole.frame("usage"), check_exact=True)
+    assert batched.frame("usage")["_line"].tolist() == list(range(2, 402))
+    assert batched.frame("usage")["account_id"].cat.categories.tolist() == [f"A{i}" for i in range(7)]
+    assert batched.stats["usage"].rows_read == 400 and len(batched.rejects) == 0
+
+
+def test_rejects_in_later_batches_keep_their_line_numbers_and_text(tmp_path, monkeypatch):
+    rows = usage_lines(300)
+    rows[149] = "A1,2024-03-02T00:00:00Z,U1-1,login,-3,12.5\n"  # line 151: count below 0 (typed by the parser)
+    rows[249] = "A2,2024-03-02T00:00:00Z,U2-1,login,2,1e400\n"  # line 251: not finite (the parser reads inf)
+    rows[279] = rows[10]  # line 281 repeats line 12, many batches earlier
+    loaded = read(tmp_path, HEADER + "".join(rows), block=1024, monkeypatch=monkeypatch)
+    path = str(tmp_path / "usage.csv")
+    expected = pd.DataFrame([
+        (path, 151, "count", "-3", "count below 0"),
+        (path, 251, "duration_seconds", "inf", "duration_seconds is not a finite number"),
+        (path, 281, "", "", "duplicate row (same as line 12)"),
+    ], columns=REJECT_COLUMNS)
+    got = loaded.rejects.astype({"line": "int64"}).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected.astype({"line": "int64"}), check_dtype=False)
+    assert loaded.stats["usage"].rows_read == 300 and len(loaded.frame("usage")) == 297
+
+
+def test_a_value_the_parser_cannot_type_reads_the_file_as_text_counted_once(tmp_path, monkeypatch):
+    rows = usage_lines(200)
+    rows[180] = "A3,yesterday,U3-0,login,1,5\n"  # line 182, in a late batch: earlier batches were typed already
+    loaded = read(tmp_path, HEADER + "".join(rows), block=1024, monkeypatch=monkeypatch)
+    assert loaded.stats["usage"].rows_read == 200
+    assert len(loaded.frame("usage")) == 199
+    assert loaded.rejects[["line", "column", "value", "reason"]].values.tolist() == [
+        [182, "timestamp", "yesterday", "unparseable datetime in timestamp"]]
+
+
+def test_a_row_with_too_many_fields_in_a_late_batch_is_numbered_exactly(tmp_path, monkeypatch):
+    rows = usage_lines(200)
+    rows[170] = "A3,2024-03-05T00:00:00Z,U3-0,login,1,5,surplus\n"  # line 172
+    loaded = read(tmp_path, HEADER + "".join(rows), block=1024, monkeypatch=monkeypatch)
+    assert loaded.rejects[["line", "reason"]].values.tolist() == [[172, "7 fields where the header has 6 "
+                                                                      "(separator ',')"]]
+    assert loaded.frame("usage")["_line"].tolist() == [n for n in range(2, 202) if n != 172]
+
+
+def test_parquet_in_row_groups_with_dictionary_text_gives_the_csv_frame(tmp_path):
+    text = HEADER + "".join(usage_lines(300))
+    from_csv = read(tmp_path, text).frame("usage")
+    (tmp_path / "usage.csv").unlink()
+    table = pa.Table.from_pandas(pd.read_csv(pd.io.common.StringIO(text), dtype=str), preserve_index=False)
+    table = table.set_column(1, "timestamp", pa.compute.cast(pa.compute.strptime(
+        table.column("timestamp"), format="%Y-%m-%dT%H:%M:%SZ", unit="s", error_is_null=False), pa.timestamp("ns", "UTC")))
+    for name in ("count", "duration_seconds"):
+        i = table.column_names.index(name)
+        table = table.set_column(i, name, pa.compute.cast(table.column(name), pa.float64()))
+    pq.write_table(table, tmp_path / "usage.parquet", row_group_size=64, use_dictionary=True)
+    from_parquet = load_all(config(None, base_dir=tmp_path), tmp_path).frame("usage")
+    assert pq.ParquetFile(tmp_path / "usage.parquet").metadata.num_row_groups == 5
+    pd.testing.assert_frame_equal(plain(from_parquet.drop(columns="_file")), plain(from_csv.drop(columns="_file")),
+                                  check_exact=True)
+
+
+@pytest.mark.parametrize("values, expected", [([1.0, 2.0, 1.0], [False, False, False]),
+                                              ([1.0, float("nan"), float("nan")], [False, True, True])])
+def test_duplicate_candidates_treat_missing_as_equal(values, expected):
+    frame = pd.DataFrame({"a": pd.Categorical(["x", "x", "x"]), "d": values,
+                          "t": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-02"])})
+    assert load_mod._candidates(frame, ["a", "d", "t"]).tolist() == expected

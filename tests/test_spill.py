@@ -1,0 +1,62 @@
+"""A large usage export goes to disk by account (spill.py): the run's every result is the in-memory run's."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import churnscore.spill as spill_mod
+from churnscore.config import DEFAULT_CONFIG, load_config
+from churnscore.pipeline import score
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    """The sample, its usage export split in two files with a duplicate (across the files), rows that break
+    the contract, and a row with too many fields."""
+    folder = tmp_path_factory.mktemp("inputs")
+    for path in SAMPLE.iterdir():
+        if path.is_file() and not path.name.startswith("usage"):
+            shutil.copy(path, folder / path.name)
+    lines = gzip.open(SAMPLE / "usage.csv.gz", "rt").read().splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    (folder / "usage").mkdir()
+    half = len(rows) // 2
+    (folder / "usage" / "a.csv").write_text(header + "".join(rows[:half]))
+    bad = [rows[5], rows[half + 7],  # the same as a row of the first file, and as one of this file
+           rows[9].replace(",", ",,", 1),  # one field too many
+           "A-unknown,2026-10-01T10:00:00Z,u,login,-1,5\n"]  # count below 0
+    (folder / "usage" / "b.csv").write_text(header + "".join(rows[half:half + 50] + bad + rows[half + 50:]))
+    return folder
+
+
+def run(monkeypatch, inputs, as_of, spill: bool):  # noqa: ANN001, ANN201
+    monkeypatch.setattr(spill_mod, "SPILL_BYTES", 0 if spill else 1 << 60)
+    monkeypatch.setattr(spill_mod, "parts_for", lambda size: 3)
+    return score(load_config(DEFAULT_CONFIG, []), input_dir=inputs, as_of=as_of)
+
+
+@pytest.mark.parametrize("as_of", [None, "2026-09-15"])  # the latest usage date, and one with rows after it
+def test_a_spilled_usage_export_gives_the_in_memory_results(monkeypatch, inputs, as_of):
+    memory = run(monkeypatch, inputs, as_of, spill=False)
+    disk = run(monkeypatch, inputs, as_of, spill=True)
+    assert "usage" in disk.loaded.spilled and not memory.loaded.spilled
+    assert not disk.loaded.spilled["usage"].folder.exists()  # removed once the features are built
+    pd.testing.assert_frame_equal(disk.features, memory.features, check_exact=True)
+    pd.testing.assert_frame_equal(disk.ranked, memory.ranked, check_exact=True)
+    pd.testing.assert_frame_equal(disk.loaded.rejects, memory.loaded.rejects)
+    pd.testing.assert_frame_equal(disk.excluded, memory.excluded)
+    a, b = disk.summary(), memory.summary()
+    a.pop("timings_s"), b.pop("timings_s")
+    assert a == b
+    reasons = memory.loaded.rejects["reason"].astype("str")
+    assert reasons.str.startswith("duplicate row (same as line").sum() == 2
+    assert reasons.str.contains("fields where the header has").sum() == 1
+    assert (reasons == "count below 0").sum() == 1
