@@ -47,7 +47,8 @@ class UsageSpill:
         self._writers: dict[tuple[int, int], ipc.RecordBatchStreamWriter] = {}
         self._sinks: dict[tuple[int, int], pa.OSFile] = {}
         self.files: list[str] = []
-        self.final: list[Path] = []  # one file per part, after the duplicate search
+        self._dropped: list[np.ndarray] = []  # per part: the duplicates' file index * 2**32 + line
+        self._dtypes: dict[str, pd.CategoricalDtype] = {}
         self.digest: pd.DataFrame | None = None  # account code, min, max, size
         self.categories: dict[str, pd.Index] = {}
         self.rows = 0
@@ -65,14 +66,14 @@ class UsageSpill:
         part = np.where(codes >= 0, codes % self.parts, 0)
         order = np.argsort(part, kind="stable")
         bounds = np.searchsorted(part[order], np.arange(self.parts + 1))
-        arrays = {name: _arrow(values) for name, values in cols.items()}
+        arrays = {name: _arrow(values[order]) for name, values in cols.items()}  # grouped by part
         batch = pa.record_batch(list(arrays.values()), names=list(arrays))
         for p in range(self.parts):
             lo, hi = bounds[p], bounds[p + 1]
             if hi <= lo:
                 continue
             key = (file, p)
-            taken = batch.take(pa.array(order[lo:hi]))
+            taken = batch.slice(lo, hi - lo)
             if key not in self._writers:
                 self._sinks[key] = pa.OSFile(str(self._path(file, p)), "wb")
                 self._writers[key] = ipc.new_stream(self._sinks[key], taken.schema)
@@ -118,56 +119,55 @@ class UsageSpill:
                              else template[name].reindex(range(n)).to_numpy())
                 filled.append(piece)
             values = np.concatenate(filled) if filled else np.array([])
-            if name in self.books:
-                out[name] = pd.Categorical.from_codes(values.astype("int32"), self.categories[name], validate=False)
-            elif name == "_file":
-                out[name] = pd.Categorical.from_codes(values.astype("int32"), pd.Index(self.files, dtype="str"),
+            if name in self.books or name == "_file":
+                out[name] = pd.Categorical.from_codes(values.astype("int32"), dtype=self._dtypes[name],
                                                       validate=False)
             else:
                 out[name] = values
         return pd.DataFrame(out, copy=False)
 
     def finish(self, dedupe) -> list[pd.DataFrame]:  # noqa: ANN001 - load._dedupe
-        """The duplicate search, part by part; keeps each part's clean rows and each account's digest.
+        """The duplicate search, part by part; keeps which rows each part drops and each account's digest.
         Returns the duplicate rejects of every part."""
         self.close_writers()
         self.categories = {name: book.categories for name, book in self.books.items()}
         self.books = dict.fromkeys(self.books)  # the codebooks' lookup tables are not needed any more
+        self._dtypes = {name: pd.CategoricalDtype(categories) for name, categories in self.categories.items()}
+        self._dtypes["_file"] = pd.CategoricalDtype(pd.Index(self.files, dtype="str"))
         rejects, digests = [], []
+        self._dropped = []
         for part in range(self.parts):
             frame = self._raw_part(part)
-            for file in range(len(self.files)):
-                self._path(file, part).unlink(missing_ok=True)
-            frame, dups = dedupe(frame, self.export)
+            kept, dups = dedupe(frame, self.export)
+            dropped = np.zeros(0, dtype="int64")
             if len(dups):
                 rejects.append(dups)
-            if "count" in frame:
-                frame["count"] = frame["count"].fillna(1).astype("int64")
-            self.rows += len(frame)
-            path = self.folder / f"part{part}.arrow"
-            table = pa.table({name: _arrow(frame[name].cat.codes.to_numpy() if isinstance(
-                frame[name].dtype, pd.CategoricalDtype) else frame[name].to_numpy()) for name in frame.columns})
-            with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
-                writer.write_table(table)
-            self.final.append(path)
-            if len(frame):
-                codes = frame["account_id"].cat.codes.to_numpy()
-                ts = frame["timestamp"].to_numpy()
+                where = pd.Index(self.files).get_indexer(dups["file"].astype("str"))
+                dropped = where.astype("int64") * (1 << 32) + dups["line"].to_numpy(dtype="int64")
+            self._dropped.append(dropped)
+            self.rows += len(kept)
+            if len(kept):
+                codes = kept["account_id"].cat.codes.to_numpy()
+                ts = kept["timestamp"].to_numpy()
                 g = pd.DataFrame({"code": codes, "ts": ts}).groupby("code", sort=False)["ts"]
                 digests.append(pd.DataFrame({"min": g.min(), "max": g.max(), "size": g.size()}))
-            del frame
+            del frame, kept
         digest = pd.concat(digests) if digests else pd.DataFrame({"min": [], "max": [], "size": []})
         self.digest = digest[digest.index >= 0]
         return rejects
 
     def part(self, part: int) -> pd.DataFrame:
-        """The clean rows of one part (after the duplicate search), typed as load gives them."""
-        with pa.memory_map(str(self.final[part])) as source:
-            table = ipc.open_file(source).read_all()
-        frame = table.to_pandas()
-        return self._frame({c: [frame[c].to_numpy()] for c in frame.columns}, [len(frame)]).astype(
-            {"count": "int32"} if "count" in frame and len(frame) and frame["count"].abs().max() < 2 ** 31 - 1
-            else {})
+        """The clean rows of one part (without its duplicates), typed as load gives them."""
+        frame = self._raw_part(part)
+        if len(self._dropped[part]):
+            key = frame["_file"].cat.codes.to_numpy().astype("int64") * (1 << 32) + frame["_line"].to_numpy()
+            frame = frame.loc[~np.isin(key, self._dropped[part])].reset_index(drop=True)
+        if "count" in frame:
+            count = frame["count"].fillna(1)
+            frame["count"] = count.astype("int32" if not len(count) or count.abs().max() < 2 ** 31 - 1 else "int64")
+        if "_line" in frame and len(frame) and frame["_line"].max() < 2 ** 31 - 1:
+            frame["_line"] = frame["_line"].astype("int32")
+        return frame
 
     def empty(self) -> pd.DataFrame:
         """No rows, typed as part() gives them."""
@@ -190,9 +190,10 @@ class UsageSpill:
     def after(self, end: pd.Timestamp) -> int:
         """Rows dated on or after ``end``."""
         total = 0
+        if not len(self.digest) or self.digest["max"].max() < end:  # no row after it (the default as-of date)
+            return 0
         for part in range(self.parts):
-            with pa.memory_map(str(self.final[part])) as source:
-                ts = ipc.open_file(source).read_all().column("timestamp").to_numpy()
+            ts = self.part(part)["timestamp"].to_numpy()
             total += int((ts >= np.datetime64(end.to_datetime64(), "ns")).sum())
         return total
 
