@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from .contract import Export
+from .errors import ChurnscoreError
 
 SPILL_BYTES = 1 << 30  # usage files larger than this in all (on disk) are spilled; smaller ones stay in memory
 PART_ROWS = 2_000_000  # rows per part aimed at (the parts are fixed before the rows are counted: see parts_for)
@@ -60,6 +61,13 @@ class UsageSpill:
 
     def add(self, cols: dict[str, np.ndarray], file: int) -> None:
         """One piece of file ``file`` (load._Rows.add's compact columns), split by account."""
+        try:
+            self._add(cols, file)
+        except OSError as exc:  # a full disk: say where, and what to do
+            raise ChurnscoreError(f"{self.folder}: cannot write the usage export's parts there ({exc}); free "
+                                  "space or point TMPDIR at a disk with room (about 48 bytes per usage row).") from None
+
+    def _add(self, cols: dict[str, np.ndarray], file: int) -> None:
         cols = {name: values.astype(_SPILL_TYPES.get(name, "int32") if name in self.books or name in _SPILL_TYPES
                                     else values.dtype, copy=False) for name, values in cols.items()}
         codes = cols["account_id"].astype("int64")

@@ -60,3 +60,17 @@ def test_a_spilled_usage_export_gives_the_in_memory_results(monkeypatch, inputs,
     assert reasons.str.startswith("duplicate row (same as line").sum() == 2
     assert reasons.str.contains("fields where the header has").sum() == 1
     assert (reasons == "count below 0").sum() == 1
+
+
+def test_a_spill_folder_that_cannot_be_written_stops_with_what_to_do(monkeypatch, inputs, tmp_path):
+    from churnscore.errors import ChurnscoreError
+
+    def full_disk(self, cols, file):  # noqa: ANN001, ANN202
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(spill_mod.UsageSpill, "_add", full_disk)
+    monkeypatch.setattr(spill_mod.tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(ChurnscoreError, match="cannot write the usage export's parts there .*No space left on "
+                                               "device.*point TMPDIR at a disk with room"):
+        run(monkeypatch, inputs, None, spill=True)
+    assert not list(tmp_path.glob("churnscore-spill-*"))  # removed on the way out
