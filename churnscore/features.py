@@ -318,7 +318,8 @@ def _spilled_usage_features(spill, index: pd.Index, as_of: pd.Timestamp, windows
     """usage_features part by part of a spilled usage export (spill.UsageSpill): each part holds every row
     of its accounts, so each account's features come from its part, with the norms taken over all parts."""
     if norms is None:
-        norms = event_norms((spill.part(p) for p in range(spill.parts)), as_of, windows, params)
+        needed = ["timestamp", "event", "duration_seconds"]
+        norms = event_norms((spill.part(p, needed) for p in range(spill.parts)), as_of, windows, params)
     n = len(index)
     code_of = spill.categories["account_id"].get_indexer(index)  # each account's code in the spill, -1: none
     part_of = np.where(code_of >= 0, code_of % spill.parts, -1)

@@ -101,14 +101,18 @@ class UsageSpill:
 
     # ------------------------------------------------------------------ reading back
 
-    def _raw_part(self, part: int) -> pd.DataFrame:
-        """Part ``part`` as read, before the duplicate search: every file's rows in file and line order."""
+    def _raw_part(self, part: int, columns: list[str] | None = None) -> pd.DataFrame:
+        """Part ``part`` as read, before the duplicate search: every file's rows in file and line order
+        (only ``columns`` of them, when given: the others are mapped but never touched)."""
         tables = []
         for file in range(len(self.files)):
             path = self._path(file, part)
             if path.exists():
                 with pa.memory_map(str(path)) as source:
-                    tables.append(ipc.open_stream(source).read_all())
+                    table = ipc.open_stream(source).read_all()
+                if columns is not None:
+                    table = table.select([c for c in columns if c in table.column_names])
+                tables.append(table)
         frames = [t.to_pandas() for t in tables]
         columns = list(dict.fromkeys(c for f in frames for c in f.columns))
         return self._frame({c: [f[c].to_numpy() if c in f else None for f in frames] for c in columns},
@@ -164,12 +168,18 @@ class UsageSpill:
         self.digest = digest[digest.index >= 0]
         return rejects
 
-    def part(self, part: int) -> pd.DataFrame:
-        """The clean rows of one part (without its duplicates), typed as load gives them."""
-        frame = self._raw_part(part)
-        if len(self._dropped[part]):
+    def part(self, part: int, columns: list[str] | None = None) -> pd.DataFrame:
+        """The clean rows of one part (without its duplicates), typed as load gives them; only ``columns``
+        of them when given."""
+        dropped = self._dropped[part]
+        wanted = None if columns is None else list(dict.fromkeys([*columns, *(["_file", "_line"] if len(dropped)
+                                                                               else [])]))
+        frame = self._raw_part(part, wanted)
+        if len(dropped):
             key = frame["_file"].cat.codes.to_numpy().astype("int64") * (1 << 32) + frame["_line"].to_numpy()
-            frame = frame.loc[~np.isin(key, self._dropped[part])].reset_index(drop=True)
+            frame = frame.loc[~np.isin(key, dropped)].reset_index(drop=True)
+            if columns is not None:
+                frame = frame[columns]
         if "count" in frame:
             count = frame["count"].fillna(1)
             frame["count"] = count.astype("int32" if not len(count) or count.abs().max() < 2 ** 31 - 1 else "int64")
@@ -201,7 +211,7 @@ class UsageSpill:
         if not len(self.digest) or self.digest["max"].max() < end:  # no row after it (the default as-of date)
             return 0
         for part in range(self.parts):
-            ts = self.part(part)["timestamp"].to_numpy()
+            ts = self.part(part, ["timestamp"])["timestamp"].to_numpy()
             total += int((ts >= np.datetime64(end.to_datetime64(), "ns")).sum())
         return total
 
