@@ -257,13 +257,11 @@ def _key_names(values: pd.Series) -> pd.Index:
 def norm_rows(usage: pd.DataFrame, as_of: pd.Timestamp, windows: Windows, params: FeatureParams) -> pd.DataFrame:
     """(event, duration_seconds) of the rows that set the norms of task_time_vs_norm_30d. The norm of an
     event is the median of its rows over every account; the dask engine gathers them from all partitions."""
-    u = _cut(usage, "timestamp", as_of)
-    dur = u["duration_seconds"].to_numpy(dtype="float64")
-    event = u["event"]
-    event_codes = key_codes(event)
-    mask = _norm_mask(_age_days(u["timestamp"], as_of), ~np.isnan(dur),
-                      (event == params.login_event).to_numpy(), event_codes, windows)
-    return pd.DataFrame({"event": _key_names(event)[event_codes[mask]], "duration_seconds": dur[mask]})
+    event = usage["event"]
+    if not isinstance(event.dtype, pd.CategoricalDtype):
+        event = event.astype("category")
+    codes, durations = _norm_values(usage, event, as_of, windows, params)
+    return pd.DataFrame({"event": _key_names(event)[codes], "duration_seconds": durations})
 
 
 USAGE_PIECE_ROWS = 2_000_000  # usage rows per piece: bounds the features' temporary arrays, not the result
@@ -304,6 +302,14 @@ def event_norms(pieces, as_of: pd.Timestamp, windows: Windows, params: FeaturePa
                      dtype="float64")
 
 
+def _place(out: dict[str, np.ndarray], part: dict[str, np.ndarray], where: np.ndarray | slice, n: int) -> None:
+    """Put one piece's features (its accounts at ``where`` of the n accounts) into the whole table's arrays."""
+    for name, values in part.items():
+        if name not in out:
+            out[name] = np.full(n, np.nan, dtype=values.dtype)
+        out[name][where] = values
+
+
 def _slices(usage: pd.DataFrame):  # noqa: ANN202
     event = usage["event"]
     if not isinstance(event.dtype, pd.CategoricalDtype):
@@ -333,12 +339,8 @@ def _spilled_usage_features(spill, index: pd.Index, as_of: pd.Timestamp, windows
             local = np.full(n + 1, -1, dtype="int64")
             local[members] = np.arange(len(members))
             codes = local[account_codes(rows["account_id"], index)]  # -1 (not in index) reads the last slot
-        part = usage_features(rows, index[members], as_of, windows, params, signup[members], seats[members],
-                              norms, codes=codes)
-        for name, values in part.items():
-            if name not in out:
-                out[name] = np.full(n, np.nan, dtype=values.dtype)
-            out[name][members] = values
+        _place(out, usage_features(rows, index[members], as_of, windows, params, signup[members], seats[members],
+                                   norms, codes=codes), members, n)
         del rows
     return out
 
@@ -364,12 +366,8 @@ def usage_features_in_pieces(usage, index: pd.Index, as_of: pd.Timestamp, window
     out: dict[str, np.ndarray] = {}
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         rows = np.flatnonzero((codes >= lo) & (codes < hi))
-        part = usage_features(usage.take(rows), index[lo:hi], as_of, windows, params, signup[lo:hi],
-                              seats[lo:hi], norms, codes=codes[rows].astype("int64") - lo)
-        for name, values in part.items():
-            if name not in out:
-                out[name] = np.full(n, np.nan, dtype=values.dtype)
-            out[name][lo:hi] = values
+        _place(out, usage_features(usage.take(rows), index[lo:hi], as_of, windows, params, signup[lo:hi],
+                                   seats[lo:hi], norms, codes=codes[rows].astype("int64") - lo), slice(lo, hi), n)
     return out
 
 

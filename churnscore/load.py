@@ -894,34 +894,40 @@ class _Rows:
             self.spill.rollback(len(self.files) - 1)
 
     def frame(self) -> pd.DataFrame:
-        """One frame of every committed piece, in order; a column a piece lacks is missing for its rows.
-        The pieces are released column by column as the frame is built."""
-        names = list(dict.fromkeys(n for _, cols in self.pieces for n in cols))
-        out: dict[str, object] = {}
-        template = empty_frame(self.export)
-        for name in names:
-            parts = []
-            for length, cols in self.pieces:
-                part = cols.pop(name, None)
-                if part is None:
-                    part = (np.full(length, -1, dtype="int32") if name in self.books
-                            else template[name].reindex(range(length)))
-                parts.append(part)
-            if name in self.books:
-                codes = np.concatenate(parts) if parts else np.array([], dtype="int32")
-                out[name] = pd.Categorical.from_codes(codes, self.books[name].categories, validate=False)
-            elif name == "_file":
-                codes = np.concatenate(parts) if parts else np.array([], dtype="int32")
-                out[name] = pd.Categorical.from_codes(codes, pd.Index(self.files, dtype="str"), validate=False)
-            elif all(isinstance(p, np.ndarray) for p in parts):
-                out[name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
-            else:
-                out[name] = pd.concat([pd.Series(p) for p in parts], ignore_index=True)
-            del parts
+        """One frame of every committed piece, in order (see assemble)."""
+        dtypes = {name: pd.CategoricalDtype(book.categories) for name, book in self.books.items()}
+        dtypes["_file"] = pd.CategoricalDtype(pd.Index(self.files, dtype="str"))
+        frame = assemble(self.export, self.pieces, dtypes)
         self.pieces = []
-        if not names:
-            return empty_frame(self.export)
-        return pd.DataFrame(out, copy=False)
+        return frame
+
+
+def assemble(export: Export, pieces: list[tuple[int, dict[str, object]]],
+             dtypes: dict[str, pd.CategoricalDtype]) -> pd.DataFrame:
+    """One frame of compact pieces (row count, columns), in order. Columns named in ``dtypes`` hold codes
+    and become categoricals of that dtype; a column a piece lacks is missing for its rows. Each piece's
+    columns are taken out of it as the frame is built, so their memory goes as the frame's comes."""
+    names = list(dict.fromkeys(n for _, cols in pieces for n in cols))
+    if not names:
+        return empty_frame(export)
+    template = empty_frame(export)
+    out: dict[str, object] = {}
+    for name in names:
+        parts = []
+        for length, cols in pieces:
+            part = cols.pop(name, None)
+            if part is None:
+                part = (np.full(length, -1, dtype="int32") if name in dtypes
+                        else template[name].reindex(range(length)))
+            parts.append(part)
+        if name in dtypes:
+            out[name] = pd.Categorical.from_codes(np.concatenate(parts), dtype=dtypes[name], validate=False)
+        elif all(isinstance(p, np.ndarray) for p in parts):
+            out[name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        else:
+            out[name] = pd.concat([pd.Series(p) for p in parts], ignore_index=True)
+        del parts
+    return pd.DataFrame(out, copy=False)
 
 
 def _parquet_columns(table: pa.Table, mapped: dict[str, str], path: Path,

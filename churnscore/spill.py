@@ -26,6 +26,7 @@ import pyarrow.ipc as ipc
 
 from .contract import Export
 from .errors import ChurnscoreError
+from .load import assemble, empty_frame
 
 SPILL_BYTES = 1 << 30  # usage files larger than this in all (on disk) are spilled; smaller ones stay in memory
 PART_ROWS = 2_000_000  # rows per part aimed at (the parts are fixed before the rows are counted: see parts_for)
@@ -113,30 +114,8 @@ class UsageSpill:
                 if columns is not None:
                     table = table.select([c for c in columns if c in table.column_names])
                 tables.append(table)
-        frames = [t.to_pandas() for t in tables]
-        columns = list(dict.fromkeys(c for f in frames for c in f.columns))
-        return self._frame({c: [f[c].to_numpy() if c in f else None for f in frames] for c in columns},
-                           [len(f) for f in frames])
-
-    def _frame(self, parts: dict[str, list], lengths: list[int]) -> pd.DataFrame:
-        from .load import empty_frame
-
-        template = empty_frame(self.export)
-        out: dict[str, object] = {}
-        for name, pieces in parts.items():
-            filled = []
-            for piece, n in zip(pieces, lengths):
-                if piece is None:
-                    piece = (np.full(n, -1, dtype="int32") if name in self.books or name == "_file"
-                             else template[name].reindex(range(n)).to_numpy())
-                filled.append(piece)
-            values = np.concatenate(filled) if filled else np.array([])
-            if name in self.books or name == "_file":
-                out[name] = pd.Categorical.from_codes(values.astype("int32"), dtype=self._dtypes[name],
-                                                      validate=False)
-            else:
-                out[name] = values
-        return pd.DataFrame(out, copy=False)
+        return assemble(self.export, [(t.num_rows, {c: t.column(c).to_numpy() for c in t.column_names})
+                                      for t in tables], self._dtypes)
 
     def finish(self, dedupe) -> list[pd.DataFrame]:  # noqa: ANN001 - load._dedupe
         """The duplicate search, part by part; keeps which rows each part drops and each account's digest.
@@ -189,11 +168,9 @@ class UsageSpill:
 
     def empty(self) -> pd.DataFrame:
         """No rows, typed as part() gives them."""
-        from .load import empty_frame
-
         frame = empty_frame(self.export)
-        for name in self.books:
-            frame[name] = pd.Categorical.from_codes(np.array([], dtype="int32"), self.categories[name])
+        for name, dtype in self._dtypes.items():
+            frame[name] = pd.Categorical.from_codes(np.array([], dtype="int32"), dtype=dtype)
         return frame
 
     def digest_frame(self, date_column: str) -> pd.DataFrame:
