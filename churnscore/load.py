@@ -838,9 +838,6 @@ class _Codebook:
         return pd.Index(self._values, dtype="str")
 
 
-_MISSING = {"datetime": np.datetime64("NaT", "ns"), "date": np.datetime64("NaT", "ns")}
-
-
 class _Rows:
     """An export's rows as compact columns, gathered piece by piece (a batch, or a whole file): repeating
     text as codes into one codebook per column, the rest as typed arrays. A file's pieces are kept apart
