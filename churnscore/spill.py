@@ -28,7 +28,8 @@ from .contract import Export
 from .errors import ChurnscoreError
 from .load import assemble, empty_frame
 
-SPILL_BYTES = 1 << 30  # usage files larger than this in all (on disk) are spilled; smaller ones stay in memory
+SPILL_BYTES = 1 << 28  # usage files larger than this in all (on disk) are spilled; smaller ones stay in memory
+# (256 MB, ~4.5 M CSV rows: at 10 M rows spilling took the same time as memory and 0.2 GB less at the peak)
 PART_ROWS = 2_000_000  # rows per part aimed at (the parts are fixed before the rows are counted: see parts_for)
 
 
