@@ -19,6 +19,7 @@ import click
 from . import __version__
 from .config import DEFAULT_CONFIG, Config, load_config
 from .errors import ChurnscoreError, RejectLimitError
+from .memory import tune_memory
 
 EXIT_CODES = """\b
 Exit codes:
@@ -56,6 +57,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        tune_memory()  # a command may read large exports in batches: their memory goes back as it goes
         try:
             return fn(*args, **kwargs)
         except ChurnscoreError as exc:

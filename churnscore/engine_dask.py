@@ -37,7 +37,7 @@ from .contract import EXPORTS
 from .errors import ChurnscoreError, InputDataError
 from .features import FEATURE_NAMES, build_features, norm_rows
 from .load import (REJECT_COLUMNS, FileStats, Loaded, _check_order, _dedupe, concat_frames, empty_frame,
-                   find_files, read_file)
+                   file_order, file_sorted, find_files, read_file)
 from .universe import present_ids
 
 INSTALL = "pip install 'churnscore[dask]'"
@@ -105,17 +105,9 @@ def _piece_info(piece: _Piece) -> _Piece:
     return replace(piece, frame=None)
 
 
-def _file_order(labels: pd.Series, order: dict[str, int]) -> np.ndarray:
-    """Each row's file as its position among the export's files."""
-    if isinstance(labels.dtype, pd.CategoricalDtype):
-        lookup = np.array([order[str(c)] for c in labels.cat.categories] + [-1], dtype="int64")
-        return lookup[labels.cat.codes.to_numpy()]
-    return labels.astype("str").map(order).to_numpy(dtype="int64")
-
-
 def _in_file_order(frame: pd.DataFrame, order: dict[str, int]) -> pd.DataFrame:
     """Rows back in the order the pandas engine holds them: by file, then line (a shuffle mixes them)."""
-    key = np.lexsort((frame["_line"].to_numpy(), _file_order(frame["_file"], order)))
+    key = np.lexsort((frame["_line"].to_numpy(), file_order(frame["_file"], order)))
     return frame.take(key).reset_index(drop=True)
 
 
@@ -325,7 +317,7 @@ class DaskEngine:
             parsed = [i.rejects for i in info]
             in_order = [pd.concat([i.order_rejects for i in info if len(i.order_rejects)], ignore_index=True)
                         if any(len(i.order_rejects) for i in info) else pd.DataFrame(columns=REJECT_COLUMNS)]
-            every = parsed + in_order + [_file_sorted([d for d in dups if len(d)], order)]
+            every = parsed + in_order + [file_sorted(list(dups), order)]
             if any(len(r) for r in every):
                 read_rejects.append(pd.concat([r for r in every if len(r)], ignore_index=True))
             stats[name].rows_rejected = sum(len(r) for r in every)
@@ -334,7 +326,7 @@ class DaskEngine:
                 stats[name].rows_rejected += stats[name].rows_unmapped
                 flat = [r for part in unmapped for r in part if len(r)]
                 if flat:
-                    map_rejects.append(_file_sorted(flat, order))
+                    map_rejects.append(file_sorted(flat, order))
         rejects = read_rejects + map_rejects
         all_rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
         return Loaded(self._client_frames(found), all_rejects, stats, missing)
@@ -414,15 +406,6 @@ class DaskEngine:
         if len(table) != len(index) or (index.get_indexer(table.index) < 0).any():
             raise RuntimeError(f"dask engine: {len(table)} feature rows for {len(index)} accounts")  # a bug, not data
         return table.reindex(index)
-
-
-def _file_sorted(frames: list[pd.DataFrame], order: dict[str, int]) -> pd.DataFrame:
-    """Rejects of several partitions in file and line order (the order of the pandas engine's frame)."""
-    if not frames:
-        return pd.DataFrame(columns=REJECT_COLUMNS)
-    out = pd.concat(frames, ignore_index=True)
-    key = np.lexsort((out["line"].to_numpy(dtype="int64"), _file_order(out["file"], order)))
-    return out.take(key).reset_index(drop=True)
 
 
 def _shutdown(client: Any, cluster: Any) -> None:

@@ -23,41 +23,11 @@ from .accounts_map import map_accounts
 from .config import Config, InputSpec
 from .contract import EXPORTS, FALSE_WORDS, FILE_ENDINGS, TRUE_WORDS, Export
 from .errors import InputDataError
+from .memory import trim_heap
 
 REJECT_COLUMNS = ["file", "line", "column", "value", "reason"]
 
 
-_LIBC = None
-
-
-def trim_heap() -> None:
-    """Give the heap's free memory back to the system (glibc's malloc_trim): after an export is read, the
-    memory of its batches is free but would stay with the process."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _release_freed_memory() -> None:
-    """Large exports are read in batches whose arrays are freed as the next arrives. glibc keeps freed
-    blocks below its (self-raising) mmap threshold in the heap, so the process would hold on to every
-    batch it ever had; a fixed threshold gives them back. Arrow's own pool does the same for its buffers."""
-    try:
-        import ctypes
-
-        global _LIBC
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD: blocks of 1 MiB and more come from (and go back to) mmap
-        libc.malloc_trim.argtypes = [ctypes.c_size_t]
-        _LIBC = libc
-    except (OSError, AttributeError):  # not glibc: its allocator decides
-        pass
-    try:
-        pa.set_memory_pool(pa.system_memory_pool())
-    except (AttributeError, pa.ArrowException):  # pragma: no cover
-        pass
-
-
-_release_freed_memory()
 FREE_TEXT = frozenset({"comment", "account_name"})  # may hold a quoted line break; no other text column may
 SEPARATORS = [",", ";", "\t", "|"]
 
@@ -781,6 +751,35 @@ def _check_order(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.
     return _keep_rows(frame, ~bad), rejects
 
 
+def narrow_lines(lines: np.ndarray) -> np.ndarray:
+    """Line numbers as int32 (4 bytes a row) unless a file is longer than that holds."""
+    return lines.astype("int32") if not len(lines) or lines.max() < np.iinfo("int32").max else lines
+
+
+def fill_counts(count: pd.Series) -> pd.Series:
+    """The usage count with a missing value as 1 (one event), as int32 unless a value needs more."""
+    count = count.fillna(1)
+    return count.astype("int32" if not len(count) or count.abs().max() < np.iinfo("int32").max else "int64")
+
+
+def file_order(labels: pd.Series, order: dict[str, int]) -> np.ndarray:
+    """Each row's file as its position among the export's files."""
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        lookup = np.array([order[str(c)] for c in labels.cat.categories] + [-1], dtype="int64")
+        return lookup[labels.cat.codes.to_numpy()]
+    return labels.astype("str").map(order).to_numpy(dtype="int64")
+
+
+def file_sorted(frames: list[pd.DataFrame], order: dict[str, int]) -> pd.DataFrame:
+    """Rejects of several pieces of an export in file and line order (the order of its frame)."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=REJECT_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    key = np.lexsort((out["line"].to_numpy(dtype="int64"), file_order(out["file"], order)))
+    return out.take(key).reset_index(drop=True)
+
+
 def concat_frames(frames: list[pd.DataFrame], export: Export | None = None) -> pd.DataFrame:
     """Stack frames of one export, keeping text columns categorical (their categories united).
 
@@ -868,17 +867,16 @@ class _Rows:
                 cols[name] = values.to_numpy()
             else:
                 cols[name] = values
+        cols["_file"] = np.full(len(frame), file, dtype="int16" if file < (1 << 15) else "int32")
+        if self.spill is not None:  # on disk in one schema (spill.py); narrower types only in memory
+            self.spill.add(cols, file)
+            return
         count = cols.get("count")
         if count is not None and len(count):  # counts are whole numbers: 4 bytes hold them exactly
             small = count.astype("float32")
             if np.array_equal(small, count, equal_nan=True):
                 cols["count"] = small
-        if len(frame) and cols["_line"].max() < np.iinfo("int32").max:
-            cols["_line"] = cols["_line"].astype("int32")
-        cols["_file"] = np.full(len(frame), file, dtype="int16" if file < (1 << 15) else "int32")
-        if self.spill is not None:
-            self.spill.add(cols, file)
-            return
+        cols["_line"] = narrow_lines(cols["_line"])
         self.staged.append((len(frame), cols))
 
     def commit(self) -> None:
@@ -1065,32 +1063,23 @@ def read_export(config: Config, name: str, files: list[Path], spill_parts: int =
         raise InputDataError(f"{files[0]}: the {name} export has a header but no rows; "
                              f"{name} is required.", file=str(files[0]), line=2)
     if rows.spill is not None:  # on disk by account: the duplicate search part by part; here the digest
-        dups = rows.spill.finish(_dedupe)
-        dup_rejects = pd.DataFrame(columns=REJECT_COLUMNS)
-        if dups:
-            order = {f: i for i, f in enumerate(rows.files)}
-            dup_rejects = pd.concat(dups, ignore_index=True)
-            key = np.lexsort((dup_rejects["line"].to_numpy(dtype="int64"),
-                              dup_rejects["file"].astype("str").map(order).to_numpy()))
-            dup_rejects = dup_rejects.take(key).reset_index(drop=True)
-        all_rejects = pd.concat([r for r in rejects + [dup_rejects] if len(r)], ignore_index=True) \
-            if any(len(r) for r in rejects + [dup_rejects]) else pd.DataFrame(columns=REJECT_COLUMNS)
-        stats.rows_rejected = len(all_rejects)
-        return rows.spill.digest_frame(export.date_column), all_rejects, stats, rows.spill
-    frame = rows.frame()
-    frame, order_rejects = _check_order(frame, export)
-    frame, dup_rejects = _dedupe(frame, export)
-    extra = [order_rejects, dup_rejects]
+        extra = [file_sorted(rows.spill.finish(_dedupe), {f: i for i, f in enumerate(rows.files)})]
+        frame = rows.spill.digest_frame(export.date_column)
+    else:
+        frame = rows.frame()
+        frame, order_rejects = _check_order(frame, export)
+        frame, dup_rejects = _dedupe(frame, export)
+        extra = [order_rejects, dup_rejects]
     all_rejects = pd.concat([r for r in rejects + extra if len(r)], ignore_index=True) \
         if any(len(r) for r in rejects + extra) else pd.DataFrame(columns=REJECT_COLUMNS)
     stats.rows_rejected = len(all_rejects)
+    if rows.spill is not None:
+        return frame, all_rejects, stats, rows.spill
     for col in export.columns:  # absent optional columns: present as all-missing, typed
         if col.name not in frame:
             frame[col.name] = empty_frame(export)[col.name].reindex(frame.index)
     if "count" in frame:
-        count = frame["count"].fillna(1)
-        small = not len(count) or count.abs().max() < np.iinfo("int32").max
-        frame["count"] = count.astype("int32" if small else "int64")
+        frame["count"] = fill_counts(frame["count"])
     ordered = [c.name for c in export.columns] + ["_line", "_file"]
     return frame[ordered], all_rejects, stats
 

@@ -15,7 +15,8 @@ from .config import Config
 from .contract import EXPORTS
 from .errors import ConfigError, InputDataError
 from .features import account_attributes, account_codes, build_features
-from .load import Loaded, load_all, trim_heap
+from .load import Loaded, load_all
+from .memory import trim_heap
 from .movers import add_previous, read_previous
 from .rank import rank
 from .universe import account_universe, ids_in, present_ids

@@ -26,7 +26,7 @@ import pyarrow.ipc as ipc
 
 from .contract import Export
 from .errors import ChurnscoreError
-from .load import assemble, empty_frame
+from .load import assemble, empty_frame, fill_counts, narrow_lines
 
 SPILL_BYTES = 1 << 28  # usage files larger than this in all (on disk) are spilled; smaller ones stay in memory
 # (256 MB, ~4.5 M CSV rows: at 10 M rows spilling took the same time as memory and 0.2 GB less at the peak)
@@ -161,10 +161,9 @@ class UsageSpill:
             if columns is not None:
                 frame = frame[columns]
         if "count" in frame:
-            count = frame["count"].fillna(1)
-            frame["count"] = count.astype("int32" if not len(count) or count.abs().max() < 2 ** 31 - 1 else "int64")
-        if "_line" in frame and len(frame) and frame["_line"].max() < 2 ** 31 - 1:
-            frame["_line"] = frame["_line"].astype("int32")
+            frame["count"] = fill_counts(frame["count"])
+        if "_line" in frame:
+            frame["_line"] = narrow_lines(frame["_line"].to_numpy())
         return frame
 
     def empty(self) -> pd.DataFrame:
