@@ -64,6 +64,34 @@ class Loaded:
             return self.frames[name]
         return empty_frame(EXPORTS[name])
 
+    def keep_dates_only(self) -> None:
+        """Once the features are built: every export but accounts shrinks to each account's earliest and
+        latest date (as a spilled export and the Dask engine hold it), so its rows' memory goes back."""
+        for name, frame in self.frames.items():
+            col = EXPORTS[name].date_column
+            if col is None or name in self.spilled or set(frame.columns) == {"account_id", col}:
+                continue
+            ids = frame["account_id"]
+            if not isinstance(ids.dtype, pd.CategoricalDtype):  # e.g. ids an account-mapping file gave
+                ids = ids.astype(pd.CategoricalDtype(pd.Index(ids.dropna().unique(), dtype="str")))
+            self.frames[name] = two_dates(date_digest(ids.cat.codes.to_numpy(), frame[col].to_numpy()),
+                                          ids.cat.categories, col)
+
+
+def date_digest(codes: np.ndarray, times: np.ndarray) -> pd.DataFrame:
+    """Per account code (missing, -1, left out): its earliest and latest time and its number of rows."""
+    g = pd.DataFrame({"code": codes, "ts": times}).groupby("code", sort=False)["ts"]
+    digest = pd.DataFrame({"min": g.min(), "max": g.max(), "size": g.size()})
+    return digest[digest.index >= 0]
+
+
+def two_dates(digest: pd.DataFrame, categories: pd.Index, date_column: str) -> pd.DataFrame:
+    """Two rows per account of a digest (see date_digest): its earliest and its latest time."""
+    codes = digest.index.to_numpy()
+    ids = pd.Categorical.from_codes(np.concatenate([codes, codes]).astype("int32"), categories, validate=False)
+    times = np.concatenate([digest["min"].to_numpy(), digest["max"].to_numpy()]).astype("datetime64[ns]")
+    return pd.DataFrame({"account_id": ids, date_column: times})
+
 
 def empty_frame(export: Export) -> pd.DataFrame:
     dtypes = {"string": pd.CategoricalDtype(pd.Index([], dtype="str")), "datetime": "datetime64[ns]",
@@ -630,6 +658,8 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+HASH_STEP = 1 << 20  # text values hashed at a time: the temporaries stay small
+CANDIDATE_STEP = 1 << 22  # rows hashed at a time by _candidates
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -643,8 +673,61 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x
 
 
+_LOW_BYTES = np.array([(1 << (8 * r)) - 1 for r in range(8)] + [(1 << 64) - 1], dtype=np.uint64)  # [r]: r bytes
+_MISSING_HASH = np.uint64(0x5BD1E9955BD1E995)
+
+
+def text_hash(values: pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A 64-bit hash of each text value (equal text, equal hash; missing values all alike), read 8 bytes at a
+    time straight from Arrow's buffers: ~20x cheaper than hashing the strings into a table (factorize), and
+    the same in every piece of a column."""
+    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values.array)
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    out = [np.zeros(0, np.uint64)]
+    for a in chunks:
+        if not (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)):
+            a = pc.cast(a, pa.large_string())
+        n = len(a)
+        if not n:
+            continue
+        width = np.int64 if pa.types.is_large_string(a.type) else np.int32
+        _, off_buf, data_buf = a.buffers()
+        offsets = np.frombuffer(off_buf, dtype=width, count=n + 1, offset=a.offset * np.dtype(width).itemsize)
+        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None and data_buf.size else \
+            np.zeros(0, np.uint8)
+        last = len(data) - 8  # the last position a whole word can be read from
+        words = np.ndarray((last + 1,), dtype="<u8", buffer=data, strides=(1,)) if last >= 0 else None
+        h = np.empty(n, np.uint64)
+        for start in range(0, n, HASH_STEP):
+            begin = offsets[start:min(start + HASH_STEP, n)].astype(np.int64)
+            length = offsets[start + 1:start + HASH_STEP + 1].astype(np.int64) - begin
+            x = length.astype(np.uint64) * _GOLDEN
+            for k in range(0, int(length.max()), 8):
+                left = np.clip(length - k, 0, 8)
+                pos = begin + k
+                w = words[np.minimum(pos, last)] if words is not None else np.zeros(len(pos), np.uint64)
+                tail = np.flatnonzero((pos > last) & (left > 0))
+                if len(tail):  # within 8 bytes of the buffer's end: byte by byte
+                    word = np.zeros(len(tail), np.uint64)
+                    for j in range(8):
+                        at = pos[tail] + j
+                        inside = at < len(data)
+                        word[inside] |= data[at[inside]].astype(np.uint64) << np.uint64(8 * j)
+                    w[tail] = word
+                w &= _LOW_BYTES[left]
+                w ^= x
+                w *= _GOLDEN
+                x = np.where(left > 0, _mix(w), x)  # a value that has ended keeps its hash
+            h[start:start + len(begin)] = _mix(x)
+        if a.null_count:
+            h[~pc.is_valid(a).to_numpy(zero_copy_only=False)] = _MISSING_HASH
+        out.append(h)
+    return np.concatenate(out) if len(out) > 2 else out[-1]
+
+
 def _value_codes(values: pd.Series) -> np.ndarray:
-    """64-bit integers equal for equal values (missing equal to missing), per row."""
+    """64-bit integers equal for equal values (missing equal to missing), per row; the same value has the same
+    integer in every piece of a column."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.codes.to_numpy().astype(np.int64)
     kind = values.dtype.kind
@@ -655,22 +738,20 @@ def _value_codes(values: pd.Series) -> np.ndarray:
         return np.where(np.isnan(v), np.nan, v).view(np.int64)  # one NaN for all
     if kind in "iub":
         return values.to_numpy().astype(np.int64)
-    return pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64)
+    return text_hash(values.astype("str")).view(np.int64)
 
 
 def _candidates(frame: pd.DataFrame, subset: list[str]) -> np.ndarray:
     """Rows that may repeat an earlier one on ``subset``: all true duplicates, and rarely a row whose
-    64-bit hash collides. One key column: its values counted; several: a hash per row, sorted."""
+    64-bit hash collides. One categorical key: its codes counted; otherwise a hash per row, sorted."""
     if not len(frame):
         return np.zeros(0, bool)
-    if len(subset) == 1:
-        values = frame[subset[0]]
-        codes = (values.cat.codes.to_numpy().astype(np.int64) if isinstance(values.dtype, pd.CategoricalDtype)
-                 else pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64))
+    if len(subset) == 1 and isinstance(frame[subset[0]].dtype, pd.CategoricalDtype):
+        codes = frame[subset[0]].cat.codes.to_numpy().astype(np.int64)
         counts = np.bincount(codes + 1)
         return counts[codes + 1] > 1
     h = np.empty(len(frame), dtype=np.uint64)
-    step = 1 << 22  # rows at a time: the temporaries stay small
+    step = CANDIDATE_STEP
     for start in range(0, len(frame), step):
         piece = frame.iloc[start:start + step]
         part = np.zeros(len(piece), dtype=np.uint64)

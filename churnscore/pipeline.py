@@ -138,7 +138,9 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     score_change. ``on_stage`` is called with "load", "features", "score" as each stage starts (progress).
     ``engine="dask"`` loads and builds the feature table on a Dask cluster (``scheduler``: its address; None:
     a local one), with the same result; the rows stay there, so ``loaded.frames`` then holds the accounts
-    export and, for the other exports, each account's earliest and latest date (see engine_dask).
+    export and, for the other exports, each account's earliest and latest date (see engine_dask). So does a
+    ``loaded`` this function reads itself, once the features are built (their rows' memory goes back);
+    a ``loaded`` passed in is left as it is.
     """
     if engine not in ENGINES:
         raise ConfigError(f"engine: '{engine}' is not one of {', '.join(ENGINES)}.")
@@ -156,7 +158,8 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
 
         dask_run = DaskEngine(config, input_dir, scheduler=scheduler)
         loaded = dask_run.load()
-    if loaded is None:
+    own = loaded is None  # loaded here: its rows may go once the features are built
+    if own:
         loaded = load_all(config, input_dir, spill=True)
     timings["load"] = time.perf_counter() - t0
     as_of, source = resolve_as_of(loaded, as_of)
@@ -172,8 +175,11 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
         frames = {name: loaded.frame(name) for name in ("accounts", "usage", "nps", "tickets", "payments")}
         frames.update(loaded.spilled)  # a large usage export is read from disk, part by part
         table = build_features(frames, index, as_of, config)
+        del frames
         for spill in loaded.spilled.values():
             spill.close()
+        if own:
+            loaded.keep_dates_only()
         trim_heap()
     else:
         table = dask_run.features(index, as_of)  # and closes the engine

@@ -26,7 +26,7 @@ import pyarrow.ipc as ipc
 
 from .contract import Export
 from .errors import ChurnscoreError
-from .load import assemble, empty_frame, fill_counts, narrow_lines
+from .load import assemble, date_digest, empty_frame, fill_counts, narrow_lines, two_dates
 
 SPILL_BYTES = 1 << 28  # usage files larger than this in all (on disk) are spilled; smaller ones stay in memory
 # (256 MB, ~4.5 M CSV rows: at 10 M rows spilling took the same time as memory and 0.2 GB less at the peak)
@@ -139,13 +139,9 @@ class UsageSpill:
             self._dropped.append(dropped)
             self.rows += len(kept)
             if len(kept):
-                codes = kept["account_id"].cat.codes.to_numpy()
-                ts = kept["timestamp"].to_numpy()
-                g = pd.DataFrame({"code": codes, "ts": ts}).groupby("code", sort=False)["ts"]
-                digests.append(pd.DataFrame({"min": g.min(), "max": g.max(), "size": g.size()}))
+                digests.append(date_digest(kept["account_id"].cat.codes.to_numpy(), kept["timestamp"].to_numpy()))
             del frame, kept
-        digest = pd.concat(digests) if digests else pd.DataFrame({"min": [], "max": [], "size": []})
-        self.digest = digest[digest.index >= 0]
+        self.digest = pd.concat(digests) if digests else pd.DataFrame({"min": [], "max": [], "size": []})
         return rejects
 
     def part(self, part: int, columns: list[str] | None = None) -> pd.DataFrame:
@@ -175,12 +171,7 @@ class UsageSpill:
 
     def digest_frame(self, date_column: str) -> pd.DataFrame:
         """Two rows per account: its earliest and its latest time (what Loaded.frames holds for it)."""
-        codes = self.digest.index.to_numpy()
-        ids = pd.Categorical.from_codes(np.concatenate([codes, codes]).astype("int32"),
-                                        self.categories["account_id"], validate=False)
-        return pd.DataFrame({"account_id": ids,
-                             date_column: np.concatenate([self.digest["min"].to_numpy(),
-                                                          self.digest["max"].to_numpy()]).astype("datetime64[ns]")})
+        return two_dates(self.digest, self.categories["account_id"], date_column)
 
     def after(self, end: pd.Timestamp) -> int:
         """Rows dated on or after ``end``."""

@@ -108,3 +108,31 @@ def test_duplicate_candidates_treat_missing_as_equal(values, expected):
     frame = pd.DataFrame({"a": pd.Categorical(["x", "x", "x"]), "d": values,
                           "t": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-02"])})
     assert load_mod._candidates(frame, ["a", "d", "t"]).tolist() == expected
+
+
+def test_text_hash_is_equal_for_equal_text_wherever_it_sits():
+    values = ["x", "", None, "abcdefgh", "abcdefgh\x00", "abcdefghi", "T0000001", "T0000002", "ü" * 7,
+              "a long value that takes several words", "a long value that takes several wordz", None, "x"]
+    one = load_mod.text_hash(pa.array(values))
+    # the same values in chunks of other sizes, as large strings, and as a slice of a longer array
+    chunked = load_mod.text_hash(pa.chunked_array([pa.array(values[:4]), pa.array(values[4:5]), pa.array(values[5:])]))
+    large = load_mod.text_hash(pa.array(values, pa.large_string()))
+    sliced = load_mod.text_hash(pa.array(["zzzzzzzzzzzz"] * 3 + values + ["q"])[3:3 + len(values)])
+    series = load_mod.text_hash(pd.Series(values, dtype="str"))
+    for other in (chunked, large, sliced, series):
+        assert other.tolist() == one.tolist()
+    # equal text, equal hash (missing alike); every distinct value its own hash here
+    assert one[0] == one[12] and one[2] == one[11]
+    assert len(set(one.tolist())) == 11
+    # a value alone at the end of its buffer (read byte by byte) hashes as it does elsewhere
+    assert load_mod.text_hash(pa.array(["abcdefghi"]))[0] == one[5]
+    assert load_mod.text_hash(pa.array(["x"]))[0] == one[0]
+
+
+def test_duplicate_candidates_of_text_are_found_across_hashing_pieces(monkeypatch):
+    monkeypatch.setattr(load_mod, "CANDIDATE_STEP", 3)
+    monkeypatch.setattr(load_mod, "HASH_STEP", 2)
+    frame = pd.DataFrame({"a": pd.Categorical(["x"] * 7),
+                          "c": pd.Series(["hi", "there", "ok", None, "hi", None, "new"], dtype="str")})
+    assert load_mod._candidates(frame, ["a", "c"]).tolist() == [True, False, False, True, True, True, False]
+    assert load_mod._candidates(frame, ["c"]).tolist() == [True, False, False, True, True, True, False]
