@@ -889,33 +889,124 @@ def concat_frames(frames: list[pd.DataFrame], export: Export | None = None) -> p
 # ----------------------------------------------------------------------------- public API
 
 
+class KeyTable:
+    """Integer codes for 64-bit keys, given in order of first sight: an open-addressing hash table held in
+    two NumPy arrays and probed for a whole array of keys at once (no Python per key)."""
+
+    def __init__(self, size: int = 1 << 16) -> None:
+        self._slot_code = np.full(size, -1, dtype=np.int64)  # code in each slot, -1: empty
+        self._slot_key = np.zeros(size, dtype=np.uint64)
+        self._keys = np.zeros(0, dtype=np.uint64)  # key of each code
+        self._shift = np.uint64(64 - (size.bit_length() - 1))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def codes(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(code of each key, positions in ``keys`` of the keys seen for the first time, in code order). Equal
+        keys get one code."""
+        keys = np.asarray(keys, dtype=np.uint64)
+        while 2 * (len(self._keys) + len(keys)) > len(self._slot_code):  # at most half full: short probes
+            self._grow()
+        out = np.full(len(keys), -1, dtype=np.int64)
+        first = self._probe(keys, out, insert=True)
+        return out, first
+
+    def _probe(self, keys: np.ndarray, out: np.ndarray, insert: bool, given: np.ndarray | None = None) -> np.ndarray:
+        """Find (and with ``insert``, add) ``keys``; their codes go to ``out``. New keys take the next codes,
+        or ``given`` codes (growing: the keys are known to differ)."""
+        mask = np.uint64(len(self._slot_code) - 1)
+        slot = (keys >> self._shift) & mask  # keys are well mixed hashes: their top bits are the slot
+        pending = np.arange(len(keys))
+        placed: list[np.ndarray] = []
+        while len(pending):
+            at = slot[pending].astype(np.int64)
+            code = self._slot_code[at]
+            empty = code < 0
+            found = ~empty & (self._slot_key[at] == keys[pending])
+            out[pending[found]] = code[found]
+            if empty.any():
+                # several pending keys may want one empty slot: each writes its mark there, last first (NumPy
+                # assigns in order), so the first of them takes it; the others look again
+                want, who = at[empty], pending[empty]
+                self._slot_code[want[::-1]] = -2 - who[::-1]
+                winners = who[self._slot_code[want] == -2 - who]
+                taken = slot[winners].astype(np.int64)
+                self._slot_code[want] = -1
+                new = given[winners] if given is not None else len(self._keys) + sum(map(len, placed)) + \
+                    np.arange(len(winners))
+                self._slot_code[taken] = new
+                self._slot_key[taken] = keys[winners]
+                out[winners] = new
+                placed.append(winners)
+            moving = ~empty & ~found  # another key there: the next slot
+            slot[pending[moving]] = (slot[pending[moving]] + np.uint64(1)) & mask
+            pending = pending[out[pending] < 0]
+        first = np.concatenate(placed) if placed else np.zeros(0, dtype=np.int64)
+        if given is None and len(first):
+            self._keys = np.concatenate([self._keys, keys[first]])
+        return first
+
+    def _grow(self) -> None:
+        size = 2 * len(self._slot_code)
+        self._slot_code = np.full(size, -1, dtype=np.int64)
+        self._slot_key = np.zeros(size, dtype=np.uint64)
+        self._shift = np.uint64(64 - (size.bit_length() - 1))
+        if len(self._keys):
+            self._probe(self._keys, np.full(len(self._keys), -1, dtype=np.int64), insert=True,
+                        given=np.arange(len(self._keys)))
+
+
 class _Codebook:
     """The categories of one repeating text column over every batch and file of an export: each batch's
     own categories (its distinct values) become positions in one growing list, so rows keep small integer
-    codes, never text. A dict does the lookups: the cost follows each batch's distinct values, not its
-    rows (pandas' string index took ~10x longer per lookup against millions of values)."""
+    codes, never text. Values are found by their 64-bit text_hash in a KeyTable, and then compared as text:
+    two values that share a hash (about one pair in 10^7 at a million values) are told apart exactly."""
 
     def __init__(self) -> None:
-        self._code: dict[str, int] = {}
-        self._values: list[str] = []
+        self._table = KeyTable()
+        self._values: list[pa.Array] = []  # large_string, in code order
+        self._count = 0
+        self._shared_hash: dict[str, int] = {}  # values whose hash an earlier value has: looked up as text
 
     def codes(self, cat: pd.Series) -> np.ndarray:
-        values = cat.cat.categories.to_numpy(dtype=object).tolist()
-        known = self._code
-        before = len(known)
-        setdefault = known.setdefault
-        pos = np.fromiter((setdefault(v, len(known)) for v in values), dtype=np.int64, count=len(values))
-        if len(known) > before:
-            self._values.extend(v for v, p in zip(values, pos.tolist()) if p >= before)
+        values = pa.array(cat.cat.categories.array)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+        values = pc.cast(values, pa.large_string())
+        pos, first = self._table.codes(text_hash(values))
+        if len(first):
+            self._append(values.take(pa.array(first)))
+        seen = np.ones(len(values), dtype=bool)
+        seen[first] = False
+        seen = np.flatnonzero(seen)
+        if len(seen):  # the hash was known: is the text the same?
+            same = pc.equal(self._all().take(pa.array(pos[seen])), values.take(pa.array(seen)))
+            other = seen[~same.to_numpy(zero_copy_only=False)]
+            for i in other.tolist():  # rare: another value has this value's hash
+                text = values[i].as_py()
+                if text not in self._shared_hash:
+                    self._shared_hash[text] = self._count
+                    self._append(pa.array([text], pa.large_string()))
+                pos[i] = self._shared_hash[text]
         lookup = np.append(pos, -1).astype("int32")  # code -1 (missing) reads the last slot
         return lookup[cat.cat.codes.to_numpy()]
 
+    def _append(self, values: pa.Array) -> None:
+        self._values.append(values)
+        self._count += len(values)
+        if len(self._values) > 32:  # few chunks: taking from them stays cheap
+            self._values = [pa.concat_arrays(self._values)]
+
+    def _all(self) -> pa.ChunkedArray:
+        return pa.chunked_array(self._values, pa.large_string())
+
     def __len__(self) -> int:
-        return len(self._values)
+        return self._count
 
     @property
     def categories(self) -> pd.Index:
-        return pd.Index(self._values, dtype="str")
+        return pd.Index(pd.array(self._all(), dtype="str"))
 
 
 class _Rows:

@@ -3,8 +3,10 @@ batches break, on whether the parser typed a column itself, or on CSV against Pa
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from conftest import config, write_text
@@ -136,3 +138,29 @@ def test_duplicate_candidates_of_text_are_found_across_hashing_pieces(monkeypatc
                           "c": pd.Series(["hi", "there", "ok", None, "hi", None, "new"], dtype="str")})
     assert load_mod._candidates(frame, ["a", "c"]).tolist() == [True, False, False, True, True, True, False]
     assert load_mod._candidates(frame, ["c"]).tolist() == [True, False, False, True, True, True, False]
+
+
+def test_key_table_gives_codes_in_order_of_first_sight_across_calls_and_growth():
+    table = load_mod.KeyTable(4)  # grows several times below
+    keys = np.array([5, 7, 5, 9], dtype=np.uint64) << np.uint64(60)  # one home slot for several keys
+    codes, first = table.codes(keys)
+    assert codes.tolist() == [0, 1, 0, 2] and first.tolist() == [0, 1, 3]
+    more = np.arange(1, 40, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    codes, first = table.codes(np.concatenate([more, keys]))
+    assert codes[-4:].tolist() == [0, 1, 0, 2]  # known keys keep their codes after growing
+    assert sorted(codes[:39].tolist()) == list(range(3, 42)) and len(table) == 42
+    assert codes[first].tolist() == list(range(3, 42))  # first: the new keys' positions, in code order
+    again, first = table.codes(np.concatenate([keys, more]))
+    assert again.tolist() == codes[-4:].tolist() + codes[:39].tolist() and len(first) == 0
+
+
+def test_codebook_tells_apart_values_that_share_a_hash(monkeypatch):
+    # every value of the same length gets the same hash: the text comparison must keep them apart
+    monkeypatch.setattr(load_mod, "text_hash", lambda arr: pc.utf8_length(arr).to_numpy().astype(np.uint64))
+    book = load_mod._Codebook()
+    batches = [["A1", "B2", None, "A1", "C33"], ["B2", "D4", "C33", "E55", "A1"], ["E55", "D4"]]
+    codes = [book.codes(pd.Series(pd.Categorical(b))) for b in batches]
+    categories = book.categories.tolist()
+    assert sorted(categories) == ["A1", "B2", "C33", "D4", "E55"]
+    for batch, got in zip(batches, codes):
+        assert [categories[c] if c >= 0 else None for c in got] == batch
