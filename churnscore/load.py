@@ -968,6 +968,7 @@ class _Codebook:
         self._values: list[pa.Array] = []  # large_string, in code order
         self._count = 0
         self._shared_hash: dict[str, int] = {}  # values whose hash an earlier value has: looked up as text
+        self._dtype: pd.CategoricalDtype | None = None
 
     def codes(self, cat: pd.Series) -> np.ndarray:
         values = pa.array(cat.cat.categories.array)
@@ -1006,7 +1007,27 @@ class _Codebook:
 
     @property
     def categories(self) -> pd.Index:
-        return pd.Index(pd.array(self._all(), dtype="str"))
+        return self.dtype().categories
+
+    def dtype(self) -> pd.CategoricalDtype:
+        """The categorical type of the values so far; the same object until a value is added, so the
+        frames of a codebook shared by several exports share their categories (lookups by account id
+        are then done once for all of them)."""
+        if self._dtype is None or len(self._dtype.categories) != self._count:
+            self._dtype = pd.CategoricalDtype(pd.Index(pd.array(self._all(), dtype="str")))
+        return self._dtype
+
+    def recode(self, ids: pd.Series) -> pd.Series:
+        """``ids`` of an earlier dtype() of this codebook with the current categories (codes stay: values are
+        only ever added at the end)."""
+        codes = ids.cat.codes.to_numpy().astype(code_type(self._count))
+        return pd.Series(pd.Categorical.from_codes(codes, dtype=self.dtype(), validate=False),
+                         index=ids.index, name=ids.name)
+
+
+def code_type(categories: int) -> str:
+    """The narrowest integer type that holds codes of that many categories (and -1), as pandas keeps them."""
+    return "int8" if categories < 127 else "int16" if categories < 32767 else "int32"
 
 
 class _Rows:
@@ -1014,9 +1035,11 @@ class _Rows:
     text as codes into one codebook per column, the rest as typed arrays. A file's pieces are kept apart
     until the file is read to its end, so a file read again another way is not counted twice."""
 
-    def __init__(self, export: Export, spill_parts: int = 0) -> None:
+    def __init__(self, export: Export, spill_parts: int = 0, shared: dict[str, _Codebook] | None = None) -> None:
         self.export = export
-        self.books = {c.name: _Codebook() for c in export.columns if c.kind == "string" and not c.distinct}
+        shared = shared or {}
+        self.books = {c.name: shared[c.name] if c.name in shared else _Codebook() for c in export.columns
+                      if c.kind == "string" and not c.distinct}
         self.pieces: list[tuple[int, dict[str, object]]] = []
         self.staged: list[tuple[int, dict[str, object]]] = []
         self.files: list[str] = []
@@ -1033,8 +1056,7 @@ class _Rows:
             values = frame[name]
             if name in self.books:
                 codes = self.books[name].codes(values)
-                size = len(self.books[name])
-                cols[name] = codes.astype("int8" if size < 127 else "int16" if size < 32767 else "int32")
+                cols[name] = codes.astype(code_type(len(self.books[name])))
             elif values.dtype.kind in "fMi":
                 cols[name] = values.to_numpy()
             else:
@@ -1062,7 +1084,7 @@ class _Rows:
 
     def frame(self) -> pd.DataFrame:
         """One frame of every committed piece, in order (see assemble)."""
-        dtypes = {name: pd.CategoricalDtype(book.categories) for name, book in self.books.items()}
+        dtypes = {name: book.dtype() for name, book in self.books.items()}
         dtypes["_file"] = pd.CategoricalDtype(pd.Index(self.files, dtype="str"))
         frame = assemble(self.export, self.pieces, dtypes)
         self.pieces = []
@@ -1208,14 +1230,16 @@ def read_file(path: Path, export: Export, spec: InputSpec) -> tuple[pd.DataFrame
     return rows.frame(), rejects, mapped, read
 
 
-def read_export(config: Config, name: str, files: list[Path], spill_parts: int = 0):  # noqa: ANN201
+def read_export(config: Config, name: str, files: list[Path], spill_parts: int = 0,  # noqa: ANN201
+                shared: dict[str, _Codebook] | None = None):
     """Read all files of one export into one typed frame; returns (frame, rejects, stats).
 
     With ``spill_parts`` the rows go to disk in that many parts by account (see spill.py) and the result
-    is (two dates per account, rejects, stats, the spill)."""
+    is (two dates per account, rejects, stats, the spill). ``shared``: codebooks (by column) this export
+    shares with others, so that their categoricals use one set of codes."""
     export = EXPORTS[name]
     spec = config.inputs[name]
-    rows = _Rows(export, spill_parts)
+    rows = _Rows(export, spill_parts, shared)
     rejects = []
     stats = FileStats(name, files)
     try:
@@ -1271,6 +1295,7 @@ def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool
     stats: dict[str, FileStats] = {}
     missing: list[str] = []
     spilled: dict = {}
+    accounts = _Codebook()  # one set of account codes for every export (see _Codebook.dtype)
     for name, export in EXPORTS.items():
         files = find_files(config, name, base)
         if not files:
@@ -1283,13 +1308,18 @@ def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool
             continue
         parts = _spill_parts(config, name, files) if spill else 0
         if parts:
-            frame, rej, st, spilled[name] = read_export(config, name, files, parts)
+            frame, rej, st, spilled[name] = read_export(config, name, files, parts, {"account_id": accounts})
         else:
-            frame, rej, st = read_export(config, name, files)
+            frame, rej, st = read_export(config, name, files, shared={"account_id": accounts})
         frames[name], stats[name] = frame, st
         trim_heap()
         if len(rej):
             rejects.append(rej)
+    for name, frame in frames.items():  # an export read before the last new id: the final categories
+        if frame["account_id"].dtype is not accounts.dtype():
+            frame["account_id"] = accounts.recode(frame["account_id"])
+    for spill in spilled.values():
+        spill.share("account_id", accounts.dtype())
     rejects.extend(map_accounts(config, base, frames, stats))  # vendor keys -> account ids (account_map.csv)
     all_rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
     return Loaded(frames, all_rejects, stats, missing, spilled=spilled)

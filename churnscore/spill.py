@@ -122,9 +122,9 @@ class UsageSpill:
         """The duplicate search, part by part; keeps which rows each part drops and each account's digest.
         Returns the duplicate rejects of every part."""
         self.close_writers()
-        self.categories = {name: book.categories for name, book in self.books.items()}
+        self._dtypes = {name: book.dtype() for name, book in self.books.items()}
+        self.categories = {name: dtype.categories for name, dtype in self._dtypes.items()}
         self.books = dict.fromkeys(self.books)  # the codebooks' lookup tables are not needed any more
-        self._dtypes = {name: pd.CategoricalDtype(categories) for name, categories in self.categories.items()}
         self._dtypes["_file"] = pd.CategoricalDtype(pd.Index(self.files, dtype="str"))
         rejects, digests = [], []
         self._dropped = []
@@ -143,6 +143,12 @@ class UsageSpill:
             del frame, kept
         self.digest = pd.concat(digests) if digests else pd.DataFrame({"min": [], "max": [], "size": []})
         return rejects
+
+    def share(self, name: str, dtype: pd.CategoricalDtype) -> None:
+        """Read column ``name`` back with ``dtype``: the categories of its codebook once other exports added
+        to it (codes stay the same)."""
+        self._dtypes[name] = dtype
+        self.categories[name] = dtype.categories
 
     def part(self, part: int, columns: list[str] | None = None) -> pd.DataFrame:
         """The clean rows of one part (without its duplicates), typed as load gives them; only ``columns``

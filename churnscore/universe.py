@@ -22,6 +22,30 @@ def present_ids(ids: pd.Series) -> pd.Index:
     return pd.Index(ids.dropna().unique(), dtype="str")
 
 
+def shared_ids(columns: list[pd.Series]) -> pd.Index | None:
+    """The categories all these account id columns share (the loader gives every export one codebook), so
+    that sets of ids can be worked out as masks over codes; None when they do not."""
+    categories = None
+    for ids in columns:
+        if not isinstance(ids.dtype, pd.CategoricalDtype):
+            return None
+        if categories is None:
+            categories = ids.cat.categories
+        elif ids.cat.categories is not categories:
+            return None
+    return categories
+
+
+def used(ids: pd.Series, rows: np.ndarray | None = None) -> np.ndarray:
+    """Per category of a categorical id column: is it used (by ``rows``, a boolean mask, when given)?"""
+    codes = ids.cat.codes.to_numpy()
+    if rows is not None:
+        codes = codes[rows]
+    mask = np.zeros(len(ids.cat.categories), dtype=bool)
+    mask[codes[codes >= 0]] = True
+    return mask
+
+
 def _union(indexes: list[pd.Index]) -> pd.Index:
     out = pd.Index([], dtype="str")
     for idx in indexes:
@@ -41,31 +65,45 @@ def account_universe(loaded: Loaded, as_of: pd.Timestamp) -> tuple[pd.Index, pd.
     Without one, every id seen with a row on or before the as-of date is a customer.
     """
     end = as_of + pd.Timedelta(days=1)
-    seen: list[pd.Index] = []
-    seen_before: list[pd.Index] = []
-    for name, frame in loaded.frames.items():
-        if name == "accounts":
-            continue
-        ids = frame["account_id"]
-        seen.append(present_ids(ids))
-        seen_before.append(present_ids(ids[(frame[EXPORTS[name].date_column] < end).to_numpy()]))
-    other = _union(seen)
-    loaded.ids_seen = other
+    dated = {name: frame for name, frame in loaded.frames.items() if name != "accounts"}
+    acc = loaded.frames.get("accounts")
+    categories = shared_ids([f["account_id"] for f in loaded.frames.values()])
     excluded: list[pd.DataFrame] = []
-    if "accounts" in loaded.frames:
-        acc = loaded.frames["accounts"]
+    if categories is not None:  # one codebook: sets of ids as masks over its codes
+        seen_mask = np.zeros(len(categories), dtype=bool)
+        before_mask = seen_mask.copy()
+        for name, frame in dated.items():
+            seen_mask |= used(frame["account_id"])
+            before_mask |= used(frame["account_id"], (frame[EXPORTS[name].date_column] < end).to_numpy())
+        other = categories[seen_mask]
+        if acc is not None:
+            in_accounts = used(acc["account_id"])
+            loaded.ids_seen = categories[seen_mask | in_accounts]
+            unknown = categories[seen_mask & ~in_accounts]
+        else:
+            loaded.ids_seen = other
+            before, no_data = categories[before_mask], categories[seen_mask & ~before_mask]
+    else:
+        seen = [present_ids(f["account_id"]) for f in dated.values()]
+        other = _union(seen)
+        loaded.ids_seen = other
+        if acc is not None:
+            loaded.ids_seen = other.union(present_ids(acc["account_id"]))
+            unknown = other.difference(pd.Index(acc["account_id"].astype("str"), dtype="str"))
+        else:
+            before = _union([present_ids(f["account_id"][(f[EXPORTS[name].date_column] < end).to_numpy()])
+                             for name, f in dated.items()])
+            no_data = other.difference(before)
+    if acc is not None:
         ids = pd.Index(acc["account_id"].astype("str"), dtype="str")
-        loaded.ids_seen = other.union(present_ids(acc["account_id"]))
         churned = (acc["churn_date"] <= as_of).to_numpy()
         not_yet = (acc["signup_date"] > as_of).to_numpy()
         excluded.append(pd.DataFrame({"account_id": ids[churned], "reason": EXCLUDE_CHURNED}))
         excluded.append(pd.DataFrame({"account_id": ids[not_yet & ~churned], "reason": EXCLUDE_NOT_YET}))
         active = ids[~churned & ~not_yet]
-        unknown = other.difference(ids)
-        excluded.append(pd.DataFrame({"account_id": unknown, "reason": EXCLUDE_UNKNOWN}))
+        excluded.append(pd.DataFrame({"account_id": pd.Index(unknown, dtype="str"), "reason": EXCLUDE_UNKNOWN}))
     else:
-        before = _union(seen_before)
         active = before
-        excluded.append(pd.DataFrame({"account_id": other.difference(before), "reason": EXCLUDE_NO_DATA}))
+        excluded.append(pd.DataFrame({"account_id": pd.Index(no_data, dtype="str"), "reason": EXCLUDE_NO_DATA}))
     ex = pd.concat(excluded, ignore_index=True).sort_values(["account_id"], kind="mergesort")
     return pd.Index(active.sort_values(), name="account_id", dtype="str"), ex.reset_index(drop=True)
