@@ -3,6 +3,8 @@ batches break, on whether the parser typed a column itself, or on CSV against Pa
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -164,3 +166,37 @@ def test_codebook_tells_apart_values_that_share_a_hash(monkeypatch):
     assert sorted(categories) == ["A1", "B2", "C33", "D4", "E55"]
     for batch, got in zip(batches, codes):
         assert [categories[c] if c >= 0 else None for c in got] == batch
+
+
+def test_read_ahead_gives_every_batch_in_order_and_raises_where_parsing_failed():
+    assert list(load_mod.read_ahead(iter(range(7)), depth=2)) == list(range(7))
+
+    def failing():
+        yield 1
+        yield 2
+        raise pa.ArrowInvalid("CSV parse error: row 3")
+
+    got = []
+    with pytest.raises(pa.ArrowInvalid, match="row 3"):
+        for batch in load_mod.read_ahead(failing()):
+            got.append(batch)
+    assert got == [1, 2]
+
+
+def test_read_ahead_stops_its_thread_and_closes_the_reader_when_left_early():
+    closed = []
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                n += 1
+                yield n
+        finally:
+            closed.append(True)
+
+    reader = load_mod.read_ahead(endless(), depth=1)
+    assert [next(reader), next(reader)] == [1, 2]
+    reader.close()  # as when the loop over it stops on an error
+    assert closed == [True]
+    assert not any(t.name == "churnscore-read-ahead" and t.is_alive() for t in threading.enumerate())
