@@ -680,10 +680,10 @@ _LOW_BYTES = np.array([(1 << (8 * r)) - 1 for r in range(8)] + [(1 << 64) - 1], 
 _MISSING_HASH = np.uint64(0x5BD1E9955BD1E995)
 
 
-def text_hash(values: pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
+def text_hash(values: pd.Series | pa.Array | pa.ChunkedArray, seed: int = 0) -> np.ndarray:
     """A 64-bit hash of each text value (equal text, equal hash; missing values all alike), read 8 bytes at a
     time straight from Arrow's buffers: ~20x cheaper than hashing the strings into a table (factorize), and
-    the same in every piece of a column."""
+    the same in every piece of a column. Another ``seed`` gives another hash of the same values."""
     arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values.array)
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     out = [np.zeros(0, np.uint64)]
@@ -704,7 +704,7 @@ def text_hash(values: pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
         for start in range(0, n, HASH_STEP):
             begin = offsets[start:min(start + HASH_STEP, n)].astype(np.int64)
             length = offsets[start + 1:start + HASH_STEP + 1].astype(np.int64) - begin
-            x = length.astype(np.uint64) * _GOLDEN
+            x = (length.astype(np.uint64) * _GOLDEN) ^ np.uint64(seed)
             for k in range(0, int(length.max()), 8):
                 left = np.clip(length - k, 0, 8)
                 pos = begin + k
@@ -892,6 +892,26 @@ def concat_frames(frames: list[pd.DataFrame], export: Export | None = None) -> p
 # ----------------------------------------------------------------------------- public API
 
 
+class _Grown:
+    """A NumPy array that grows at its end, its room doubling: appending costs what is appended."""
+
+    def __init__(self, dtype: str | np.dtype) -> None:
+        self._data = np.zeros(1024, dtype=dtype)
+        self.size = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        if self.size + len(values) > len(self._data):
+            room = np.zeros(max(2 * len(self._data), self.size + len(values)), dtype=self._data.dtype)
+            room[:self.size] = self._data[:self.size]
+            self._data = room
+        self._data[self.size:self.size + len(values)] = values
+        self.size += len(values)
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._data[:self.size]
+
+
 class KeyTable:
     """Integer codes for 64-bit keys, given in order of first sight: an open-addressing hash table held in
     two NumPy arrays and probed for a whole array of keys at once (no Python per key)."""
@@ -899,29 +919,24 @@ class KeyTable:
     def __init__(self, size: int = 1 << 16) -> None:
         self._slot_code = np.full(size, -1, dtype=np.int64)  # code in each slot, -1: empty
         self._slot_key = np.zeros(size, dtype=np.uint64)
-        self._keys = np.zeros(0, dtype=np.uint64)  # key of each code
+        self._keys = _Grown(np.uint64)  # key of each code
         self._shift = np.uint64(64 - (size.bit_length() - 1))
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return self._keys.size
 
     def codes(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(code of each key, positions in ``keys`` of the keys seen for the first time, in code order). Equal
         keys get one code."""
         keys = np.asarray(keys, dtype=np.uint64)
-        while 2 * (len(self._keys) + len(keys)) > len(self._slot_code):  # at most half full: short probes
-            self._grow()
+        if 2 * (len(self) + len(keys)) > len(self._slot_code):  # at most half full: short probes
+            self._grow(len(self) + len(keys))
         out = np.full(len(keys), -1, dtype=np.int64)
-        first = self._probe(keys, out, insert=True)
-        return out, first
-
-    def _probe(self, keys: np.ndarray, out: np.ndarray, insert: bool, given: np.ndarray | None = None) -> np.ndarray:
-        """Find (and with ``insert``, add) ``keys``; their codes go to ``out``. New keys take the next codes,
-        or ``given`` codes (growing: the keys are known to differ)."""
         mask = np.uint64(len(self._slot_code) - 1)
         slot = (keys >> self._shift) & mask  # keys are well mixed hashes: their top bits are the slot
         pending = np.arange(len(keys))
         placed: list[np.ndarray] = []
+        count = len(self)
         while len(pending):
             at = slot[pending].astype(np.int64)
             code = self._slot_code[at]
@@ -936,8 +951,8 @@ class KeyTable:
                 winners = who[self._slot_code[want] == -2 - who]
                 taken = slot[winners].astype(np.int64)
                 self._slot_code[want] = -1
-                new = given[winners] if given is not None else len(self._keys) + sum(map(len, placed)) + \
-                    np.arange(len(winners))
+                new = count + np.arange(len(winners))
+                count += len(winners)
                 self._slot_code[taken] = new
                 self._slot_key[taken] = keys[winners]
                 out[winners] = new
@@ -946,29 +961,51 @@ class KeyTable:
             slot[pending[moving]] = (slot[pending[moving]] + np.uint64(1)) & mask
             pending = pending[out[pending] < 0]
         first = np.concatenate(placed) if placed else np.zeros(0, dtype=np.int64)
-        if given is None and len(first):
-            self._keys = np.concatenate([self._keys, keys[first]])
-        return first
+        self._keys.extend(keys[first])
+        return out, first
 
-    def _grow(self) -> None:
-        size = 2 * len(self._slot_code)
+    def _grow(self, wanted: int) -> None:
+        """A table of at least twice ``wanted`` slots with the known keys laid out again, in one pass: keys in
+        order of their home slot each take the first free slot from there (linear probing's layout); the
+        few that run past the end go round to the start, as probing does."""
+        size = len(self._slot_code)
+        while size < 2 * wanted:
+            size *= 2
+        self._shift = np.uint64(64 - (size.bit_length() - 1))
         self._slot_code = np.full(size, -1, dtype=np.int64)
         self._slot_key = np.zeros(size, dtype=np.uint64)
-        self._shift = np.uint64(64 - (size.bit_length() - 1))
-        if len(self._keys):
-            self._probe(self._keys, np.full(len(self._keys), -1, dtype=np.int64), insert=True,
-                        given=np.arange(len(self._keys)))
+        keys = self._keys.values
+        if not len(keys):
+            return
+        order = np.argsort(keys >> self._shift)  # keys of one home slot may come in any order
+        home = (keys[order] >> self._shift).astype(np.int64)
+        step = np.arange(len(order))
+        at = np.maximum.accumulate(home - step) + step  # no free slot between a key's home and its place
+        inside = at < size
+        self._slot_code[at[inside]] = order[inside]
+        self._slot_key[at[inside]] = keys[order[inside]]
+        past = order[~inside]  # past the end: the first free slots from the start, in order
+        if len(past):
+            free = np.flatnonzero(self._slot_code < 0)[:len(past)]
+            self._slot_code[free] = past
+            self._slot_key[free] = keys[past]
+
+
+_CHECK_SEED = 0x2545F4914F6CDD1D  # the codebook's second hash
 
 
 class _Codebook:
     """The categories of one repeating text column over every batch and file of an export: each batch's
     own categories (its distinct values) become positions in one growing list, so rows keep small integer
-    codes, never text. Values are found by their 64-bit text_hash in a KeyTable, and then compared as text:
-    two values that share a hash (about one pair in 10^7 at a million values) are told apart exactly."""
+    codes, never text. Values are found by their 64-bit text_hash in a KeyTable and checked with a second,
+    independently seeded 64-bit hash: two values that share the first (about one pair in 10^7 at a million
+    values) are told apart by the second and then looked up as text; taking one for the other would need
+    both hashes to agree (about 1 in 10^19 even for such a pair)."""
 
     def __init__(self) -> None:
         self._table = KeyTable()
         self._values: list[pa.Array] = []  # large_string, in code order
+        self._check = _Grown(np.uint64)  # the second hash of each code's value
         self._count = 0
         self._shared_hash: dict[str, int] = {}  # values whose hash an earlier value has: looked up as text
         self._dtype: pd.CategoricalDtype | None = None
@@ -979,27 +1016,24 @@ class _Codebook:
             values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
         values = pc.cast(values, pa.large_string())
         pos, first = self._table.codes(text_hash(values))
+        check = text_hash(values, seed=_CHECK_SEED)
         if len(first):
-            self._append(values.take(pa.array(first)))
-        seen = np.ones(len(values), dtype=bool)
-        seen[first] = False
-        seen = np.flatnonzero(seen)
-        if len(seen):  # the hash was known: is the text the same?
-            same = pc.equal(self._all().take(pa.array(pos[seen])), values.take(pa.array(seen)))
-            other = seen[~same.to_numpy(zero_copy_only=False)]
-            for i in other.tolist():  # rare: another value has this value's hash
-                text = values[i].as_py()
-                if text not in self._shared_hash:
-                    self._shared_hash[text] = self._count
-                    self._append(pa.array([text], pa.large_string()))
-                pos[i] = self._shared_hash[text]
+            self._append(values.take(pa.array(first)), check[first])
+        other = np.flatnonzero(self._check.values[pos] != check)
+        for i in other.tolist():  # rare: another value has this value's first hash
+            text = values[i].as_py()
+            if text not in self._shared_hash:
+                self._shared_hash[text] = self._count
+                self._append(pa.array([text], pa.large_string()), check[i:i + 1])
+            pos[i] = self._shared_hash[text]
         lookup = np.append(pos, -1).astype("int32")  # code -1 (missing) reads the last slot
         return lookup[cat.cat.codes.to_numpy()]
 
-    def _append(self, values: pa.Array) -> None:
+    def _append(self, values: pa.Array, check: np.ndarray) -> None:
         self._values.append(values)
+        self._check.extend(check)
         self._count += len(values)
-        if len(self._values) > 32:  # few chunks: taking from them stays cheap
+        if len(self._values) > 32:  # few chunks: the categories are built from them quickly
             self._values = [pa.concat_arrays(self._values)]
 
     def _all(self) -> pa.ChunkedArray:

@@ -157,8 +157,10 @@ def test_key_table_gives_codes_in_order_of_first_sight_across_calls_and_growth()
 
 
 def test_codebook_tells_apart_values_that_share_a_hash(monkeypatch):
-    # every value of the same length gets the same hash: the text comparison must keep them apart
-    monkeypatch.setattr(load_mod, "text_hash", lambda arr: pc.utf8_length(arr).to_numpy().astype(np.uint64))
+    # every value of the same length gets the same first hash: the second one must keep them apart
+    real = load_mod.text_hash
+    monkeypatch.setattr(load_mod, "text_hash", lambda arr, seed=0: real(arr, seed) if seed else
+                        pc.utf8_length(arr).to_numpy().astype(np.uint64))
     book = load_mod._Codebook()
     batches = [["A1", "B2", None, "A1", "C33"], ["B2", "D4", "C33", "E55", "A1"], ["E55", "D4"]]
     codes = [book.codes(pd.Series(pd.Categorical(b))) for b in batches]
