@@ -280,18 +280,26 @@ def _norm_values(usage: pd.DataFrame, event: pd.Series, as_of: pd.Timestamp, win
     return event_codes[mask], dur[mask]
 
 
+def _piece_norm_values(piece: pd.DataFrame, as_of: pd.Timestamp, windows: Windows,
+                       params: FeatureParams) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    event = piece["event"]
+    if not isinstance(event.dtype, pd.CategoricalDtype):
+        event = event.astype("category")
+    return (event.cat.categories, *_norm_values(piece, event, as_of, windows, params))
+
+
 def event_norms(pieces, as_of: pd.Timestamp, windows: Windows, params: FeatureParams) -> pd.Series:  # noqa: ANN001
     """Each event's norm for task_time_vs_norm_30d: the median duration of its rows over every account
     (see norm_rows), keyed by event text; gathered from ``pieces``, frames of usage whose events share
-    their categories (slices of one frame, or the parts of a spilled export)."""
+    their categories (slices of one frame, or the parts of a spilled export), or what _piece_norm_values
+    gives for each."""
     codes, durations = [], []
     categories = None
     for piece in pieces:
-        event = piece["event"]
-        if not isinstance(event.dtype, pd.CategoricalDtype):
-            event = event.astype("category")
-        categories = event.cat.categories
-        c, d = _norm_values(piece, event, as_of, windows, params)
+        if isinstance(piece, tuple):  # already worked out: (event categories, event codes, durations)
+            categories, c, d = piece
+        else:
+            categories, c, d = _piece_norm_values(piece, as_of, windows, params)
         codes.append(c)
         durations.append(d)
     if categories is None:
@@ -325,12 +333,14 @@ def _spilled_usage_features(spill, index: pd.Index, as_of: pd.Timestamp, windows
     of its accounts, so each account's features come from its part, with the norms taken over all parts."""
     if norms is None:
         needed = ["timestamp", "event", "duration_seconds"]
-        norms = event_norms((spill.part(p, needed) for p in range(spill.parts)), as_of, windows, params)
+        norms = event_norms(in_parallel(lambda p: _piece_norm_values(spill.part(p, needed), as_of, windows, params),
+                                        list(range(spill.parts))), as_of, windows, params)
     n = len(index)
     code_of = spill.categories["account_id"].get_indexer(index)  # each account's code in the spill, -1: none
     part_of = np.where(code_of >= 0, code_of % spill.parts, -1)
     out: dict[str, np.ndarray] = {}
-    for p in [-1, *range(spill.parts)]:
+
+    def part_features(p: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         members = np.flatnonzero(part_of == p)
         if p < 0:  # accounts without a usage row
             rows, codes = spill.empty(), np.zeros(0, dtype="int64")
@@ -339,10 +349,33 @@ def _spilled_usage_features(spill, index: pd.Index, as_of: pd.Timestamp, windows
             local = np.full(n + 1, -1, dtype="int64")
             local[members] = np.arange(len(members))
             codes = local[account_codes(rows["account_id"], index)]  # -1 (not in index) reads the last slot
-        _place(out, usage_features(rows, index[members], as_of, windows, params, signup[members], seats[members],
-                                   norms, codes=codes), members, n)
-        del rows
+        return members, usage_features(rows, index[members], as_of, windows, params, signup[members],
+                                       seats[members], norms, codes=codes)
+
+    for members, part in in_parallel(part_features, [-1, *range(spill.parts)]):
+        _place(out, part, members, n)
     return out
+
+
+PARALLEL = 2  # parts worked on at once: NumPy, pandas and Arrow do most of a part's work without the GIL
+
+
+def in_parallel(work, items: list):  # noqa: ANN001, ANN201 - a function of one item; its results, in order
+    """``work`` on each item, PARALLEL at a time on threads, results in the items' order (at most PARALLEL + 1
+    results wait to be taken: memory stays that of a few parts)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if PARALLEL <= 1 or len(items) <= 1:
+        yield from map(work, items)
+        return
+    with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="churnscore-part") as pool:
+        pending = [pool.submit(work, item) for item in items[:PARALLEL]]
+        for item in items[PARALLEL:]:
+            result = pending.pop(0).result()
+            pending.append(pool.submit(work, item))
+            yield result
+        for future in pending:
+            yield future.result()
 
 
 def usage_features_in_pieces(usage, index: pd.Index, as_of: pd.Timestamp, windows: Windows,  # noqa: ANN001

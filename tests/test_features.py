@@ -6,12 +6,17 @@ the long window 0-89 (default windows 30/90).
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pandas as pd
+import pytest
 from conftest import AS_OF, date, day, expect, features, frames
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from churnscore import features as features_mod
 from churnscore.config import parse_config
 from churnscore.features import CATALOGUE, FEATURE_NAMES, build_features, window_text
 
@@ -460,3 +465,27 @@ def test_usage_features_in_pieces_equal_the_whole(monkeypatch):
     assert len(frames["usage"]) > 10 * 7_000
     pieces = features_mod.build_features(frames, index, as_of, config)
     pd.testing.assert_frame_equal(pieces, whole, check_exact=True)
+
+
+def test_in_parallel_gives_results_in_order_and_raises_the_first_failure(monkeypatch):
+    monkeypatch.setattr(features_mod, "PARALLEL", 2)
+    threads = set()
+
+    def slow_square(x):
+        threads.add(threading.current_thread().name)
+        time.sleep(0.02 if x % 2 else 0.0)  # odd items finish after the next even one
+        return x * x
+
+    assert list(features_mod.in_parallel(slow_square, list(range(7)))) == [0, 1, 4, 9, 16, 25, 36]
+    assert len(threads) == 2 and all(name.startswith("churnscore-part") for name in threads)
+
+    def fails_on_three(x):
+        if x == 3:
+            raise ValueError("part 3 is bad")
+        return x
+
+    got = []
+    with pytest.raises(ValueError, match="part 3"):
+        for value in features_mod.in_parallel(fails_on_three, list(range(6))):
+            got.append(value)
+    assert got == [0, 1, 2]
