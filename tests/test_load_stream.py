@@ -202,3 +202,15 @@ def test_read_ahead_stops_its_thread_and_closes_the_reader_when_left_early():
     reader.close()  # as when the loop over it stops on an error
     assert closed == [True]
     assert not any(t.name == "churnscore-read-ahead" and t.is_alive() for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("values, categories, codes", [
+    (["b", "a", None, "b"], ["b", "a"], [0, 1, -1, 0]),  # nothing to clean: the dictionary as it is
+    ([" b", "a", "", "b ", "a"], ["b", "a"], [0, 1, -1, 0, 1]),  # trimmed and empty: values merge
+])
+def test_encoded_text_is_cleaned_whether_or_not_the_dictionary_needs_it(values, categories, codes):
+    cat = load_mod._encode_clean(pa.chunked_array([pa.array(values).dictionary_encode()]), None)
+    assert cat.cat.categories.tolist() == categories and cat.cat.codes.tolist() == codes
+    mapped = load_mod._encode_clean(pa.chunked_array([pa.array(values).dictionary_encode()]), {"a": "z"})
+    assert mapped.astype(object).where(mapped.notna(), None).tolist() == \
+        [None if c < 0 else {"a": "z"}.get(categories[c], categories[c]) for c in codes]
