@@ -9,6 +9,7 @@ days before it.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -288,18 +289,13 @@ def _piece_norm_values(piece: pd.DataFrame, as_of: pd.Timestamp, windows: Window
     return (event.cat.categories, *_norm_values(piece, event, as_of, windows, params))
 
 
-def event_norms(pieces, as_of: pd.Timestamp, windows: Windows, params: FeatureParams) -> pd.Series:  # noqa: ANN001
+def event_norms(pieces) -> pd.Series:  # noqa: ANN001
     """Each event's norm for task_time_vs_norm_30d: the median duration of its rows over every account
-    (see norm_rows), keyed by event text; gathered from ``pieces``, frames of usage whose events share
-    their categories (slices of one frame, or the parts of a spilled export), or what _piece_norm_values
-    gives for each."""
+    (see norm_rows), keyed by event text; gathered from ``pieces``, what _piece_norm_values gives for frames of
+    usage whose events share their categories (slices of one frame, or the parts of a spilled export)."""
     codes, durations = [], []
     categories = None
-    for piece in pieces:
-        if isinstance(piece, tuple):  # already worked out: (event categories, event codes, durations)
-            categories, c, d = piece
-        else:
-            categories, c, d = _piece_norm_values(piece, as_of, windows, params)
+    for categories, c, d in pieces:
         codes.append(c)
         durations.append(d)
     if categories is None:
@@ -334,7 +330,7 @@ def _spilled_usage_features(spill, index: pd.Index, as_of: pd.Timestamp, windows
     if norms is None:
         needed = ["timestamp", "event", "duration_seconds"]
         norms = event_norms(in_parallel(lambda p: _piece_norm_values(spill.part(p, needed), as_of, windows, params),
-                                        list(range(spill.parts))), as_of, windows, params)
+                                        list(range(spill.parts))))
     n = len(index)
     code_of = spill.categories["account_id"].get_indexer(index)  # each account's code in the spill, -1: none
     part_of = np.where(code_of >= 0, code_of % spill.parts, -1)
@@ -363,8 +359,6 @@ PARALLEL = 2  # parts worked on at once: NumPy, pandas and Arrow do most of a pa
 def in_parallel(work, items: list):  # noqa: ANN001, ANN201 - a function of one item; its results, in order
     """``work`` on each item, PARALLEL at a time on threads, results in the items' order (at most PARALLEL + 1
     results wait to be taken: memory stays that of a few parts)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     if PARALLEL <= 1 or len(items) <= 1:
         yield from map(work, items)
         return
@@ -391,7 +385,7 @@ def usage_features_in_pieces(usage, index: pd.Index, as_of: pd.Timestamp, window
         return usage_features(usage, index, as_of, windows, params, signup, seats, norms)
     n = len(index)
     if norms is None:
-        norms = event_norms(_slices(usage), as_of, windows, params)
+        norms = event_norms(_piece_norm_values(piece, as_of, windows, params) for piece in _slices(usage))
     codes = account_codes(usage["account_id"], index).astype("int32")
     per_account = np.bincount(codes[codes >= 0], minlength=n)
     cuts = np.searchsorted(np.cumsum(per_account), np.arange(USAGE_PIECE_ROWS, per_account.sum(), USAGE_PIECE_ROWS))

@@ -1233,26 +1233,25 @@ def read_ahead(batches: Iterator[pa.Table], depth: int = READ_AHEAD) -> Iterator
     stop = threading.Event()
     end = object()
 
-    def parse() -> None:
-        try:
-            for batch in batches:
-                while not stop.is_set():
-                    try:
-                        ready.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            item = end
-        except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
-            item = exc
+    def hand(item: object) -> bool:
+        """Queue ``item`` for the reader; False once the reader has left."""
         while not stop.is_set():
             try:
                 ready.put(item, timeout=0.1)
-                return
+                return True
             except queue.Full:
                 continue
+        return False
+
+    def parse() -> None:
+        try:
+            for batch in batches:
+                if not hand(batch):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
+            hand(exc)
+            return
+        hand(end)
 
     worker = threading.Thread(target=parse, name="churnscore-read-ahead", daemon=True)
     worker.start()
