@@ -1018,8 +1018,7 @@ class _Codebook:
     def __init__(self) -> None:
         self._table = KeyTable()
         self._values: list[pa.Array] = []  # large_string, in code order
-        self._check = _Grown(np.uint64)  # the second hash of each code's value
-        self._count = 0
+        self._check = _Grown(np.uint64)  # the second hash of each code's value (its size: the values' count)
         self._shared_hash: dict[str, int] = {}  # values whose hash an earlier value has: looked up as text
         self._dtype: pd.CategoricalDtype | None = None
 
@@ -1036,7 +1035,7 @@ class _Codebook:
         for i in other.tolist():  # rare: another value has this value's first hash
             text = values[i].as_py()
             if text not in self._shared_hash:
-                self._shared_hash[text] = self._count
+                self._shared_hash[text] = len(self)
                 self._append(pa.array([text], pa.large_string()), check[i:i + 1])
             pos[i] = self._shared_hash[text]
         lookup = np.append(pos, -1).astype("int32")  # code -1 (missing) reads the last slot
@@ -1045,7 +1044,6 @@ class _Codebook:
     def _append(self, values: pa.Array, check: np.ndarray) -> None:
         self._values.append(values)
         self._check.extend(check)
-        self._count += len(values)
         if len(self._values) > 32:  # few chunks: the categories are built from them quickly
             self._values = [pa.concat_arrays(self._values)]
 
@@ -1053,7 +1051,7 @@ class _Codebook:
         return pa.chunked_array(self._values, pa.large_string())
 
     def __len__(self) -> int:
-        return self._count
+        return self._check.size
 
     @property
     def categories(self) -> pd.Index:
@@ -1063,14 +1061,14 @@ class _Codebook:
         """The categorical type of the values so far; the same object until a value is added, so the
         frames of a codebook shared by several exports share their categories (lookups by account id
         are then done once for all of them)."""
-        if self._dtype is None or len(self._dtype.categories) != self._count:
+        if self._dtype is None or len(self._dtype.categories) != len(self):
             self._dtype = unique_dtype(pd.Index(pd.array(self._all(), dtype="str")))
         return self._dtype
 
     def recode(self, ids: pd.Series) -> pd.Series:
         """``ids`` of an earlier dtype() of this codebook with the current categories (codes stay: values are
         only ever added at the end)."""
-        codes = ids.cat.codes.to_numpy().astype(code_type(self._count))
+        codes = ids.cat.codes.to_numpy().astype(code_type(len(self)))
         return pd.Series(pd.Categorical.from_codes(codes, dtype=self.dtype(), validate=False),
                          index=ids.index, name=ids.name)
 
