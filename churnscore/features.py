@@ -332,7 +332,10 @@ def _spilled_usage_features(spill, index: pd.Index, as_of: pd.Timestamp, windows
         norms = event_norms(in_parallel(lambda p: _piece_norm_values(spill.part(p, needed), as_of, windows, params),
                                         list(range(spill.parts))))
     n = len(index)
-    code_of = spill.categories["account_id"].get_indexer(index)  # each account's code in the spill, -1: none
+    # each account's code in the spill (-1: none), from the cached position of each code's account in index
+    positions = _positions(index, spill.categories["account_id"])
+    code_of = np.full(n, -1, dtype="int64")
+    code_of[positions[positions >= 0]] = np.flatnonzero(positions >= 0)
     part_of = np.where(code_of >= 0, code_of % spill.parts, -1)
     out: dict[str, np.ndarray] = {}
 

@@ -53,8 +53,12 @@ class UsageSpill:
         self._dropped: list[np.ndarray] = []  # per part: the duplicates' file index * 2**32 + line
         self._dtypes: dict[str, pd.CategoricalDtype] = {}
         self.digest: pd.DataFrame | None = None  # account code, min, max, size
-        self.categories: dict[str, pd.Index] = {}
         self.rows = 0
+
+    @property
+    def categories(self) -> dict[str, pd.Index]:
+        """Each text column's categories, as its rows are read back (set by finish, share)."""
+        return {name: dtype.categories for name, dtype in self._dtypes.items() if name != "_file"}
 
     # ------------------------------------------------------------------ writing while reading
 
@@ -123,7 +127,6 @@ class UsageSpill:
         Returns the duplicate rejects of every part."""
         self.close_writers()
         self._dtypes = {name: book.dtype() for name, book in self.books.items()}
-        self.categories = {name: dtype.categories for name, dtype in self._dtypes.items()}
         self.books = dict.fromkeys(self.books)  # the codebooks' lookup tables are not needed any more
         self._dtypes["_file"] = pd.CategoricalDtype(pd.Index(self.files, dtype="str"))
         rejects, digests = [], []
@@ -148,7 +151,6 @@ class UsageSpill:
         """Read column ``name`` back with ``dtype``: the categories of its codebook once other exports added
         to it (codes stay the same)."""
         self._dtypes[name] = dtype
-        self.categories[name] = dtype.categories
 
     def part(self, part: int, columns: list[str] | None = None) -> pd.DataFrame:
         """The clean rows of one part (without its duplicates), typed as load gives them; only ``columns``
