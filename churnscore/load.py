@@ -82,10 +82,23 @@ class Loaded:
 
 
 def date_digest(codes: np.ndarray, times: np.ndarray) -> pd.DataFrame:
-    """Per account code (missing, -1, left out): its earliest and latest time and its number of rows."""
-    g = pd.DataFrame({"code": codes, "ts": times}).groupby("code", sort=False)["ts"]
-    digest = pd.DataFrame({"min": g.min(), "max": g.max(), "size": g.size()})
-    return digest[digest.index >= 0]
+    """Per account code (missing, -1, left out): its earliest and latest time and its number of rows, the
+    accounts in the order they first appear (one pass over the codes, no grouping)."""
+    kept = codes >= 0
+    codes, values = codes[kept], times[kept].view("int64")
+    order = pd.unique(codes)
+    span = int(order.max()) + 1 if len(order) else 0
+    # NaT is the smallest int64: a maximum skips it, and so does the maximum of the negated times, since
+    # negating NaT gives NaT again. An account with only NaT keeps NaT for both.
+    nat = np.iinfo("int64").min
+    high = np.full(span, nat)
+    np.maximum.at(high, codes, values)
+    low = np.full(span, nat)
+    np.maximum.at(low, codes, np.negative(values))
+    low = np.negative(low)
+    size = np.bincount(codes, minlength=span)
+    return pd.DataFrame({"min": low[order].view(times.dtype), "max": high[order].view(times.dtype),
+                         "size": size[order].astype("int64")}, index=pd.Index(order, name="code"))
 
 
 def two_dates(digest: pd.DataFrame, categories: pd.Index, date_column: str) -> pd.DataFrame:

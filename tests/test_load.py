@@ -318,3 +318,21 @@ def test_files_of_one_export_may_differ_in_optional_columns(tmp_path):
     assert usage["event"].tolist()[0] == "login" and pd.isna(usage["event"].tolist()[1])
     assert usage["count"].tolist() == [1, 3]
     assert usage["_file"].tolist() == [str(folder / "a.csv"), str(folder / "b.csv")]
+
+
+def test_date_digest_gives_each_accounts_first_and_last_time_and_rows_in_order_of_first_appearance():
+    from churnscore.load import date_digest, two_dates
+
+    codes = np.array([2, 0, -1, 2, 0, 3, 2], dtype="int32")
+    times = np.array(["2026-03-01", "NaT", "2020-01-01", "2025-12-31", "NaT", "1969-07-20", "2026-01-15"],
+                     dtype="datetime64[ns]")
+    digest = date_digest(codes, times)
+    assert digest.index.tolist() == [2, 0, 3]  # -1 (no account) left out
+    assert digest["min"].tolist() == [pd.Timestamp("2025-12-31"), pd.NaT, pd.Timestamp("1969-07-20")]
+    assert digest["max"].tolist() == [pd.Timestamp("2026-03-01"), pd.NaT, pd.Timestamp("1969-07-20")]
+    assert digest["size"].tolist() == [3, 2, 1]
+    frame = two_dates(digest, pd.Index(["a", "b", "c", "d"]), "ts")
+    assert frame["account_id"].astype(str).tolist() == ["c", "a", "d", "c", "a", "d"]
+    assert frame["ts"].tolist()[:1] + frame["ts"].tolist()[3:4] == [pd.Timestamp("2025-12-31"),
+                                                                     pd.Timestamp("2026-03-01")]
+    assert date_digest(np.array([-1], dtype="int32"), times[:1]).empty
