@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .config import Config, FeatureParams, Windows
 
@@ -154,11 +156,24 @@ def _positions(index: pd.Index, categories: pd.Index) -> np.ndarray:
     for known_index, known_categories, positions in _RECENT:
         if known_index is index and known_categories is categories:
             return positions
-    positions = index.get_indexer(categories)
+    positions = index_positions(index, categories)
     positions.setflags(write=False)
     _RECENT.append((index, categories, positions))
     del _RECENT[:-4]
     return positions
+
+
+def index_positions(index: pd.Index, values: pd.Index) -> np.ndarray:
+    """index.get_indexer(values) (int64, -1 where absent); for text held by Arrow, Arrow's hash lookup, about
+    twice as fast at a million ids. A non-unique index still raises as get_indexer does."""
+    if index.is_unique and _arrow_text(index) and _arrow_text(values):
+        found = pc.index_in(pa.array(values.array), value_set=pa.array(index.array))
+        return pc.fill_null(found, -1).to_numpy().astype("int64", copy=False)
+    return index.get_indexer(values)
+
+
+def _arrow_text(values: pd.Index) -> bool:
+    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
 
 
 def key_codes(values: pd.Series) -> np.ndarray:

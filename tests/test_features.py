@@ -489,3 +489,16 @@ def test_in_parallel_gives_results_in_order_and_raises_the_first_failure(monkeyp
         for value in features_mod.in_parallel(fails_on_three, list(range(6))):
             got.append(value)
     assert got == [0, 1, 2]
+
+
+def test_index_positions_of_arrow_text_match_get_indexer():
+    from churnscore.features import index_positions
+
+    index = pd.Index(["A1", "A2", "A3"], dtype="str")
+    values = pd.Index(["A3", "B9", "A1", "A2"], dtype="str")
+    assert index_positions(index, values).tolist() == [2, -1, 0, 1]
+    assert index_positions(index, values).dtype == np.int64
+    assert index_positions(index.astype(object), values.astype(object)).tolist() == [2, -1, 0, 1]
+    assert index_positions(index, values[:0]).tolist() == []
+    with pytest.raises(pd.errors.InvalidIndexError):
+        index_positions(pd.Index(["A1", "A1"], dtype="str"), values)
