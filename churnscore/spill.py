@@ -77,9 +77,10 @@ class UsageSpill:
         cols = {name: values.astype(_SPILL_TYPES.get(name, "int32") if name in self.books or name in _SPILL_TYPES
                                     else values.dtype, copy=False) for name, values in cols.items()}
         codes = cols["account_id"].astype("int64")
-        part = np.where(codes >= 0, codes % self.parts, 0)
+        # int16 when it fits: NumPy's stable sort of 16-bit keys is a radix sort, 6x faster than for int64
+        part = np.where(codes >= 0, codes % self.parts, 0).astype("int16" if self.parts < 1 << 15 else "int64")
         order = np.argsort(part, kind="stable")
-        bounds = np.searchsorted(part[order], np.arange(self.parts + 1))
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(part, minlength=self.parts))])
         arrays = {name: _arrow(values[order]) for name, values in cols.items()}  # grouped by part
         batch = pa.record_batch(list(arrays.values()), names=list(arrays))
         for p in range(self.parts):
