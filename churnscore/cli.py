@@ -158,7 +158,7 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
 
     On a terminal it shows each stage as it runs and prints the top 10 as a table; under cron it does not.
     """
-    from .manifest import build_manifest
+    from .manifest import EarlyDigests, build_manifest
     from .pipeline import score as run_score
     from .runlock import output_lock
     from .terminal import stage_line, top_table, wants_colour
@@ -180,8 +180,11 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
     out = out or Path(config.output.path)
     with output_lock(out):
         remove_stale_temps(out)  # what a killed run left; safe under the lock
+        early = EarlyDigests()  # the manifest's input hashes, worked out while the run goes on
         result = run_score(config, input_dir=input_dir, as_of=as_of, rank_by=rank_by, model=model,
-                           previous=previous, on_stage=live, engine=engine, scheduler=scheduler)
+                           previous=previous, on_stage=live, engine=engine, scheduler=scheduler,
+                           on_loaded=lambda loaded: early.start([p for st in loaded.stats.values()
+                                                                 for p in st.files]))
         problem = reject_problem(result, config, strict)
         if problem is not None:  # keep the last good ranked list; show the rejects
             path = write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")
@@ -197,7 +200,7 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
         summary = result.summary()
         manifest = build_manifest(summary, paths, config_source=config.source, config_hash=config.hash,
                                   model_hash=model.metadata.get("sha256") if model is not None else None,
-                                  started=started)
+                                  started=started, early=early)
         paths["manifest"] = write_json(manifest, sibling(out, "manifest", ".json"))
     if live is not None:
         live.clear()

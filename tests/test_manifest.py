@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from churnscore.manifest import build_manifest, sha256_file, sha256_files
+from churnscore.manifest import EarlyDigests, build_manifest, sha256_file, sha256_files
 
 EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -43,3 +43,19 @@ def test_manifest_lists_every_input_with_its_size_hash_and_counts(tmp_path):
          "rows_rejected": None},
     ]
     assert m["outputs"] == {"ranked": str(tmp_path / "r.csv")}
+
+
+def test_early_digests_are_used_and_the_files_they_missed_are_hashed_at_the_end(tmp_path):
+    (tmp_path / "a.csv").write_bytes(b"abc")
+    (tmp_path / "late.csv").write_bytes(b"")
+    early = EarlyDigests()
+    early.start([tmp_path / "a.csv", tmp_path / "gone.csv"])  # a file it cannot read is left out
+    assert early.result() == {str(tmp_path / "a.csv"): ABC}
+    (tmp_path / "a.csv").write_bytes(b"changed after the load")  # the hash is of what the load read
+    files = {"accounts": {"files": [str(tmp_path / "a.csv"), str(tmp_path / "late.csv")]}}
+    summary = {"files": files, "as_of": "2026-10-31", "timings_s": {},
+               **{k: 0 for k in ("accounts_in_inputs", "accounts_scored", "accounts_excluded", "at_risk",
+                                 "rows_read", "rows_rejected", "revenue_at_risk")}}
+    m = build_manifest(summary, {}, config_source="c.yaml", config_hash="h", model_hash=None,
+                       started=datetime(2026, 11, 1, tzinfo=timezone.utc), early=early)
+    assert [i["sha256"] for i in m["inputs"]] == [ABC, EMPTY]
