@@ -502,3 +502,20 @@ def test_index_positions_of_arrow_text_match_get_indexer():
     assert index_positions(index, values[:0]).tolist() == []
     with pytest.raises(pd.errors.InvalidIndexError):
         index_positions(pd.Index(["A1", "A1"], dtype="str"), values)
+
+
+def test_medians_by_code_match_pandas_groupby_median_to_the_bit():
+    from churnscore.features import medians_by_code
+
+    keys, medians = medians_by_code(np.array([3, 0, 3, 3, 0, 7], dtype="int32"),
+                                    np.array([5.0, 1.0, 1.5, 9.0, 2.0, 4.25]))
+    assert keys.tolist() == [0, 3, 7]
+    assert medians.tolist() == [1.5, 5.0, 4.25]
+    keys, medians = medians_by_code(np.zeros(0, dtype="int8"), np.zeros(0))
+    assert keys.tolist() == [] and medians.tolist() == []
+    rng = np.random.default_rng(7)
+    codes, values = rng.integers(0, 40_000, 5_000), rng.random(5_000) * 1e3  # beyond 16 bits too
+    expected = pd.Series(values).groupby(codes).median()
+    keys, medians = medians_by_code(codes, values)
+    assert keys.tolist() == expected.index.tolist()
+    assert medians.tolist() == expected.tolist()
