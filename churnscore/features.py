@@ -220,6 +220,23 @@ def _nunique(codes: np.ndarray, keys: pd.Series | np.ndarray, n: int, mask: np.n
     return np.bincount(pairs // width, minlength=n).astype("float64")
 
 
+def _most_of_one_key(codes: np.ndarray, keys: np.ndarray, n: int, mask: np.ndarray) -> np.ndarray:
+    """Per account, the number of masked rows of its most frequent key (e.g. its most common ticket
+    category); 0 for an account without such rows. Rows with no account or no key (-1) are left out."""
+    ok = mask & (codes >= 0) & (keys >= 0)
+    width = int(keys.max(initial=0)) + 1
+    pair = codes[ok].astype("int64") * width + keys[ok]
+    if n * width <= BINCOUNT_CELLS:  # a count per (account, key) cell: no sort
+        return np.bincount(pair, minlength=n * width).reshape(n, width).max(axis=1, initial=0).astype("float64")
+    pairs, counts = np.unique(pair, return_counts=True)
+    out = np.zeros(n)
+    np.maximum.at(out, pairs // width, counts)
+    return out
+
+
+BINCOUNT_CELLS = 1 << 26  # accounts x keys up to which _most_of_one_key counts in one array (512 MB at most)
+
+
 def _group_reduce(codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray, how: str) -> np.ndarray:
     """min/max/mean/median of values per account among masked rows; NaN where an account has none."""
     m = mask & (codes >= 0) & ~np.isnan(values)
@@ -587,12 +604,7 @@ def ticket_features(tickets: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp,
     hours = _hours_between(t["created_at"], resolved_at)
     urgent = lowered(t["priority"]).isin(["high", "urgent"]).to_numpy()
     csat = t["csat"].to_numpy(dtype="float64")
-    max_cat = np.zeros(n)
-    cm = long & (codes >= 0) & t["category"].notna().to_numpy()
-    if cm.any():
-        per = pd.DataFrame({"c": codes[cm], "k": key_codes(t["category"])[cm]}).value_counts()
-        mx = per.groupby(level="c").max()
-        max_cat[mx.index.to_numpy()] = mx.to_numpy()
+    max_cat = _most_of_one_key(codes, key_codes(t["category"]), n, long)
     opened_cur = _bincount(codes, n, cur)
     opened_prior = _bincount(codes, n, prior)
     return {

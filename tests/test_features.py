@@ -519,3 +519,16 @@ def test_medians_by_code_match_pandas_groupby_median_to_the_bit():
     keys, medians = medians_by_code(codes, values)
     assert keys.tolist() == expected.index.tolist()
     assert medians.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("cells", [1 << 26, 1])  # counted in one array, and by sorting pairs
+def test_most_of_one_key_counts_each_accounts_most_frequent_key(monkeypatch, cells):
+    from churnscore.features import _most_of_one_key
+
+    monkeypatch.setattr("churnscore.features.BINCOUNT_CELLS", cells)
+    codes = np.array([0, 0, 0, 2, 2, -1, 0, 2, 3], dtype="int64")
+    keys = np.array([1, 1, 0, 4, 3, 1, -1, 4, 2], dtype="int64")
+    mask = np.array([True] * 8 + [False])
+    # account 0: key 1 twice (its -1 row left out); 1: none; 2: key 4 twice; 3: masked out
+    assert _most_of_one_key(codes, keys, 4, mask).tolist() == [2.0, 0.0, 2.0, 0.0]
+    assert _most_of_one_key(codes[:0], keys[:0], 2, mask[:0]).tolist() == [0.0, 0.0]
