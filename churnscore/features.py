@@ -234,7 +234,7 @@ def _most_of_one_key(codes: np.ndarray, keys: np.ndarray, n: int, mask: np.ndarr
     return out
 
 
-BINCOUNT_CELLS = 1 << 26  # accounts x keys up to which _most_of_one_key counts in one array (512 MB at most)
+BINCOUNT_CELLS = 1 << 24  # accounts x keys up to which _most_of_one_key counts in one array (128 MB at most)
 
 
 def _group_reduce(codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray, how: str) -> np.ndarray:

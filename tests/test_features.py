@@ -521,7 +521,7 @@ def test_medians_by_code_match_pandas_groupby_median_to_the_bit():
     assert medians.tolist() == expected.tolist()
 
 
-@pytest.mark.parametrize("cells", [1 << 26, 1])  # counted in one array, and by sorting pairs
+@pytest.mark.parametrize("cells", [1 << 24, 1])  # counted in one array, and by sorting pairs
 def test_most_of_one_key_counts_each_accounts_most_frequent_key(monkeypatch, cells):
     from churnscore.features import _most_of_one_key
 
