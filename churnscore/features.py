@@ -9,7 +9,6 @@ days before it.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .config import Config, FeatureParams, Windows
+from .spill import in_parallel
 
 DAY = np.timedelta64(1, "D")
 
@@ -398,25 +398,6 @@ def _spilled_usage_features(spill, index: pd.Index, as_of: pd.Timestamp, windows
     for members, part in in_parallel(part_features, [-1, *range(spill.parts)]):
         _place(out, part, members, n)
     return out
-
-
-PARALLEL = 2  # parts worked on at once: NumPy, pandas and Arrow do most of a part's work without the GIL
-
-
-def in_parallel(work, items: list):  # noqa: ANN001, ANN201 - a function of one item; its results, in order
-    """``work`` on each item, PARALLEL at a time on threads, results in the items' order (at most PARALLEL + 1
-    results wait to be taken: memory stays that of a few parts)."""
-    if PARALLEL <= 1 or len(items) <= 1:
-        yield from map(work, items)
-        return
-    with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="churnscore-part") as pool:
-        pending = [pool.submit(work, item) for item in items[:PARALLEL]]
-        for item in items[PARALLEL:]:
-            result = pending.pop(0).result()
-            pending.append(pool.submit(work, item))
-            yield result
-        for future in pending:
-            yield future.result()
 
 
 def usage_features_in_pieces(usage, index: pd.Index, as_of: pd.Timestamp, windows: Windows,  # noqa: ANN001

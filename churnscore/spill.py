@@ -17,6 +17,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -130,23 +131,24 @@ class UsageSpill:
         self._dtypes = {name: book.dtype() for name, book in self.books.items()}
         self.books = dict.fromkeys(self.books)  # the codebooks' lookup tables are not needed any more
         self._dtypes["_file"] = pd.CategoricalDtype(pd.Index(self.files, dtype="str"))
-        rejects, digests = [], []
-        self._dropped = []
-        for part in range(self.parts):
-            frame = self._raw_part(part)
-            kept, dups = dedupe(frame, self.export)
-            dropped = np.zeros(0, dtype="int64")
-            if len(dups):
-                rejects.append(dups)
-                where = pd.Index(self.files).get_indexer(dups["file"].astype("str"))
-                dropped = where.astype("int64") * (1 << 32) + dups["line"].to_numpy(dtype="int64")
-            self._dropped.append(dropped)
-            self.rows += len(kept)
-            if len(kept):
-                digests.append(date_digest(kept["account_id"].cat.codes.to_numpy(), kept["timestamp"].to_numpy()))
-            del frame, kept
+        # two parts at a time (see in_parallel), results in part order
+        found = list(in_parallel(lambda part: self._search(part, dedupe), list(range(self.parts))))
+        self._dropped = [dropped for _, dropped, _, _ in found]
+        self.rows = sum(rows for _, _, rows, _ in found)
+        digests = [digest for _, _, rows, digest in found if rows]
         self.digest = pd.concat(digests) if digests else pd.DataFrame({"min": [], "max": [], "size": []})
-        return rejects
+        return [dups for dups, _, _, _ in found if len(dups)]
+
+    def _search(self, part: int, dedupe) -> tuple[pd.DataFrame, np.ndarray, int, pd.DataFrame]:  # noqa: ANN001
+        """One part's duplicates (rejects), the keys of the rows they drop, its rows kept and its accounts'
+        digest."""
+        kept, dups = dedupe(self._raw_part(part), self.export)
+        dropped = np.zeros(0, dtype="int64")
+        if len(dups):
+            where = pd.Index(self.files).get_indexer(dups["file"].astype("str"))
+            dropped = where.astype("int64") * (1 << 32) + dups["line"].to_numpy(dtype="int64")
+        return dups, dropped, len(kept), date_digest(kept["account_id"].cat.codes.to_numpy(),
+                                                     kept["timestamp"].to_numpy())
 
     def share(self, name: str, dtype: pd.CategoricalDtype) -> None:
         """Read column ``name`` back with ``dtype``: the categories of its codebook once other exports added
@@ -209,3 +211,22 @@ def _arrow(values: np.ndarray) -> pa.Array:
     if values.dtype.kind == "M":
         return pa.array(values.astype("datetime64[ns]"), type=pa.timestamp("ns"))
     return pa.array(values)
+
+
+PARALLEL = 2  # parts worked on at once: NumPy, pandas and Arrow do most of a part's work without the GIL
+
+
+def in_parallel(work, items: list):  # noqa: ANN001, ANN201 - a function of one item; its results, in order
+    """``work`` on each item, PARALLEL at a time on threads, results in the items' order (at most PARALLEL + 1
+    results wait to be taken: memory stays that of a few parts)."""
+    if PARALLEL <= 1 or len(items) <= 1:
+        yield from map(work, items)
+        return
+    with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="churnscore-part") as pool:
+        pending = [pool.submit(work, item) for item in items[:PARALLEL]]
+        for item in items[PARALLEL:]:
+            result = pending.pop(0).result()
+            pending.append(pool.submit(work, item))
+            yield result
+        for future in pending:
+            yield future.result()

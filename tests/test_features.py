@@ -468,7 +468,7 @@ def test_usage_features_in_pieces_equal_the_whole(monkeypatch):
 
 
 def test_in_parallel_gives_results_in_order_and_raises_the_first_failure(monkeypatch):
-    monkeypatch.setattr(features_mod, "PARALLEL", 2)
+    monkeypatch.setattr("churnscore.spill.PARALLEL", 2)
     threads = set()
 
     def slow_square(x):
