@@ -237,11 +237,36 @@ def _most_of_one_key(codes: np.ndarray, keys: np.ndarray, n: int, mask: np.ndarr
 BINCOUNT_CELLS = 1 << 24  # accounts x keys up to which _most_of_one_key counts in one array (128 MB at most)
 
 
+def _first_row(codes: np.ndarray, times: np.ndarray, lines: np.ndarray, n: int) -> np.ndarray:
+    """Per account (codes 0..n-1), the position of its earliest row by time (datetime64; NaT last), then
+    line, then position (what a stable sort by time and line would put first); -1 for an account without
+    rows. No sort: running minimums per account."""
+    first = np.full(n, -1, dtype="int64")
+    if not len(codes):
+        return first
+    big = np.iinfo("int64").max
+    times = np.where(np.isnat(times), big, times.view("int64"))
+    earliest = np.full(n, big)
+    np.minimum.at(earliest, codes, times)
+    tied = np.flatnonzero(times == earliest[codes])
+    line = np.full(n, big)
+    np.minimum.at(line, codes[tied], lines[tied])
+    tied = tied[lines[tied] == line[codes[tied]]]
+    at = np.full(n, big)
+    np.minimum.at(at, codes[tied], tied)
+    has = at < big
+    first[has] = at[has]
+    return first
+
+
 def _group_reduce(codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray, how: str) -> np.ndarray:
     """min/max/mean/median of values per account among masked rows; NaN where an account has none."""
     m = mask & (codes >= 0) & ~np.isnan(values)
     out = np.full(n, np.nan)
     if not m.any():
+        return out
+    if how in ("min", "max"):  # running minimums in place, no grouping (fmin/fmax take a value over NaN)
+        (np.fmin if how == "min" else np.fmax).at(out, codes[m], values[m])
         return out
     s = pd.Series(values[m]).groupby(codes[m]).agg(how)
     out[s.index.to_numpy()] = s.to_numpy()
@@ -508,14 +533,10 @@ def usage_features(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, wi
     logins_first30 = _bincount(codes, n, in_first30 & is_login, count)
     days_observed = np.clip(np.minimum(tenure + 1, 30), 1, None)
     logins_per_day = np.where(young, logins_first30 / days_observed, np.nan)
-    first_session = np.full(n, np.nan)
     lm = is_login & ok & has_dur
-    if lm.any():
-        order = np.lexsort((u["_line"].to_numpy()[lm], u["timestamp"].to_numpy()[lm]))
-        fc = codes[lm][order]
-        fd = dur[lm][order]
-        first_idx = np.unique(fc, return_index=True)
-        first_session[first_idx[0]] = fd[first_idx[1]]
+    first = _first_row(codes[lm], u["timestamp"].to_numpy()[lm], u["_line"].to_numpy()[lm], n)
+    first_session = np.full(n, np.nan)
+    first_session[first >= 0] = dur[lm][first[first >= 0]]
     first_session = np.where(young, first_session, np.nan)
 
     return {

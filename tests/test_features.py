@@ -532,3 +532,26 @@ def test_most_of_one_key_counts_each_accounts_most_frequent_key(monkeypatch, cel
     # account 0: key 1 twice (its -1 row left out); 1: none; 2: key 4 twice; 3: masked out
     assert _most_of_one_key(codes, keys, 4, mask).tolist() == [2.0, 0.0, 2.0, 0.0]
     assert _most_of_one_key(codes[:0], keys[:0], 2, mask[:0]).tolist() == [0.0, 0.0]
+
+
+def test_first_row_is_the_earliest_by_time_then_line_then_position():
+    from churnscore.features import _first_row
+
+    codes = np.array([1, 1, 0, 1, 1, 0, 3])
+    times = np.array(["2026-10-02", "2026-10-01", "NaT", "2026-10-01", "2026-10-01", "NaT", "2026-10-05"],
+                     dtype="datetime64[ns]")
+    lines = np.array([2, 9, 4, 7, 7, 3, 5])
+    # account 1: three rows on 10-01, lines 9, 7, 7: the first of the two line-7 rows; account 0: only NaT
+    # times, so the lower line; account 2: no rows
+    assert _first_row(codes, times, lines, 4).tolist() == [5, 3, -1, 6]
+    assert _first_row(codes[:0], times[:0], lines[:0], 2).tolist() == [-1, -1]
+
+
+def test_group_reduce_min_and_max_leave_out_missing_values_and_masked_rows():
+    from churnscore.features import _group_reduce
+
+    codes = np.array([0, 0, 2, 2, -1, 0])
+    values = np.array([3.0, np.nan, -1.5, 4.0, 0.0, 7.0])
+    mask = np.array([True, True, True, True, True, False])
+    assert np.array_equal(_group_reduce(codes, values, 4, mask, "max"), [3.0, np.nan, 4.0, np.nan], equal_nan=True)
+    assert np.array_equal(_group_reduce(codes, values, 4, mask, "min"), [3.0, np.nan, -1.5, np.nan], equal_nan=True)
