@@ -485,7 +485,7 @@ def usage_features(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, wi
     users_cur = np.bincount(cur_pairs // width, minlength=n).astype("float64")
     users_prev = np.bincount(prev_pairs // width, minlength=n).astype("float64")
     # users of the prior window who are also active now
-    stayed = prev_pairs[np.isin(prev_pairs, cur_pairs)]
+    stayed = prev_pairs[pd.Series(prev_pairs).isin(cur_pairs).to_numpy()]  # a hash table: np.isin sorts
     stayed_n = np.bincount(stayed // width, minlength=n).astype("float64")
     gone_share = _ratio(users_prev - stayed_n, users_prev)
 

@@ -794,7 +794,8 @@ def _candidates(frame: pd.DataFrame, subset: list[str]) -> np.ndarray:
     ordered = np.sort(h)
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
     del ordered
-    return np.isin(h, repeated) if len(repeated) else np.zeros(len(frame), bool)
+    # a hash table of the repeated hashes: np.isin would sort all of them again
+    return pd.Series(h).isin(repeated).to_numpy() if len(repeated) else np.zeros(len(frame), bool)
 
 
 def _dedupe(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.DataFrame]:
