@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -73,4 +74,26 @@ def test_a_spill_folder_that_cannot_be_written_stops_with_what_to_do(monkeypatch
     with pytest.raises(ChurnscoreError, match="cannot write the usage export's parts there .*No space left on "
                                                "device.*point TMPDIR at a disk with room"):
         run(monkeypatch, inputs, None, spill=True)
+    wait_for_removals()
     assert not list(tmp_path.glob("churnscore-spill-*"))  # removed on the way out
+
+
+def wait_for_removals() -> None:
+    """Spill folders are deleted by threads (the interpreter waits for them at exit; a test waits here)."""
+    for thread in threading.enumerate():
+        if thread.name == "churnscore-spill-removal":
+            thread.join()
+
+
+def test_closing_a_spill_removes_its_folder_and_can_be_done_twice():
+    from churnscore.contract import EXPORTS
+    from churnscore.spill import UsageSpill
+
+    spill = UsageSpill(EXPORTS["usage"], 2, {})
+    (spill.folder / "f0-p0.arrow").write_bytes(b"x" * 1000)
+    folder = spill.folder
+    spill.close()
+    assert not folder.exists()  # renamed away at once
+    wait_for_removals()
+    assert not folder.with_name(folder.name + "-removing").exists()  # and its files deleted
+    spill.close()
