@@ -336,3 +336,21 @@ def test_date_digest_gives_each_accounts_first_and_last_time_and_rows_in_order_o
     assert frame["ts"].tolist()[:1] + frame["ts"].tolist()[3:4] == [pd.Timestamp("2025-12-31"),
                                                                      pd.Timestamp("2026-03-01")]
     assert date_digest(np.array([-1], dtype="int32"), times[:1]).empty
+
+
+def test_line_break_anywhere_scans_only_the_values_in_view():
+    import pyarrow as pa
+
+    from churnscore.load import line_break_anywhere
+
+    plain = pa.array(["A1", "B2", None, ""])
+    assert not line_break_anywhere(plain)
+    assert line_break_anywhere(pa.array(["A1", "B\n2"]))
+    assert line_break_anywhere(pa.array(["A1\r", "B2"], pa.large_string()))
+    assert line_break_anywhere(pa.chunked_array([plain, pa.array(["x\ny"])]))
+    assert line_break_anywhere(pa.array(["a", "b\nc", "a"]).dictionary_encode())
+    with_break = pa.array(["x\ny", "A1", "B2", "z\r"])
+    assert not line_break_anywhere(with_break.slice(1, 2))  # the slice's own bytes only
+    assert line_break_anywhere(with_break.slice(2, 2))
+    assert not line_break_anywhere(pa.array([], pa.string()))
+    assert line_break_anywhere(pa.array([None, None]))  # not text: left to the search value by value
