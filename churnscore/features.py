@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .config import Config, FeatureParams, Windows
-from .spill import in_parallel
+from .parallel import in_parallel
 
 DAY = np.timedelta64(1, "D")
 

@@ -18,7 +18,6 @@ import shutil
 import tempfile
 import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ import pyarrow.ipc as ipc
 from .contract import Export
 from .errors import ChurnscoreError
 from .load import assemble, date_digest, empty_frame, fill_counts, narrow_lines, two_dates
+from .parallel import in_parallel
 
 SPILL_BYTES = 1 << 28  # usage files larger than this in all (on disk) are spilled; smaller ones stay in memory
 # (256 MB, ~4.5 M CSV rows: at 10 M rows spilling took the same time as memory and 0.2 GB less at the peak)
@@ -222,22 +222,3 @@ def _arrow(values: np.ndarray) -> pa.Array:
     if values.dtype.kind == "M":
         return pa.array(values.astype("datetime64[ns]"), type=pa.timestamp("ns"))
     return pa.array(values)
-
-
-PARALLEL = 2  # parts worked on at once: NumPy, pandas and Arrow do most of a part's work without the GIL
-
-
-def in_parallel(work, items: list):  # noqa: ANN001, ANN201 - a function of one item; its results, in order
-    """``work`` on each item, PARALLEL at a time on threads, results in the items' order (at most PARALLEL + 1
-    results wait to be taken: memory stays that of a few parts)."""
-    if PARALLEL <= 1 or len(items) <= 1:
-        yield from map(work, items)
-        return
-    with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="churnscore-part") as pool:
-        pending = [pool.submit(work, item) for item in items[:PARALLEL]]
-        for item in items[PARALLEL:]:
-            result = pending.pop(0).result()
-            pending.append(pool.submit(work, item))
-            yield result
-        for future in pending:
-            yield future.result()

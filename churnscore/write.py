@@ -8,9 +8,7 @@ import io
 import json
 import os
 import tempfile
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from .parallel import in_parallel
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = ("csv", "parquet", "json")
@@ -132,7 +132,6 @@ def _cells(source: np.ndarray | pa.Array) -> pa.Array:
 
 
 CSV_BLOCK_ROWS = 1 << 16  # rows formatted at a time: the work stays in cache and memory stays small
-CSV_BLOCKS_AHEAD = 3  # blocks formatted ahead of the one being written
 
 
 def csv_chunks(frame: pd.DataFrame) -> Iterator[bytes | pa.Buffer] | None:
@@ -164,19 +163,8 @@ def csv_chunks(frame: pd.DataFrame) -> Iterator[bytes | pa.Buffer] | None:
 
     def blocks() -> Iterator[bytes | pa.Buffer]:
         yield _csv_line(labels).encode("utf-8")
-        starts = range(0, len(frame), CSV_BLOCK_ROWS)
-        if len(starts) < 2:
-            yield from map(block, starts)
-            return
-        # Arrow's kernels let go of Python's lock: two blocks are formatted at a time, in order, a few ahead
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="churnscore-csv") as pool:
-            ahead: deque[Future] = deque()
-            for start in starts:
-                ahead.append(pool.submit(block, start))
-                if len(ahead) > CSV_BLOCKS_AHEAD:
-                    yield ahead.popleft().result()
-            while ahead:
-                yield ahead.popleft().result()
+        # Arrow's kernels let go of Python's lock: two blocks are formatted at a time, written in order
+        yield from in_parallel(block, list(range(0, len(frame), CSV_BLOCK_ROWS)))
 
     return blocks()
 

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from churnscore import features as features_mod
+from churnscore import parallel as parallel_mod
 from churnscore.config import parse_config
 from churnscore.features import CATALOGUE, FEATURE_NAMES, build_features, window_text
 
@@ -468,7 +469,7 @@ def test_usage_features_in_pieces_equal_the_whole(monkeypatch):
 
 
 def test_in_parallel_gives_results_in_order_and_raises_the_first_failure(monkeypatch):
-    monkeypatch.setattr("churnscore.spill.PARALLEL", 2)
+    monkeypatch.setattr("churnscore.parallel.PARALLEL", 2)
     threads = set()
 
     def slow_square(x):
@@ -476,8 +477,8 @@ def test_in_parallel_gives_results_in_order_and_raises_the_first_failure(monkeyp
         time.sleep(0.02 if x % 2 else 0.0)  # odd items finish after the next even one
         return x * x
 
-    assert list(features_mod.in_parallel(slow_square, list(range(7)))) == [0, 1, 4, 9, 16, 25, 36]
-    assert len(threads) == 2 and all(name.startswith("churnscore-part") for name in threads)
+    assert list(parallel_mod.in_parallel(slow_square, list(range(7)))) == [0, 1, 4, 9, 16, 25, 36]
+    assert len(threads) == 2 and all(name.startswith("churnscore-work") for name in threads)
 
     def fails_on_three(x):
         if x == 3:
@@ -486,7 +487,7 @@ def test_in_parallel_gives_results_in_order_and_raises_the_first_failure(monkeyp
 
     got = []
     with pytest.raises(ValueError, match="part 3"):
-        for value in features_mod.in_parallel(fails_on_three, list(range(6))):
+        for value in parallel_mod.in_parallel(fails_on_three, list(range(6))):
             got.append(value)
     assert got == [0, 1, 2]
 
