@@ -30,9 +30,9 @@ def tune_memory() -> None:
       compact memory for, on faults in arrays that are often written once;
     - Arrow's buffers go through the same system allocator.
 
-    50 M usage rows, alternated runs: 67-77 s with 28-30 s of system time and 5.3 M page faults (an 8 MiB
-    threshold, huge pages on), against 53-63 s, 15-18 s and 1.9 M; the peak rises from 2.23-2.28 GB to
-    2.55-2.59 GB. 1 M accounts: 28-38 s and 11-13 s of system time, against 23 s and 5 s."""
+    Alternated runs against an 8 MiB threshold with huge pages on, same outputs: 50 M usage rows 53.0 and
+    60.7 s (21-25 s of system time, 5.2-5.5 M page faults) against 43.6 and 49.2 s (8.5-8.9 s, 1.6 M),
+    the peak 2.20-2.30 GB against 2.35-2.42 GB; 1 M accounts 19.8 and 20.4 s against 16.0 and 16.1 s."""
     libc = _glibc()
     if libc is not None:
         libc.mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD
