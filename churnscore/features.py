@@ -205,11 +205,17 @@ def _bincount(codes: np.ndarray, n: int, mask: np.ndarray | None = None,
     return np.bincount(codes[m], weights=w, minlength=n).astype("float64")
 
 
+def _pairs(codes: np.ndarray, keys: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """The (account, key) pair of each masked row with a known account and key, as an int64 id, and the
+    width of the ids (id // width is the account)."""
+    ok = mask & (codes >= 0) & (keys >= 0)
+    width = int(keys.max(initial=0)) + 1
+    return codes[ok].astype("int64") * width + keys[ok], width
+
+
 def _pair_keys(codes: np.ndarray, keys: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Distinct (account, key) pairs among masked rows with a known account and key, as int64 pair ids."""
-    ok = mask & (codes >= 0) & (keys >= 0)
-    pair = codes[ok].astype("int64") * (int(keys.max(initial=0)) + 1) + keys[ok]
-    return pd.unique(pair)
+    return pd.unique(_pairs(codes, keys, mask)[0])
 
 
 def _nunique(codes: np.ndarray, keys: pd.Series | np.ndarray, n: int, mask: np.ndarray) -> np.ndarray:
@@ -223,9 +229,7 @@ def _nunique(codes: np.ndarray, keys: pd.Series | np.ndarray, n: int, mask: np.n
 def _most_of_one_key(codes: np.ndarray, keys: np.ndarray, n: int, mask: np.ndarray) -> np.ndarray:
     """Per account, the number of masked rows of its most frequent key (e.g. its most common ticket
     category); 0 for an account without such rows. Rows with no account or no key (-1) are left out."""
-    ok = mask & (codes >= 0) & (keys >= 0)
-    width = int(keys.max(initial=0)) + 1
-    pair = codes[ok].astype("int64") * width + keys[ok]
+    pair, width = _pairs(codes, keys, mask)
     if n * width <= BINCOUNT_CELLS:  # a count per (account, key) cell: no sort
         return np.bincount(pair, minlength=n * width).reshape(n, width).max(axis=1, initial=0).astype("float64")
     pairs, counts = np.unique(pair, return_counts=True)

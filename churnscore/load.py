@@ -600,19 +600,25 @@ def line_break_anywhere(arr: pa.Array | pa.ChunkedArray) -> bool:
     for chunk in (arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]):
         if pa.types.is_dictionary(chunk.type):
             chunk = chunk.dictionary
-        if not len(chunk) or not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
-            if len(chunk):
-                return True  # not text as expected: leave it to the search
+        if not len(chunk):
             continue
-        _, offsets, data = chunk.buffers()
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            return True  # not text as expected: left to the search value by value
+        data = chunk.buffers()[2]
         if data is None:
             continue
-        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        ends = np.frombuffer(offsets, width)[[chunk.offset, chunk.offset + len(chunk)]]
-        text = np.frombuffer(data, np.uint8)[ends[0]:ends[1]]
+        offsets = value_offsets(chunk)
+        text = np.frombuffer(data, np.uint8)[offsets[0]:offsets[-1]]
         if np.count_nonzero(text == 10) or np.count_nonzero(text == 13):
             return True
     return False
+
+
+def value_offsets(a: pa.Array) -> np.ndarray:
+    """Where each value of a string or large_string array starts in its data buffer, and where the last
+    ends: len(a) + 1 offsets, read in place."""
+    width = np.dtype(np.int64 if pa.types.is_large_string(a.type) else np.int32)
+    return np.frombuffer(a.buffers()[1], dtype=width, count=len(a) + 1, offset=a.offset * width.itemsize)
 
 
 def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: InputSpec,
@@ -744,9 +750,8 @@ def text_hash(values: pd.Series | pa.Array | pa.ChunkedArray, seed: int = 0) -> 
         n = len(a)
         if not n:
             continue
-        width = np.int64 if pa.types.is_large_string(a.type) else np.int32
-        _, off_buf, data_buf = a.buffers()
-        offsets = np.frombuffer(off_buf, dtype=width, count=n + 1, offset=a.offset * np.dtype(width).itemsize)
+        data_buf = a.buffers()[2]
+        offsets = value_offsets(a)
         data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None and data_buf.size else \
             np.zeros(0, np.uint8)
         last = len(data) - 8  # the last position a whole word can be read from
