@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .accounts_map import map_accounts
+from .arrow_text import value_bytes, value_offsets
 from .config import Config, InputSpec
 from .contract import EXPORTS, FALSE_WORDS, FILE_ENDINGS, TRUE_WORDS, Export
 from .errors import InputDataError
@@ -604,21 +605,13 @@ def line_break_anywhere(arr: pa.Array | pa.ChunkedArray) -> bool:
             continue
         if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
             return True  # not text as expected: left to the search value by value
-        data = chunk.buffers()[2]
+        data = value_bytes(chunk)
         if data is None:
             continue
-        offsets = value_offsets(chunk)
-        text = np.frombuffer(data, np.uint8)[offsets[0]:offsets[-1]]
+        text = np.frombuffer(data, np.uint8)
         if np.count_nonzero(text == 10) or np.count_nonzero(text == 13):
             return True
     return False
-
-
-def value_offsets(a: pa.Array) -> np.ndarray:
-    """Where each value of a string or large_string array starts in its data buffer, and where the last
-    ends: len(a) + 1 offsets, read in place."""
-    width = np.dtype(np.int64 if pa.types.is_large_string(a.type) else np.int32)
-    return np.frombuffer(a.buffers()[1], dtype=width, count=len(a) + 1, offset=a.offset * width.itemsize)
 
 
 def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: InputSpec,

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrow_text import value_bytes
 from .parallel import in_parallel
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -86,12 +87,6 @@ def _float_text(v: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(missing), _scalar(""), text)
 
 
-def _data(chunk: pa.Array) -> pa.Buffer:
-    """The UTF-8 bytes of a large_string array's values, end to end (no copy)."""
-    offsets = np.frombuffer(chunk.buffers()[1], np.int64)[chunk.offset:chunk.offset + len(chunk) + 1]
-    return chunk.buffers()[2][offsets[0]:offsets[-1]]
-
-
 def _source(s: pd.Series) -> np.ndarray | pa.Array | None:
     """A column ready to be formatted (NumPy numbers, or Arrow text); None when this module cannot say how
     to_csv writes it."""
@@ -159,7 +154,7 @@ def csv_chunks(frame: pd.DataFrame) -> Iterator[bytes | pa.Buffer] | None:
     def block(start: int) -> pa.Buffer:
         cells = [_cells(src[start:start + CSV_BLOCK_ROWS]) for src in sources]
         cells[-1] = pc.binary_join_element_wise(cells[-1], _scalar("\n"), _scalar(""))
-        return _data(pc.binary_join_element_wise(*cells, _scalar(",")))
+        return value_bytes(pc.binary_join_element_wise(*cells, _scalar(",")))
 
     def blocks() -> Iterator[bytes | pa.Buffer]:
         yield _csv_line(labels).encode("utf-8")
