@@ -105,7 +105,9 @@ def date_digest(codes: np.ndarray, times: np.ndarray) -> pd.DataFrame:
 def two_dates(digest: pd.DataFrame, categories: pd.Index, date_column: str) -> pd.DataFrame:
     """Two rows per account of a digest (see date_digest): its earliest and its latest time."""
     codes = digest.index.to_numpy()
-    ids = pd.Categorical.from_codes(np.concatenate([codes, codes]).astype("int32"), categories, validate=False)
+    # categories are distinct (a categorical's): unique_dtype spares pandas hashing them all (0.2 s at 1 M)
+    ids = pd.Categorical.from_codes(np.concatenate([codes, codes]).astype("int32"), dtype=unique_dtype(categories),
+                                    validate=False)
     times = np.concatenate([digest["min"].to_numpy(), digest["max"].to_numpy()]).astype("datetime64[ns]")
     return pd.DataFrame({"account_id": ids, date_column: times})
 
@@ -1306,7 +1308,96 @@ def read_ahead(batches: Iterator[pa.Table], depth: int = READ_AHEAD) -> Iterator
             close()
 
 
-def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec) -> tuple[pd.DataFrame, dict[str, str], int]:
+class Prefetch:
+    """Every file of a load, parsed in the order they are read by one thread, up to ``depth`` batches ahead
+    of the reader and across files: while the reader finishes a file (its last batches, duplicate search,
+    spill), the next file's first batches are parsed, and the first file's parsing overlaps nothing else.
+    Files are parsed typed (see _batches); a file read any other way is read by its reader. A reader that
+    asks for another file than the next, or leaves a file before its end, ends the prefetch: the files
+    after are then read by their readers (read_ahead)."""
+
+    def __init__(self, files: list[tuple[Path, Export, InputSpec]], depth: int = READ_AHEAD) -> None:
+        self._files = files
+        self._ready: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._next = 0  # the file the reader takes next
+        self._thread = threading.Thread(target=self._parse, name="churnscore-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _hand(self, item: tuple) -> bool:
+        """Queue ``item`` for the reader; False once the prefetch is closed."""
+        while not self._stop.is_set():
+            try:
+                self._ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _parse(self) -> None:
+        for k, (path, export, spec) in enumerate(self._files):
+            batches = None
+            try:
+                mapped, batches = _batches(path, export, spec, True)
+                if not self._hand((k, "mapped", mapped)):
+                    return
+                for batch in batches:
+                    if not self._hand((k, "batch", batch)):
+                        return
+            except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
+                if not self._hand((k, "error", exc)):
+                    return
+                continue
+            finally:
+                close = getattr(batches, "close", None)
+                if close is not None:
+                    close()
+            if not self._hand((k, "end", None)):
+                return
+
+    def _get(self, k: int) -> tuple[str, object]:
+        item = self._ready.get()
+        if item[0] != k:  # pragma: no cover - the reader takes the files in order
+            raise RuntimeError(f"prefetch out of order: file {item[0]} where {k} was expected")
+        return item[1], item[2]
+
+    def take(self, path: Path) -> tuple[dict[str, str], Iterator[pa.Table]] | None:
+        """(column mapping, batches) of ``path`` when it is the next file parsed here; None otherwise (the
+        caller reads it itself). An error met opening or parsing the file is raised as _batches raises it."""
+        if self._stop.is_set() or self._next >= len(self._files) or self._files[self._next][0] != path:
+            self.close()
+            return None
+        k = self._next
+        self._next += 1
+        kind, value = self._get(k)
+        if kind == "error":
+            raise value  # type: ignore[misc]
+        return value, self._stream(k)  # type: ignore[return-value]
+
+    def _stream(self, k: int) -> Iterator[pa.Table]:
+        done = False
+        try:
+            while True:
+                kind, value = self._get(k)
+                if kind == "end":
+                    done = True
+                    return
+                if kind == "error":
+                    done = True
+                    raise value  # type: ignore[misc]
+                yield value  # type: ignore[misc]
+        finally:
+            if not done:  # left early: the thread's place among the files is lost
+                self.close()
+
+    def close(self) -> None:
+        """Stop the thread (it ends after the batch it is parsing)."""
+        self._stop.set()
+        self._thread.join()
+
+
+def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec,
+               prefetch: Prefetch | None = None) -> tuple[pd.DataFrame, dict[str, str], int]:
     """Read one file into ``rows`` batch by batch: (rejects in line order, column mapping, rows read).
 
     Dates and numbers are converted by the parser; when one value does not convert the file is streamed
@@ -1320,8 +1411,9 @@ def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec) -> tupl
         rejects: list[pd.DataFrame] = []
         read = 0
         try:
-            mapped, batches = _batches(path, export, spec, typed)
-            for table in read_ahead(batches):
+            taken = prefetch.take(path) if typed and prefetch is not None else None
+            mapped, batches = taken if taken is not None else _batches(path, export, spec, typed)
+            for table in (batches if taken is not None else read_ahead(batches)):
                 n = table.num_rows
                 frame, rej = parse_table(table, mapped, export, spec, label, np.arange(read + 2, read + n + 2))
                 del table
@@ -1366,12 +1458,13 @@ def read_file(path: Path, export: Export, spec: InputSpec) -> tuple[pd.DataFrame
 
 
 def read_export(config: Config, name: str, files: list[Path], spill_parts: int = 0,  # noqa: ANN201
-                shared: dict[str, _Codebook] | None = None):
+                shared: dict[str, _Codebook] | None = None, prefetch: Prefetch | None = None):
     """Read all files of one export into one typed frame; returns (frame, rejects, stats).
 
     With ``spill_parts`` the rows go to disk in that many parts by account (see spill.py) and the result
     is (two dates per account, rejects, stats, the spill). ``shared``: codebooks (by column) this export
-    shares with others, so that their categoricals use one set of codes."""
+    shares with others, so that their categoricals use one set of codes. ``prefetch``: a Prefetch parsing
+    these files ahead (see load_all)."""
     export = EXPORTS[name]
     spec = config.inputs[name]
     rows = _Rows(export, spill_parts, shared)
@@ -1379,7 +1472,7 @@ def read_export(config: Config, name: str, files: list[Path], spill_parts: int =
     stats = FileStats(name, files)
     try:
         for path in files:
-            rej, mapped, read = _read_into(rows, path, export, spec)
+            rej, mapped, read = _read_into(rows, path, export, spec, prefetch)
             stats.columns = mapped
             stats.rows_read += read
             stats.file_rows[str(path)] = read
@@ -1431,25 +1524,36 @@ def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool
     missing: list[str] = []
     spilled: dict = {}
     accounts = _Codebook()  # one set of account codes for every export (see _Codebook.dtype)
+    found = {name: find_files(config, name, base) for name in EXPORTS}
     for name, export in EXPORTS.items():
-        files = find_files(config, name, base)
-        if not files:
-            if export.required:
-                where = base if base is not None else "the config's inputs"
-                raise InputDataError(f"{where}: no {name} export found (looked for {name}.csv, {name}.csv.gz, "
-                                     f"{name}.parquet or a folder {name}/); usage is required.",
-                                     file=str(where))
-            missing.append(name)
-            continue
-        parts = _spill_parts(config, name, files) if spill else 0
-        if parts:
-            frame, rej, st, spilled[name] = read_export(config, name, files, parts, {"account_id": accounts})
-        else:
-            frame, rej, st = read_export(config, name, files, shared={"account_id": accounts})
-        frames[name], stats[name] = frame, st
-        trim_heap()
-        if len(rej):
-            rejects.append(rej)
+        if not found[name] and export.required:
+            where = base if base is not None else "the config's inputs"
+            raise InputDataError(f"{where}: no {name} export found (looked for {name}.csv, {name}.csv.gz, "
+                                 f"{name}.parquet or a folder {name}/); usage is required.", file=str(where))
+    # one thread parses every file in turn, ahead of the reading: the reader waited for each file's first
+    # batches, and parsing stood still while a file's last ones were worked on (load at 1 M usage rows in
+    # alternated runs: 6.4-7.6 s before, 5.3-6.2 s after; at 10 M CSV 9.8 s before, 8.6-9.2 s after)
+    prefetch = Prefetch([(path, export, config.inputs[name]) for name, export in EXPORTS.items()
+                         for path in found[name]])
+    try:
+        for name, export in EXPORTS.items():
+            files = found[name]
+            if not files:
+                missing.append(name)
+                continue
+            parts = _spill_parts(config, name, files) if spill else 0
+            if parts:
+                frame, rej, st, spilled[name] = read_export(config, name, files, parts, {"account_id": accounts},
+                                                            prefetch)
+            else:
+                frame, rej, st = read_export(config, name, files, shared={"account_id": accounts},
+                                             prefetch=prefetch)
+            frames[name], stats[name] = frame, st
+            trim_heap()
+            if len(rej):
+                rejects.append(rej)
+    finally:
+        prefetch.close()
     for name, frame in frames.items():  # an export read before the last new id: the final categories
         if frame["account_id"].dtype is not accounts.dtype():
             frame["account_id"] = accounts.recode(frame["account_id"])

@@ -214,3 +214,62 @@ def test_encoded_text_is_cleaned_whether_or_not_the_dictionary_needs_it(values, 
     mapped = load_mod._encode_clean(pa.chunked_array([pa.array(values).dictionary_encode()]), {"a": "z"})
     assert mapped.astype(object).where(mapped.notna(), None).tolist() == \
         [None if c < 0 else {"a": "z"}.get(categories[c], categories[c]) for c in codes]
+
+
+def _fake_files(monkeypatch, opened: list):  # noqa: ANN202
+    """_batches for made-up paths: 'bad' fails to open, 'late' fails after its third batch, others give 3."""
+    def batches(path, export, spec, typed):  # noqa: ANN001, ANN202
+        opened.append(path.name)
+        if path.name == "bad":
+            raise load_mod.InputDataError("bad: no header", file="bad")
+
+        def gen():  # noqa: ANN202
+            for i in range(3):
+                yield f"{path.name}{i}"
+            if path.name == "late":
+                raise pa.ArrowInvalid("late: CSV parse error")
+        return {"file": path.name}, gen()
+    monkeypatch.setattr(load_mod, "_batches", batches)
+
+
+def _prefetch_thread_alive() -> bool:
+    return any(t.name == "churnscore-read-ahead" and t.is_alive() for t in threading.enumerate())
+
+
+def test_prefetch_gives_each_file_its_batches_in_order_and_an_error_at_its_file(monkeypatch):
+    from pathlib import Path
+
+    opened: list = []
+    _fake_files(monkeypatch, opened)
+    prefetch = load_mod.Prefetch([(Path(n), None, None) for n in ("a", "bad", "late", "b")], depth=1)
+    mapped, batches = prefetch.take(Path("a"))
+    assert mapped == {"file": "a"} and list(batches) == ["a0", "a1", "a2"]
+    with pytest.raises(load_mod.InputDataError, match="bad: no header"):
+        prefetch.take(Path("bad"))
+    mapped, batches = prefetch.take(Path("late"))
+    got = []
+    with pytest.raises(pa.ArrowInvalid, match="late: CSV parse error"):
+        for batch in batches:
+            got.append(batch)
+    assert got == ["late0", "late1", "late2"]
+    mapped, batches = prefetch.take(Path("b"))
+    assert mapped == {"file": "b"} and list(batches) == ["b0", "b1", "b2"]
+    prefetch.close()
+    assert opened == ["a", "bad", "late", "b"] and not _prefetch_thread_alive()
+
+
+def test_prefetch_ends_when_asked_for_another_file_or_left_early(monkeypatch):
+    from pathlib import Path
+
+    opened: list = []
+    _fake_files(monkeypatch, opened)
+    files = [(Path(n), None, None) for n in ("a", "b", "c")]
+    prefetch = load_mod.Prefetch(files, depth=1)
+    assert prefetch.take(Path("b")) is None  # not the next file: its reader reads it itself
+    assert not _prefetch_thread_alive() and prefetch.take(Path("a")) is None
+
+    prefetch = load_mod.Prefetch(files, depth=1)
+    mapped, batches = prefetch.take(Path("a"))
+    assert next(batches) == "a0"
+    batches.close()  # left early, as when the reader stops on an error of its own
+    assert not _prefetch_thread_alive() and prefetch.take(Path("b")) is None
