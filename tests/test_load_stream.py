@@ -273,3 +273,16 @@ def test_prefetch_ends_when_asked_for_another_file_or_left_early(monkeypatch):
     assert next(batches) == "a0"
     batches.close()  # left early, as when the reader stops on an error of its own
     assert not _prefetch_thread_alive() and prefetch.take(Path("b")) is None
+
+
+def test_key_table_keeps_keys_that_wrap_round_the_end_when_it_grows():
+    table = load_mod.KeyTable(8)
+    top = (np.uint64(0xFFFFFFFFFFFFFFFF) - np.arange(5, dtype=np.uint64))  # all in the last home slot
+    low = np.arange(3, dtype=np.uint64)  # home slot 0, where the wrapped keys also go
+    codes, _ = table.codes(np.concatenate([top, low]))
+    assert sorted(codes.tolist()) == list(range(8)) and len(table._slot_code) == 16  # grown on the way in
+    assert (table._slot_code[:7] >= 0).all()  # home 0 holds low; 4 of top wrapped round from slot 15
+    table._grow(40)  # laid out again: the keys past the end take the first free slots from the start
+    assert len(table._slot_code) == 128 and (table._slot_code[:4] >= 0).all()
+    again, first = table.codes(np.concatenate([top, low]))
+    assert again.tolist() == codes.tolist() and len(first) == 0
