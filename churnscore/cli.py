@@ -180,6 +180,11 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
     out = out or Path(config.output.path)
     with output_lock(out):
         remove_stale_temps(out)  # what a killed run left; safe under the lock
+        from .spill import remove_leftovers
+
+        for folder in remove_leftovers():  # a killed run's usage rows on disk (GBs at 50 M rows)
+            emit("score.leftover_removed", f"churnscore: removed {folder}, left by a run that was killed",
+                 level="warning", folder=str(folder))
         early = EarlyDigests()  # the manifest's input hashes, worked out while the run goes on
         result = run_score(config, input_dir=input_dir, as_of=as_of, rank_by=rank_by, model=model,
                            previous=previous, on_stage=live, engine=engine, scheduler=scheduler,

@@ -14,6 +14,7 @@ code run on pieces that each hold all rows of their accounts in file and line or
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -35,6 +36,32 @@ SPILL_BYTES = 1 << 28  # usage files larger than this in all (on disk) are spill
 PART_ROWS = 2_000_000  # rows per part aimed at (the parts are fixed before the rows are counted: see parts_for)
 
 
+PREFIX = "churnscore-spill-"  # then the process id: a folder whose process is gone is a killed run's
+
+
+def remove_leftovers(where: str | None = None) -> list[Path]:
+    """Remove the spill folders of runs that were killed before they could (SIGKILL, the OOM killer): those
+    under the temporary folder whose process is no longer running on this machine. Returns them."""
+    gone = []
+    for folder in Path(where or tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        pid = folder.name[len(PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not folder.is_dir() or _running(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        gone.append(folder)
+    return gone
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: running
+        return True
+    return True
+
+
 def parts_for(total_bytes: int) -> int:
     """How many parts for usage files of this size: ~PART_ROWS rows each at ~55 bytes a CSV row."""
     return int(min(max(total_bytes // (55 * PART_ROWS), 2), 512))
@@ -47,7 +74,8 @@ class UsageSpill:
         self.export = export
         self.parts = parts
         self.books = books
-        self.folder = Path(tempfile.mkdtemp(prefix="churnscore-spill-"))
+        remove_leftovers()
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.folder), True)
         self._writers: dict[tuple[int, int], ipc.RecordBatchStreamWriter] = {}
         self._sinks: dict[tuple[int, int], pa.OSFile] = {}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -99,3 +101,37 @@ def test_closing_a_spill_removes_its_folder_and_can_be_done_twice():
     wait_for_removals()
     assert not folder.with_name(folder.name + "-removing").exists()  # and its files deleted
     spill.close()
+
+
+def test_a_killed_runs_spill_folder_is_removed_by_the_next_run(monkeypatch, tmp_path):
+    import subprocess
+    import sys
+    import tempfile
+
+    from click.testing import CliRunner
+
+    from churnscore.cli import main
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead = int(gone.stdout)  # a process that has ended, as a run killed with SIGKILL has
+    left = tmp_path / f"churnscore-spill-{dead}-abc"
+    (left / "f0-p0.arrow").parent.mkdir()
+    (left / "f0-p0.arrow").write_bytes(b"x" * 100)
+    removing = tmp_path / f"churnscore-spill-{dead}-def-removing"  # killed while its folder was being deleted
+    removing.mkdir()
+    live = tmp_path / f"churnscore-spill-{os.getpid()}-ghi"  # this process: a run still going
+    live.mkdir()
+    other = tmp_path / "churnscore-spill-xyz"  # not named with a process id: not ours to judge
+    other.mkdir()
+    assert sorted(spill_mod.remove_leftovers(str(tmp_path))) == sorted([left, removing])
+    assert not left.exists() and not removing.exists() and live.exists() and other.exists()
+
+    left.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = CliRunner().invoke(main, ["--log-format", "json", "score", "--input-dir", str(SAMPLE),
+                                       "--out", str(tmp_path / "o" / "ranked.csv")])
+    assert result.exit_code == 0, result.stderr
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert {"event": "score.leftover_removed", "folder": str(left), "level": "warning"} in events
+    assert not left.exists() and live.exists()
