@@ -223,6 +223,13 @@ class UsageSpill:
             total += int((ts >= np.datetime64(end.to_datetime64(), "ns")).sum())
         return total
 
+    def outside(self, known: pd.Index) -> tuple[int, int]:
+        """(rows, accounts) of the accounts whose ids are not in ``known`` (distinct ids as text)."""
+        codes = self.digest.index.to_numpy().astype("int64")
+        ids = pd.Index(self.categories["account_id"], dtype="str").take(codes)
+        out = known.get_indexer(ids) < 0
+        return int(self.digest["size"].to_numpy()[out].sum()), int(out.sum())
+
     def rows_of(self, codes_known: np.ndarray) -> int:
         """Rows of the accounts whose codes are given."""
         sizes = self.digest["size"]

@@ -14,7 +14,8 @@ from .accounts_map import find_account_map, map_accounts
 from .config import Config
 from .contract import EXPORTS
 from .errors import ChurnscoreError, InputDataError
-from .load import REJECT_COLUMNS, FileStats, find_files, read_export
+from .load import REJECT_COLUMNS, FileStats, _spill_parts, find_files, read_export
+from .universe import present_ids
 
 
 @dataclass
@@ -60,6 +61,15 @@ def validate(config: Config, input_dir: str | Path | None = None, as_of: pd.Time
     if base is not None and not base.is_dir():
         raise InputDataError(f"{base}: input folder not found (--input-dir or input_dir in the config).",
                              file=str(base))
+    spills: dict = {}  # a large usage export goes to disk by account, as score reads it (see spill.py)
+    try:
+        return _validate(config, base, as_of, spills)
+    finally:
+        for spill in spills.values():
+            spill.close()
+
+
+def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spills: dict) -> Validation:
     checks: dict[str, ExportCheck] = {}
     frames: dict[str, pd.DataFrame] = {}
     stats: dict[str, FileStats] = {}
@@ -77,7 +87,11 @@ def validate(config: Config, input_dir: str | Path | None = None, as_of: pd.Time
                                     f"(looked for {name}.csv, {name}.csv.gz, {name}.parquet or a folder {name}/); "
                                     f"{name} is required.")
                 continue
-            frame, rej, st = read_export(config, name, check.files)
+            parts = _spill_parts(config, name, check.files)
+            if parts:  # frame: two dates per account; the rows are in spills[name]
+                frame, rej, st, spills[name] = read_export(config, name, check.files, parts)
+            else:
+                frame, rej, st = read_export(config, name, check.files)
         except ChurnscoreError as exc:
             check.error = str(exc)
             problems.append(str(exc))
@@ -116,13 +130,18 @@ def validate(config: Config, input_dir: str | Path | None = None, as_of: pd.Time
             col = EXPORTS[name].date_column
             if col is None:
                 continue
-            later = int((frame[col] >= end).sum())
+            spill = spills.get(name)
+            later = spill.after(end) if spill is not None else int((frame[col] >= end).sum())
             if later:
                 notes.append(f"{name}: {later:,} rows dated after the as-of date {when.date()} are not used.")
             if known is not None:
-                unknown = frame.loc[~frame["account_id"].isin(known), "account_id"]
-                if len(unknown):
-                    notes.append(f"{name}: {len(unknown):,} rows for {unknown.nunique():,} account ids not in the "
+                if spill is not None:
+                    rows, ids = spill.outside(present_ids(frames["accounts"]["account_id"]))
+                else:
+                    unknown = frame.loc[~frame["account_id"].isin(known), "account_id"]
+                    rows, ids = len(unknown), unknown.nunique()
+                if rows:
+                    notes.append(f"{name}: {rows:,} rows for {ids:,} account ids not in the "
                                  "accounts export (they are not scored).")
     read = sum(st.rows_read for st in stats.values())
     rate = len(all_rejects) / read if read else 0.0
@@ -143,18 +162,18 @@ def _range(check: ExportCheck) -> str:
 
 def table_text(v: Validation, *, max_rejects: int = 5) -> str:
     """The per-export table, the column mappings, the first rejects, the notes and the verdict."""
-    head = f"{'export':<9} {'files':>5} {'rows':>9} {'accounts':>8}  {'date range':<22} {'rejects':>7}  columns mapped"
+    head = f"{'export':<9} {'files':>5} {'rows':>11} {'accounts':>9}  {'date range':<22} {'rejects':>7}  columns mapped"
     lines = [head]
     for c in v.checks:
         if c.error is not None:
             lines.append(f"{c.export:<9} {'ERROR':>5}  {c.error}")
             continue
         if c.missing:
-            lines.append(f"{c.export:<9} {'-':>5} {'-':>9} {'-':>8}  {'-':<22} {'-':>7}  not found"
+            lines.append(f"{c.export:<9} {'-':>5} {'-':>11} {'-':>9}  {'-':<22} {'-':>7}  not found"
                          + (" (required)" if EXPORTS[c.export].required else ": scored without its signals"))
             continue
         n_cols = len(EXPORTS[c.export].columns)
-        lines.append(f"{c.export:<9} {len(c.files):>5} {c.rows:>9,} {c.accounts:>8,}  {_range(c):<22} "
+        lines.append(f"{c.export:<9} {len(c.files):>5} {c.rows:>11,} {c.accounts:>9,}  {_range(c):<22} "
                      f"{c.rejects:>7,}  {len(c.mapped)}/{n_cols}")
     detail = []
     for c in v.checks:

@@ -74,12 +74,12 @@ def test_validate_prints_a_table_per_export_and_passes(tmp_path):
     code, out, _ = run("validate", "--input-dir", str(d))
     assert code == 0
     assert out.splitlines() == [
-        "export    files      rows accounts  date range             rejects  columns mapped",
-        "accounts      1         2        2  -                            0  2/10",
-        "usage         1         3        2  2026-10-01..2026-10-07       0  3/6",
-        "nps           -         -        -  -                            -  not found: scored without its signals",
-        "tickets       -         -        -  -                            -  not found: scored without its signals",
-        "payments      -         -        -  -                            -  not found: scored without its signals",
+        "export    files        rows  accounts  date range             rejects  columns mapped",
+        "accounts      1           2         2  -                            0  2/10",
+        "usage         1           3         2  2026-10-01..2026-10-07       0  3/6",
+        "nps           -           -         -  -                            -  not found: scored without its signals",
+        "tickets       -           -         -  -                            -  not found: scored without its signals",
+        "payments      -           -         -  -                            -  not found: scored without its signals",
         "",
         "columns:",
         "  accounts: not in the file (optional): plan, mrr, seats, signup_date, renewal_date, auto_renew, segment, "
@@ -112,7 +112,7 @@ def test_validate_shows_the_vendor_mappings_and_unmapped_rows():
     code, out, _ = run(*args, *[a for p in ("stripe", "zendesk", "delighted", "mixpanel") for a in ("--preset", p)])
     assert code == 1  # 4 of 23 rows have no mapping: above the default 5%
     lines = out.splitlines()
-    assert lines[5] == "payments      1         5        3  2026-09-15..2026-10-15       1  6/9"
+    assert lines[5] == "payments      1           5         3  2026-09-15..2026-10-15       1  6/9"
     assert ("  payments: payment_id <- id, account_id <- Customer, due_date <- Date (UTC), amount <- Amount Due, "
             "paid_at <- Paid At (UTC)") in lines
     assert "  tickets: 1 row with no account mapping (rejected)" in lines

@@ -135,3 +135,32 @@ def test_a_killed_runs_spill_folder_is_removed_by_the_next_run(monkeypatch, tmp_
     events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     assert {"event": "score.leftover_removed", "folder": str(left), "level": "warning"} in events
     assert not left.exists() and live.exists()
+
+
+def test_validate_reads_a_large_usage_export_by_account_and_reports_what_it_reports_in_memory(monkeypatch, inputs,
+                                                                                               tmp_path):
+    from churnscore.validate import table_text, validate
+
+    inputs = Path(shutil.copytree(inputs, tmp_path / "in"))
+    (inputs / "usage" / "c.csv").write_text("account_id,timestamp,user_id,event,count,duration_seconds\n"
+                                            "A-extra,2026-09-01T10:00:00Z,u1,login,1,5\n"
+                                            "A-extra,2026-09-02T10:00:00Z,u2,login,1,5\n")
+
+    monkeypatch.setattr(spill_mod, "parts_for", lambda size: 3)
+    made = []
+    real = spill_mod.UsageSpill.__init__
+    monkeypatch.setattr(spill_mod.UsageSpill, "__init__", lambda self, *a: made.append(self) or real(self, *a))
+    config = load_config(DEFAULT_CONFIG, [])
+    as_of = pd.Timestamp("2026-09-15")
+    monkeypatch.setattr(spill_mod, "SPILL_BYTES", 1 << 60)
+    memory = validate(config, inputs, as_of)
+    assert not made
+    monkeypatch.setattr(spill_mod, "SPILL_BYTES", 0)
+    disk = validate(config, inputs, as_of)
+    assert len(made) == 1 and not made[0].folder.exists()  # spilled, and removed at the end
+    assert table_text(disk) == table_text(memory)
+    assert any(n.startswith("usage: ") and "dated after the as-of date 2026-09-15" in n for n in memory.notes)
+    assert "usage: 2 rows for 1 account ids not in the accounts export (they are not scored)." in disk.notes
+    usage = [c for c in memory.checks if c.export == "usage"][0]
+    assert usage.rows > 1000 and usage.accounts > 100
+    pd.testing.assert_frame_equal(disk.rejects, memory.rejects)
