@@ -965,17 +965,18 @@ class _Grown:
 
 
 class KeyTable:
-    """Integer codes for 64-bit keys, given in order of first sight: an open-addressing hash table held in
-    two NumPy arrays and probed for a whole array of keys at once (no Python per key)."""
+    """Integer codes 0, 1, ... for 64-bit keys, numbered as they are placed (a call's new keys after every
+    earlier call's, in the same order for the same keys): an open-addressing hash table held in two NumPy
+    arrays and probed for a whole array of keys at once (no Python per key)."""
 
     def __init__(self, size: int = 1 << 16) -> None:
         self._slot_code = np.full(size, -1, dtype=np.int64)  # code in each slot, -1: empty
         self._slot_key = np.zeros(size, dtype=np.uint64)
-        self._keys = _Grown(np.uint64)  # key of each code
+        self._count = 0  # keys placed
         self._shift = np.uint64(64 - (size.bit_length() - 1))
 
     def __len__(self) -> int:
-        return self._keys.size
+        return self._count
 
     def codes(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(code of each key, positions in ``keys`` of the keys seen for the first time, in code order). Equal
@@ -1013,7 +1014,7 @@ class KeyTable:
             slot[pending[moving]] = (slot[pending[moving]] + np.uint64(1)) & mask
             pending = pending[out[pending] < 0]
         first = np.concatenate(placed) if placed else np.zeros(0, dtype=np.int64)
-        self._keys.extend(keys[first])
+        self._count = count
         return out, first
 
     def _grow(self, wanted: int) -> None:
@@ -1267,6 +1268,17 @@ def _batches(path: Path, export: Export, spec: InputSpec, typed: bool):  # noqa:
 READ_AHEAD = 2  # batches parsed ahead of the one being worked on
 
 
+def _hand(ready: queue.Queue, stop: threading.Event, item: object) -> bool:
+    """Queue ``item`` for the reader; False once the reader has left (``stop`` is set)."""
+    while not stop.is_set():
+        try:
+            ready.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def read_ahead(batches: Iterator[pa.Table], depth: int = READ_AHEAD) -> Iterator[pa.Table]:
     """The same batches, parsed by a thread of their own up to ``depth`` ahead: Arrow parses without
     holding Python's lock, so the next batch is parsed on one core while this one is worked on on the
@@ -1277,14 +1289,7 @@ def read_ahead(batches: Iterator[pa.Table], depth: int = READ_AHEAD) -> Iterator
     end = object()
 
     def hand(item: object) -> bool:
-        """Queue ``item`` for the reader; False once the reader has left."""
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return _hand(ready, stop, item)
 
     def parse() -> None:
         try:
@@ -1331,14 +1336,7 @@ class Prefetch:
         self._thread.start()
 
     def _hand(self, item: tuple) -> bool:
-        """Queue ``item`` for the reader; False once the prefetch is closed."""
-        while not self._stop.is_set():
-            try:
-                self._ready.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return _hand(self._ready, self._stop, item)
 
     def _parse(self) -> None:
         for k, (path, export, spec) in enumerate(self._files):
