@@ -15,7 +15,9 @@ code run on pieces that each hold all rows of their accounts in file and line or
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
 import tempfile
 import threading
 import weakref
@@ -36,16 +38,31 @@ SPILL_BYTES = 1 << 28  # usage files larger than this in all (on disk) are spill
 PART_ROWS = 2_000_000  # rows per part aimed at (the parts are fixed before the rows are counted: see parts_for)
 
 
-PREFIX = "churnscore-spill-"  # then the process id: a folder whose process is gone is a killed run's
+PREFIX = "churnscore-spill-"  # then <process id>@<host>-: a folder whose process is gone is a killed run's
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
+
+
+def _owner(name: str) -> tuple[int, str] | None:
+    """(process id, host) in a spill folder's name; None for a name without them."""
+    rest = name[len(PREFIX):].removesuffix("-removing")
+    pid, at, tail = rest.partition("@")
+    host, dash, _ = tail.rpartition("-")
+    return (int(pid), host) if at and dash and pid.isdigit() else None
 
 
 def remove_leftovers(where: str | None = None) -> list[Path]:
     """Remove the spill folders of runs that were killed before they could (SIGKILL, the OOM killer): those
-    under the temporary folder whose process is no longer running on this machine. Returns them."""
+    under the temporary folder made on this host by a process that is no longer running. (The host is in
+    the name so that a temporary folder shared by containers, each with its own process ids, is safe.)
+    Returns them."""
     gone = []
+    host = _host()
     for folder in Path(where or tempfile.gettempdir()).glob(f"{PREFIX}*"):
-        pid = folder.name[len(PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or not folder.is_dir() or _running(int(pid)):
+        owner = _owner(folder.name)
+        if owner is None or owner[1] != host or not folder.is_dir() or _running(owner[0]):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         gone.append(folder)
@@ -75,7 +92,7 @@ class UsageSpill:
         self.parts = parts
         self.books = books
         remove_leftovers()
-        self.folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}@{_host()}-"))
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.folder), True)
         self._writers: dict[tuple[int, int], ipc.RecordBatchStreamWriter] = {}
         self._sinks: dict[tuple[int, int], pa.OSFile] = {}

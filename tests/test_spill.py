@@ -115,17 +115,19 @@ def test_a_killed_runs_spill_folder_is_removed_by_the_next_run(monkeypatch, tmp_
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True)
     dead = int(gone.stdout)  # a process that has ended, as a run killed with SIGKILL has
-    left = tmp_path / f"churnscore-spill-{dead}-abc"
+    host = spill_mod._host()
+    left = tmp_path / f"churnscore-spill-{dead}@{host}-abc"
     (left / "f0-p0.arrow").parent.mkdir()
     (left / "f0-p0.arrow").write_bytes(b"x" * 100)
-    removing = tmp_path / f"churnscore-spill-{dead}-def-removing"  # killed while its folder was being deleted
+    removing = tmp_path / f"churnscore-spill-{dead}@{host}-def-removing"  # killed while it was being deleted
     removing.mkdir()
-    live = tmp_path / f"churnscore-spill-{os.getpid()}-ghi"  # this process: a run still going
-    live.mkdir()
+    live = tmp_path / f"churnscore-spill-{os.getpid()}@{host}-ghi"  # this process: a run still going
+    elsewhere = tmp_path / f"churnscore-spill-{dead}@not-{host}-jkl"  # another host's (or container's)
     other = tmp_path / "churnscore-spill-xyz"  # not named with a process id: not ours to judge
-    other.mkdir()
+    for folder in (live, elsewhere, other):
+        folder.mkdir()
     assert sorted(spill_mod.remove_leftovers(str(tmp_path))) == sorted([left, removing])
-    assert not left.exists() and not removing.exists() and live.exists() and other.exists()
+    assert not left.exists() and not removing.exists() and all(f.exists() for f in (live, elsewhere, other))
 
     left.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
