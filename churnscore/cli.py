@@ -188,6 +188,7 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
         early = EarlyDigests()  # the manifest's input hashes, worked out while the run goes on
         result = run_score(config, input_dir=input_dir, as_of=as_of, rank_by=rank_by, model=model,
                            previous=previous, on_stage=live, engine=engine, scheduler=scheduler,
+                           on_rows=live.rows if live is not None else None,
                            on_loaded=lambda loaded: early.start([p for st in loaded.stats.values()
                                                                  for p in st.files]))
         problem = reject_problem(result, config, strict)
@@ -195,6 +196,8 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
             path = write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")
             raise RejectLimitError(f"{problem} See {path}; the previous ranked list was left as it was.")
         t0 = time.perf_counter()
+        if live is not None:
+            live("write")
         paths = write_run(result.ranked, result.loaded.rejects, result.excluded, out,
                           fmt or config.output.format, top or config.output.top)
         result.timings["write"] = time.perf_counter() - t0

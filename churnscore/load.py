@@ -11,7 +11,7 @@ import gzip
 import io
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1400,9 +1400,10 @@ class Prefetch:
         self._thread.join()
 
 
-def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec,
-               prefetch: Prefetch | None = None) -> tuple[pd.DataFrame, dict[str, str], int]:
+def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec, prefetch: Prefetch | None = None,
+               on_rows: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, dict[str, str], int]:
     """Read one file into ``rows`` batch by batch: (rejects in line order, column mapping, rows read).
+    ``on_rows`` is told the file's rows read so far after each batch (progress).
 
     Dates and numbers are converted by the parser; when one value does not convert the file is streamed
     again as text (the value is then a reject); a row with the wrong number of fields (rare, and only
@@ -1425,6 +1426,8 @@ def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec,
                 if len(rej):
                     rejects.append(rej)
                 read += n
+                if on_rows is not None:
+                    on_rows(read)
         except _Fallback:
             rows.rollback()
             break
@@ -1462,13 +1465,14 @@ def read_file(path: Path, export: Export, spec: InputSpec) -> tuple[pd.DataFrame
 
 
 def read_export(config: Config, name: str, files: list[Path], spill_parts: int = 0,  # noqa: ANN201
-                shared: dict[str, _Codebook] | None = None, prefetch: Prefetch | None = None):
+                shared: dict[str, _Codebook] | None = None, prefetch: Prefetch | None = None,
+                on_rows: Callable[[str, int], None] | None = None):
     """Read all files of one export into one typed frame; returns (frame, rejects, stats).
 
     With ``spill_parts`` the rows go to disk in that many parts by account (see spill.py) and the result
     is (two dates per account, rejects, stats, the spill). ``shared``: codebooks (by column) this export
     shares with others, so that their categoricals use one set of codes. ``prefetch``: a Prefetch parsing
-    these files ahead (see load_all)."""
+    these files ahead (see load_all). ``on_rows``: told (export, rows read so far) after each batch."""
     export = EXPORTS[name]
     spec = config.inputs[name]
     rows = _Rows(export, spill_parts, shared)
@@ -1476,7 +1480,9 @@ def read_export(config: Config, name: str, files: list[Path], spill_parts: int =
     stats = FileStats(name, files)
     try:
         for path in files:
-            rej, mapped, read = _read_into(rows, path, export, spec, prefetch)
+            done = stats.rows_read
+            rej, mapped, read = _read_into(rows, path, export, spec, prefetch,
+                                           None if on_rows is None else lambda n: on_rows(name, done + n))
             stats.columns = mapped
             stats.rows_read += read
             stats.file_rows[str(path)] = read
@@ -1512,11 +1518,13 @@ def read_export(config: Config, name: str, files: list[Path], spill_parts: int =
     return frame[ordered], all_rejects, stats
 
 
-def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool = False) -> Loaded:
+def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool = False,
+             on_rows: Callable[[str, int], None] | None = None) -> Loaded:
     """Read every export the config and input folder provide. Only usage is required.
 
     ``spill``: a large usage export may go to disk by account (Loaded.spilled; see spill.py): for callers
-    that read it through Loaded.spilled, as pipeline.score does."""
+    that read it through Loaded.spilled, as pipeline.score does. ``on_rows``: told (export, rows read so
+    far) after each batch (progress on a terminal)."""
     base = Path(input_dir) if input_dir is not None else (
         config.resolve(config.input_dir) if config.input_dir else None)
     if base is not None and not base.is_dir():
@@ -1548,10 +1556,10 @@ def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool
             parts = _spill_parts(config, name, files) if spill else 0
             if parts:
                 frame, rej, st, spilled[name] = read_export(config, name, files, parts, {"account_id": accounts},
-                                                            prefetch)
+                                                            prefetch, on_rows)
             else:
                 frame, rej, st = read_export(config, name, files, shared={"account_id": accounts},
-                                             prefetch=prefetch)
+                                             prefetch=prefetch, on_rows=on_rows)
             frames[name], stats[name] = frame, st
             trim_heap()
             if len(rej):

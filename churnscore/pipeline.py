@@ -138,14 +138,16 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
           loaded: Loaded | None = None, rank_by: str | None = None, model: Any = None,
           previous: str | Path | None = None, on_stage: Callable[[str], None] | None = None,
           engine: str = "pandas", scheduler: str | None = None,
-          on_loaded: Callable[[Loaded], None] | None = None) -> ScoreResult:
+          on_loaded: Callable[[Loaded], None] | None = None,
+          on_rows: Callable[[str, int], None] | None = None) -> ScoreResult:
     """Score every active account on the as-of date; returns the ranked list.
 
     Without a model the risk score is the rules' 0-100 score; with one (model.LinearChurnModel) it is
     100 x the churn probability within the model's horizon, with the model's reasons beside the flags.
     With ``previous`` (an earlier ranked list) each row also gets previous_rank, previous_score and
     score_change. ``on_stage`` is called with "load", "features", "score" as each stage starts (progress),
-    and ``on_loaded`` with what was loaded as soon as it is (the CLI starts hashing the input files then).
+    and ``on_loaded`` with what was loaded as soon as it is (the CLI starts hashing the input files then);
+    ``on_rows`` with (export, rows read so far) as the pandas engine reads each batch.
     ``engine="dask"`` loads and builds the feature table on a Dask cluster (``scheduler``: its address; None:
     a local one), with the same result; the rows stay there, so ``loaded.frames`` then holds the accounts
     export and, for the other exports, each account's earliest and latest date (see engine_dask). So does a
@@ -170,7 +172,7 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
         loaded = dask_run.load()
     own = loaded is None  # loaded here: its rows may go once the features are built
     if own:
-        loaded = load_all(config, input_dir, spill=True)
+        loaded = load_all(config, input_dir, spill=True, on_rows=on_rows)
     timings["load"] = time.perf_counter() - t0
     if on_loaded is not None:
         on_loaded(loaded)

@@ -7,6 +7,8 @@ with no progress line and no colour. NO_COLOR in the environment, or TERM=dumb, 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from typing import IO, Any
 
 import click
@@ -72,16 +74,40 @@ def top_table(ranked: pd.DataFrame, n: int = 10, *, colour: bool = False, width:
 
 
 class StageLine:
-    """A one-line progress display on a terminal: "churnscore: computing features ..." rewritten in place.
+    """A one-line progress display on a terminal, rewritten in place: the stage running, with the time each
+    earlier stage took ("churnscore: computing features ... (load 18.1 s)"), and while the exports are read,
+    the rows read so far ("churnscore: reading the exports ... usage: 12,400,000 rows").
 
     While a line is shown the instance is registered, so an error message can clear it first (clear_progress).
     """
 
-    def __init__(self, stream: IO[Any]) -> None:
+    EVERY = 0.25  # seconds between two rewrites of the rows read (a batch takes a few hundredths)
+
+    def __init__(self, stream: IO[Any], clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream
+        self.clock = clock
+        self.stage: str | None = None
+        self.started = 0.0
+        self.took: list[str] = []  # "load 18.1 s", ... of the stages done
+        self.shown_rows = float("-inf")  # when the rows read were last written
 
     def __call__(self, stage: str) -> None:
-        self.stream.write(f"\r\033[Kchurnscore: {STAGE_WORDS.get(stage, stage)} ...")
+        now = self.clock()
+        if self.stage is not None:
+            self.took.append(f"{self.stage} {now - self.started:.1f} s")
+        self.stage, self.started = stage, now
+        self._write(f"{STAGE_WORDS.get(stage, stage)} ..." + (f" ({', '.join(self.took)})" if self.took else ""))
+
+    def rows(self, export: str, read: int) -> None:
+        """Rows read so far of an export; written at most every EVERY seconds."""
+        now = self.clock()
+        if now - self.shown_rows < self.EVERY:
+            return
+        self.shown_rows = now
+        self._write(f"{STAGE_WORDS.get(self.stage or 'load', self.stage)} ... {export}: {read:,} rows")
+
+    def _write(self, text: str) -> None:
+        self.stream.write(f"\r\033[Kchurnscore: {text}")
         self.stream.flush()
         if self not in _SHOWN:
             _SHOWN.append(self)

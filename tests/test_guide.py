@@ -166,14 +166,23 @@ def test_progress_line_only_on_a_terminal(monkeypatch):
     monkeypatch.delenv("TERM", raising=False)
     assert stage_line(io.StringIO()) is None
     assert stage_line(FakeTerminal(), enabled=False) is None
+    assert isinstance(stage_line(FakeTerminal()), StageLine)
     tty = FakeTerminal()
-    line = stage_line(tty)
-    assert isinstance(line, StageLine)
+    ticks = iter([0.0, 0.1, 0.2, 0.5, 18.1, 27.5])
+    line = StageLine(tty, clock=lambda: next(ticks))
     line("load")
+    line.rows("accounts", 1000)  # the first rows read: shown
+    line.rows("usage", 200000)  # 0.1 s after the last rows shown: too soon
+    line.rows("usage", 400000)  # 0.4 s after: shown
     line("features")
+    line("score")
     clear_progress()
-    assert tty.getvalue() == ("\r\x1b[Kchurnscore: reading the exports ...\r\x1b[Kchurnscore: computing features ..."
-                              "\r\x1b[K")
+    assert tty.getvalue().split("\r\x1b[K") == [
+        "", "churnscore: reading the exports ...",
+        "churnscore: reading the exports ... accounts: 1,000 rows",
+        "churnscore: reading the exports ... usage: 400,000 rows",
+        "churnscore: computing features ... (load 18.1 s)",
+        "churnscore: scoring accounts ... (load 18.1 s, features 9.4 s)", ""]
     monkeypatch.setenv("TERM", "dumb")
     assert stage_line(FakeTerminal()) is None
 

@@ -286,3 +286,17 @@ def test_key_table_keeps_keys_that_wrap_round_the_end_when_it_grows():
     assert len(table._slot_code) == 128 and (table._slot_code[:4] >= 0).all()
     again, first = table.codes(np.concatenate([top, low]))
     assert again.tolist() == codes.tolist() and len(first) == 0
+
+
+def test_load_all_tells_the_rows_read_of_each_export_after_each_batch(tmp_path, monkeypatch):
+    write_text(tmp_path / "accounts.csv", "account_id,account_name\nA0,x\nA1,y\n")
+    write_text(tmp_path / "usage.csv", HEADER + "".join(usage_lines(30)))
+    monkeypatch.setattr(load_mod, "STREAM_BLOCK", 512)  # ~10 rows a batch
+    batches: list = []
+    parse_table = load_mod.parse_table
+    monkeypatch.setattr(load_mod, "parse_table", lambda table, *a, **k: batches.append(table.num_rows)
+                        or parse_table(table, *a, **k))
+    told: list = []
+    load_all(config(None, base_dir=tmp_path), tmp_path, on_rows=lambda export, n: told.append((export, n)))
+    assert batches[0] == 2 and len(batches) > 3 and sum(batches[1:]) == 30  # accounts, then usage's batches
+    assert told == [("accounts", 2)] + [("usage", int(n)) for n in np.cumsum(batches[1:])]
