@@ -156,7 +156,8 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
       churnscore score --preset stripe --preset zendesk --report out/report.html --previous out/last.csv
       churnscore score --engine dask --scheduler tcp://10.0.0.5:8786 --input-dir /shared/exports
 
-    On a terminal it shows each stage as it runs and prints the top 10 as a table; under cron it does not.
+    On a terminal it shows each stage as it runs (the rows read so far, and how long each stage took) and
+    prints the top 10 as a table; under cron it does not.
     """
     from .manifest import EarlyDigests, build_manifest
     from .pipeline import score as run_score
