@@ -1553,7 +1553,7 @@ def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool
             if not files:
                 missing.append(name)
                 continue
-            parts = _spill_parts(config, name, files) if spill else 0
+            parts = parts_to_spill(config, name, files) if spill else 0
             if parts:
                 frame, rej, st, spilled[name] = read_export(config, name, files, parts, {"account_id": accounts},
                                                             prefetch, on_rows)
@@ -1576,7 +1576,7 @@ def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool
     return Loaded(frames, all_rejects, stats, missing, spilled=spilled)
 
 
-def _spill_parts(config: Config, name: str, files: list[Path]) -> int:
+def parts_to_spill(config: Config, name: str, files: list[Path]) -> int:
     """How many parts the export goes to disk in (0: it stays in memory): usage files over SPILL_BYTES in
     all, unless a mapping file turns its keys into account ids (that needs the whole export at once)."""
     from . import spill as spill_mod

@@ -169,11 +169,13 @@ class UsageSpill:
                 if columns is not None:
                     table = table.select([c for c in columns if c in table.column_names])
                 tables.append((file, table))
-        want_file = columns is None or "_file" in columns
-        return assemble(self.export, [(t.num_rows, {**{c: t.column(c).to_numpy() for c in t.column_names},
-                                                    **({"_file": np.full(t.num_rows, file, "int32")} if want_file
-                                                       else {})})
-                                      for file, t in tables], self._dtypes)
+        pieces = []
+        for file, table in tables:
+            cols = {c: table.column(c).to_numpy() for c in table.column_names}
+            if columns is None or "_file" in columns:  # not on disk: one file's rows in each part file
+                cols["_file"] = np.full(table.num_rows, file, "int32")
+            pieces.append((table.num_rows, cols))
+        return assemble(self.export, pieces, self._dtypes)
 
     def finish(self, dedupe) -> list[pd.DataFrame]:  # noqa: ANN001 - load._dedupe
         """The duplicate search, part by part; keeps which rows each part drops and each account's digest.
@@ -246,7 +248,8 @@ class UsageSpill:
         return total
 
     def outside(self, known: pd.Index) -> tuple[int, int]:
-        """(rows, accounts) of the accounts whose ids are not in ``known`` (distinct ids as text)."""
+        """(rows, accounts) of the accounts whose ids are not in ``known`` (distinct ids as text; looked up with
+        get_indexer, not isin: 5 s at 1 M ids)."""
         codes = self.digest.index.to_numpy().astype("int64")
         ids = pd.Index(self.categories["account_id"], dtype="str").take(codes)
         out = known.get_indexer(ids) < 0

@@ -14,7 +14,7 @@ from .accounts_map import find_account_map, map_accounts
 from .config import Config
 from .contract import EXPORTS
 from .errors import ChurnscoreError, InputDataError
-from .load import REJECT_COLUMNS, FileStats, _spill_parts, find_files, read_export
+from .load import REJECT_COLUMNS, FileStats, find_files, parts_to_spill, read_export
 from .universe import present_ids
 
 
@@ -87,7 +87,7 @@ def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spi
                                     f"(looked for {name}.csv, {name}.csv.gz, {name}.parquet or a folder {name}/); "
                                     f"{name} is required.")
                 continue
-            parts = _spill_parts(config, name, check.files)
+            parts = parts_to_spill(config, name, check.files)
             if parts:  # frame: two dates per account; the rows are in spills[name]
                 frame, rej, st, spills[name] = read_export(config, name, check.files, parts)
             else:
