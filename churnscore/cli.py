@@ -337,9 +337,12 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     from .pipeline import resolve_as_of
 
     config = _config(config_path, presets)
-    loaded = load_all(config, input_dir)
-    when, _ = resolve_as_of(loaded, as_of)
-    model, ts = run_train(loaded, config, when)
+    loaded = load_all(config, input_dir, spill=True)  # a large usage export: on disk by account
+    try:
+        when, _ = resolve_as_of(loaded, as_of)
+        model, ts = run_train(loaded, config, when)
+    finally:
+        loaded.close()
     digest = save_model(model, model_out)
     click.echo(train_text(model, digest, model_out), err=True)
 
@@ -412,9 +415,12 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
         from .report import check_available, evaluate_report, write_report
 
         check_available()
-    loaded = load_all(config, input_dir)
-    when, _ = resolve_as_of(loaded, as_of)
-    bt = backtest(loaded, config, when, test_dates=test_dates, top_k=top_k)
+    loaded = load_all(config, input_dir, spill=True)  # a large usage export: on disk by account
+    try:
+        when, _ = resolve_as_of(loaded, as_of)
+        bt = backtest(loaded, config, when, test_dates=test_dates, top_k=top_k)
+    finally:
+        loaded.close()
     click.echo(table_text(bt))
     if json_path is not None:
         write_json(bt.to_dict(), json_path)

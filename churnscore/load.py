@@ -68,6 +68,11 @@ class Loaded:
             return self.frames[name]
         return empty_frame(EXPORTS[name])
 
+    def close(self) -> None:
+        """Remove the spilled exports' folders (their digests stay in frames)."""
+        for spill in self.spilled.values():
+            spill.close()
+
     def keep_dates_only(self) -> None:
         """Once the features are built: every export but accounts shrinks to each account's earliest and
         latest date (as a spilled export and the Dask engine hold it), so its rows' memory goes back."""

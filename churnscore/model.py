@@ -112,6 +112,7 @@ def training_set(loaded: Loaded, config: Config, dates: list[pd.Timestamp]) -> T
         raise ModelError("training needs an accounts export with churn_date for the accounts that churned.")
     acc = loaded.frames["accounts"].drop_duplicates("account_id").set_index("account_id")
     frames = {name: loaded.frame(name) for name in ("accounts", "usage", "nps", "tickets", "payments")}
+    frames.update(loaded.spilled)  # a large usage export is read from disk, part by part, at each date
     columns = model_columns(config)
     horizon = pd.Timedelta(days=config.model.horizon_days)
     parts, ys, ds, accs, rs = [], [], [], [], []

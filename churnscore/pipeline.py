@@ -189,8 +189,7 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
         frames.update(loaded.spilled)  # a large usage export is read from disk, part by part
         table = build_features(frames, index, as_of, config)
         del frames
-        for spill in loaded.spilled.values():
-            spill.close()
+        loaded.close()
         if own:
             loaded.keep_dates_only()
         trim_heap()

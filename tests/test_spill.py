@@ -166,3 +166,57 @@ def test_validate_reads_a_large_usage_export_by_account_and_reports_what_it_repo
     usage = [c for c in memory.checks if c.export == "usage"][0]
     assert usage.rows > 1000 and usage.accounts > 100
     pd.testing.assert_frame_equal(disk.rejects, memory.rejects)
+
+
+def test_training_snapshots_of_a_spilled_usage_export_are_the_in_memory_ones(monkeypatch, inputs):
+    """Training takes the features at every observation date; with usage on disk each date reads the parts."""
+    from churnscore.load import load_all
+    from churnscore.model import observation_dates, training_set
+
+    monkeypatch.setattr(spill_mod, "parts_for", lambda size: 3)
+    config = load_config(DEFAULT_CONFIG, [])
+    sets = {}
+    for spill, threshold in (("memory", 1 << 60), ("disk", 0)):
+        monkeypatch.setattr(spill_mod, "SPILL_BYTES", threshold)
+        loaded = load_all(config, inputs, spill=True)
+        assert bool(loaded.spilled) == (spill == "disk")
+        dates = observation_dates(loaded, pd.Timestamp("2026-10-31"), config)
+        sets[spill] = (dates, training_set(loaded, config, dates))
+        loaded.close()
+    (dates, memory), (disk_dates, disk) = sets["memory"], sets["disk"]
+    # every 30 days back from 2026-10-31 less the 90-day horizon, no earlier than 60 days into the history
+    assert disk_dates == dates == list(pd.date_range(end="2026-08-02", periods=8, freq="30D"))
+    assert dates[0] == pd.Timestamp("2026-01-04")
+    pd.testing.assert_frame_equal(disk.X, memory.X, check_exact=True)
+    assert (disk.y == memory.y).all() and (disk.date == memory.date).all() and (disk.account == memory.account).all()
+    assert (disk.rule_score == memory.rule_score).all()
+    assert len(memory.y) > 5000 and memory.y.sum() > 100
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_train_and_evaluate_read_a_large_usage_export_by_account(monkeypatch, inputs, tmp_path, command):
+    from click.testing import CliRunner
+
+    from churnscore.cli import main
+
+    monkeypatch.setattr(spill_mod, "parts_for", lambda size: 3)
+    made = []
+    real = spill_mod.UsageSpill.__init__
+    monkeypatch.setattr(spill_mod.UsageSpill, "__init__", lambda self, *a: made.append(self) or real(self, *a))
+    config = tmp_path / "fast.yaml"  # one C and five dates: the reading is under test, not the search
+    config.write_text("model:\n  c_grid: [0.1]\n  observation_count: 5\n")
+    out = {}
+    for spill, threshold in (("memory", 1 << 60), ("disk", 0)):
+        monkeypatch.setattr(spill_mod, "SPILL_BYTES", threshold)
+        path = tmp_path / f"{spill}.json"
+        args = ["--model-out", str(path)] if command == "train" else ["--json", str(path), "--test-dates", "1"]
+        result = CliRunner().invoke(main, [command, "--config", str(config), "--input-dir", str(inputs), *args])
+        assert result.exit_code == 0, result.stderr
+        out[spill] = json.loads(path.read_text())
+    assert len(made) == 1 and not made[0].folder.exists()  # spilled once (the second run), removed at the end
+    if command == "train":
+        assert out["disk"]["sha256"] == out["memory"]["sha256"]
+        assert len(out["disk"]["metadata"]["observation_dates"]) == 5
+    else:
+        assert out["disk"] == out["memory"]
+        assert out["disk"]["n_test"] > 1000
