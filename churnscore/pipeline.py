@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -19,6 +18,7 @@ from .load import Loaded, load_all
 from .memory import trim_heap
 from .movers import add_previous, read_previous
 from .rank import rank
+from .stages import Stages, rounded
 from .universe import account_universe, ids_in, present_ids, shared_ids, used
 
 ENGINES = ("pandas", "dask")  # where loading and the features run: this process, or a Dask cluster
@@ -65,7 +65,7 @@ class ScoreResult:
             "rows_rejected": int(len(self.loaded.rejects)),
             "files": files,
             "missing_exports": list(self.loaded.missing),
-            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "timings_s": rounded(self.timings),
         }
 
 
@@ -158,11 +158,9 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     if scheduler is not None and engine != "dask":
         raise ConfigError("a Dask scheduler address needs engine 'dask' (--engine dask).")
     rules_mod.check_rules(config.rules)
-    stage = on_stage or (lambda name: None)
     prior = read_previous(previous) if previous is not None else None  # a bad file fails before the work
-    timings: dict[str, float] = {}
+    stage = Stages(on_stage)
     dask_run = None  # --engine dask: the rows stay on the cluster; only what follows the features is here
-    t0 = time.perf_counter()
     stage("load")
     if loaded is None and engine == "dask":
         from .engine_dask import DaskEngine  # dask is an optional extra: imported only when asked for
@@ -172,7 +170,6 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     own = loaded is None  # loaded here: its rows may go once the features are built
     if own:
         loaded = load_all(config, input_dir, spill=True, on_rows=on_rows)
-    timings["load"] = time.perf_counter() - t0
     if on_loaded is not None:
         on_loaded(loaded)
     as_of, source = resolve_as_of(loaded, as_of)
@@ -182,7 +179,6 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
         dask_run.note_rows(loaded, as_of)
     index, excluded = account_universe(loaded, as_of)
 
-    t0 = time.perf_counter()
     stage("features")
     if dask_run is None:
         frames = {name: loaded.frame(name) for name in ("accounts", "usage", "nps", "tickets", "payments")}
@@ -195,9 +191,7 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
         trim_heap()
     else:
         table = dask_run.features(index, as_of)  # and closes the engine
-    timings["features"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
     stage("score")
     flags = rules_mod.evaluate(config.rules, table)
     risk = rules_mod.rule_score(flags, config.rules)
@@ -216,8 +210,7 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     ranked = rank(risk, words, table["mrr"], names, config.scoring, rank_by=rank_by, extra=extra)
     if prior is not None:
         ranked = add_previous(ranked, prior)
-    timings["score"] = time.perf_counter() - t0
-    return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, timings, prior)
+    return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, stage.stop(), prior)
 
 
 def reject_rate(loaded: Loaded) -> float:

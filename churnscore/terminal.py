@@ -16,7 +16,9 @@ import pandas as pd
 
 TIER_COLOURS = {"high": "red", "medium": "yellow", "low": "green"}
 STAGE_WORDS = {"load": "reading the exports", "features": "computing features", "score": "scoring accounts",
-               "write": "writing the outputs", "report": "rendering the report"}
+               "write": "writing the outputs", "report": "rendering the report",
+               "snapshots": "computing snapshots", "choose_c": "choosing C", "fit": "fitting the model",
+               "test": "testing the scorers"}
 
 
 def is_terminal(stream: IO[Any]) -> bool:
@@ -104,7 +106,11 @@ class StageLine:
         if now - self.shown_rows < self.EVERY:
             return
         self.shown_rows = now
-        self._write(f"{STAGE_WORDS.get(self.stage or 'load', self.stage)} ... {export}: {read:,} rows")
+        self.detail(f"{export}: {read:,} rows")
+
+    def detail(self, text: str) -> None:
+        """What the stage running is at ("computing snapshots ... 2026-03-05, 3 of 12")."""
+        self._write(f"{STAGE_WORDS.get(self.stage or 'load', self.stage)} ... {text}")
 
     def _write(self, text: str) -> None:
         self.stream.write(f"\r\033[Kchurnscore: {text}")

@@ -13,6 +13,7 @@ from conftest import write_text
 
 from churnscore.cli import main
 from churnscore.config import load_config
+from churnscore.stages import Stages, rounded
 from churnscore.terminal import StageLine, clear_progress, stage_line, top_table
 
 VENDORS = Path(__file__).parent / "fixtures" / "vendors"
@@ -185,6 +186,29 @@ def test_progress_line_only_on_a_terminal(monkeypatch):
         "churnscore: scoring accounts ... (load 18.1 s, features 9.4 s)", ""]
     monkeypatch.setenv("TERM", "dumb")
     assert stage_line(FakeTerminal()) is None
+
+
+def test_stages_time_each_stage_and_tell_the_progress_line():
+    tty = FakeTerminal()
+    line = StageLine(tty, clock=lambda: 0.0)
+    ticks = iter([1.0, 3.5, 4.0, 10.0, 12.5, 13.0])
+    stages = Stages(line, line.detail, clock=lambda: next(ticks))
+    stages("load")  # 1.0
+    stages("snapshots")  # 3.5
+    stages.detail("2026-01-04, 1 of 2")
+    stages("fit")  # 4.0
+    stages("snapshots")  # 10.0: a stage named again adds up
+    assert stages.stop() == {"load": 2.5, "snapshots": 0.5 + 2.5, "fit": 6.0}  # stopped at 12.5
+    assert stages.stop() == {"load": 2.5, "snapshots": 3.0, "fit": 6.0}  # nothing running: no change
+    assert rounded({"load": 2.00049, "fit": 1 / 3}) == {"load": 2.0, "fit": 0.333}
+    line.clear()
+    assert tty.getvalue().split("\r\x1b[K")[1:5] == [
+        "churnscore: reading the exports ...", "churnscore: computing snapshots ... (load 0.0 s)",
+        "churnscore: computing snapshots ... 2026-01-04, 1 of 2",
+        "churnscore: fitting the model ... (load 0.0 s, snapshots 0.0 s)"]
+    quiet = Stages(clock=lambda: 5.0)  # no display: only the timings
+    quiet("load")
+    assert quiet.stop() == {"load": 0.0}
 
 
 def test_without_a_terminal_score_prints_no_progress_no_colour_and_no_table(tmp_path):
