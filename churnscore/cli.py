@@ -20,6 +20,7 @@ from . import __version__
 from .config import DEFAULT_CONFIG, Config, load_config
 from .errors import ChurnscoreError, RejectLimitError
 from .memory import tune_memory
+from .stages import Stages, rounded
 
 EXIT_CODES = """\b
 Exit codes:
@@ -265,9 +266,18 @@ def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
         lines.append(f"  {s['rows_rejected']:,} rejected rows listed in {paths['rejects']}")
     if excluded:
         lines.append(f"  excluded accounts listed in {paths['excluded']}")
-    timing = ", ".join(f"{k} {v:.2f}s" for k, v in s["timings_s"].items())
-    lines.append(f"  timings: {timing}")
+    lines.append(timings_text(s["timings_s"]))
     return "\n".join(lines)
+
+
+def timings_text(timings: dict[str, float]) -> str:
+    """The summary's line of stage timings."""
+    return "  timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
+
+
+def _stages(live: Any) -> Any:
+    """Stages told to the progress line ``live`` (None: no terminal)."""
+    return Stages(live, live.detail) if live is not None else Stages()
 
 
 @main.command(epilog=EXIT_CODES)
@@ -325,7 +335,8 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     """Train the logistic churn model on the company's own history.
 
     Snapshots of the feature table every model.observation_interval_days, labelled by churn within
-    model.horizon_days; regularisation picked by time-ordered cross-validation.
+    model.horizon_days; regularisation picked by time-ordered cross-validation. On a terminal it shows
+    each stage as it runs (rows read, snapshot date, C and fold); the summary ends with each stage's time.
 
     \b
     Example:
@@ -335,16 +346,28 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     from .load import load_all
     from .model import save_model, train as run_train
     from .pipeline import resolve_as_of
+    from .terminal import stage_line
 
     config = _config(config_path, presets)
-    loaded = load_all(config, input_dir, spill=True)  # a large usage export: on disk by account
+    live = stage_line(sys.stderr, enabled=_log_format() == "text")
+    stages = _stages(live)
+    stages("load")
+    # a large usage export: on disk by account
+    loaded = load_all(config, input_dir, spill=True, on_rows=live.rows if live is not None else None)
     try:
         when, _ = resolve_as_of(loaded, as_of)
-        model, ts = run_train(loaded, config, when)
+        model, ts = run_train(loaded, config, when, stages)
     finally:
         loaded.close()
+    stages("write")
     digest = save_model(model, model_out)
-    click.echo(train_text(model, digest, model_out), err=True)
+    timings = stages.stop()
+    if live is not None:
+        live.clear()
+    m = model.metadata
+    emit("train.done", train_text(model, digest, model_out, timings), level="info", model=str(model_out),
+         sha256=digest, rows=m["rows"], churners=m["churners"], observation_dates=m["observation_dates"],
+         C=m["C"], train_roc_auc=m["train_roc_auc"], timings_s=rounded(timings))
 
 
 def describe_input(name: str) -> str:
@@ -358,7 +381,7 @@ def describe_input(name: str) -> str:
     return f"{name} ({feature(name).meaning})"
 
 
-def train_text(model: Any, digest: str, path: Path) -> str:
+def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | None = None) -> str:
     """The training summary: data, validation, calibration and the strongest coefficients in words."""
     m = model.metadata
     best = next((r for r in m["cv"] if r["C"] == m["C"]), None)
@@ -372,6 +395,8 @@ def train_text(model: Any, digest: str, path: Path) -> str:
              "  strongest coefficients (log-odds per standard deviation):"]
     for name, coef in model.strongest(8):
         lines.append(f"    {coef:+.2f}  {describe_input(name)}: {'raises' if coef > 0 else 'lowers'} risk")
+    if timings:
+        lines.append(timings_text(timings))
     lines.append(f"  wrote {path} (sha256 {digest[:16]}...)")
     return "\n".join(lines)
 
@@ -398,7 +423,7 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
 
     Trains on the observation dates whose horizon ends before the first test date, tests on the last
     --test-dates dates: ROC AUC, PR AUC, top-decile churn rate and lift, precision/recall at k, Brier
-    score and calibration.
+    score and calibration. On a terminal it shows each stage as it runs; stderr ends with each stage's time.
 
     \b
     Examples:
@@ -408,6 +433,7 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     from .evaluate import backtest, table_text
     from .load import load_all
     from .pipeline import resolve_as_of
+    from .terminal import stage_line
     from .write import write_json
 
     config = _config(config_path, presets)
@@ -415,18 +441,29 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
         from .report import check_available, evaluate_report, write_report
 
         check_available()
-    loaded = load_all(config, input_dir, spill=True)  # a large usage export: on disk by account
+    live = stage_line(sys.stderr, enabled=_log_format() == "text")
+    stages = _stages(live)
+    stages("load")
+    # a large usage export: on disk by account
+    loaded = load_all(config, input_dir, spill=True, on_rows=live.rows if live is not None else None)
     try:
         when, _ = resolve_as_of(loaded, as_of)
-        bt = backtest(loaded, config, when, test_dates=test_dates, top_k=top_k)
+        bt = backtest(loaded, config, when, test_dates=test_dates, top_k=top_k, stages=stages)
     finally:
         loaded.close()
-    click.echo(table_text(bt))
+    stages("write")
+    outputs = {}
     if json_path is not None:
-        write_json(bt.to_dict(), json_path)
-        click.echo(f"churnscore: wrote {json_path}", err=True)
+        outputs["json"] = write_json(bt.to_dict(), json_path)
     if report_path is not None:
-        click.echo(f"churnscore: wrote {write_report(evaluate_report(bt), report_path)}", err=True)
+        outputs["report"] = write_report(evaluate_report(bt), report_path)
+    timings = stages.stop()
+    if live is not None:
+        live.clear()
+    click.echo(table_text(bt))
+    text = "\n".join([f"churnscore: wrote {path}" for path in outputs.values()] + [timings_text(timings)])
+    emit("evaluate.done", text, level="info", outputs={k: str(v) for k, v in outputs.items()},
+         timings_s=rounded(timings))
 
 
 @main.command(epilog=EXIT_CODES)

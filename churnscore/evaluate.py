@@ -15,6 +15,7 @@ import pandas as pd
 from .config import Config
 from .errors import ModelError
 from .load import Loaded
+from .stages import Stages
 from .model import (calibration_table, fit_logistic, observation_dates, roc_auc, select_c,
                     training_set)
 
@@ -65,16 +66,19 @@ class Backtest:
 
 
 def backtest(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, test_dates: int = 2,
-             top_k: int = 100) -> Backtest:
+             top_k: int = 100, stages: Stages | None = None) -> Backtest:
     """Train each scorer on the observation dates whose horizon ends by the first test date; test on the
-    last ``test_dates`` observation dates."""
+    last ``test_dates`` observation dates. ``stages`` is told "snapshots", "choose_c" and "test" as each
+    starts (and stopped at the end)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     dates = observation_dates(loaded, as_of, config)
     if len(dates) < test_dates + 1:
         raise ModelError(f"backtest needs at least {test_dates + 1} observation dates before "
                          f"{as_of.date()}; found {len(dates)}. Use a longer history or fewer --test-dates.")
-    ts = training_set(loaded, config, dates)
+    stages = stages or Stages()
+    stages("snapshots")
+    ts = training_set(loaded, config, dates, stages)
     cutoff = dates[-test_dates]
     horizon = np.timedelta64(config.model.horizon_days, "D")
     train_mask = ts.date + horizon <= np.datetime64(cutoff.to_datetime64())
@@ -83,7 +87,9 @@ def backtest(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, test_dates:
         raise ModelError(f"backtest: no observation date ends its {config.model.horizon_days}-day horizon "
                          f"before the cut-off {cutoff.date()}; use a longer history or fewer --test-dates.")
     train, test = ts.subset(train_mask), ts.subset(test_mask)
-    C, _ = select_c(train, config)
+    stages("choose_c")
+    C, _ = select_c(train, config, stages)
+    stages("test")
     logistic, _ = fit_logistic(train.X, train.y, C, config)
     p_log = logistic.predict_proba(test.X)
     # scikit-learn's defaults: a reference, not a contender tuned to win or lose
@@ -93,6 +99,7 @@ def backtest(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, test_dates:
     scores = {"rules": (test.rule_score, None), "logistic": (p_log, p_log), "gradient_boosting": (p_hgb, p_hgb)}
     results = {name: metrics(test.y, s, p, top_k) for name, (s, p) in scores.items()}
     results["logistic"]["C"] = C
+    stages.stop()
     curves = {name: {"y": test.y.astype(int).tolist(), "score": np.asarray(s, dtype=float).tolist()}
               for name, (s, _) in scores.items()}
     fmt = lambda ds: sorted({pd.Timestamp(d).date().isoformat() for d in ds})  # noqa: E731

@@ -24,6 +24,7 @@ from .config import Config
 from .errors import ModelError
 from .features import CATALOGUE, FEATURE_NAMES, build_features
 from .load import Loaded
+from .stages import Stages
 from .universe import account_universe
 
 MODEL_FORMAT = "churnscore-model/1"
@@ -106,8 +107,10 @@ def observation_dates(loaded: Loaded, as_of: pd.Timestamp, config: Config) -> li
     return dates[::-1]
 
 
-def training_set(loaded: Loaded, config: Config, dates: list[pd.Timestamp]) -> TrainingSet:
-    """Features as of each date for the accounts active on it, labelled by churn within the horizon."""
+def training_set(loaded: Loaded, config: Config, dates: list[pd.Timestamp],
+                 stages: Stages | None = None) -> TrainingSet:
+    """Features as of each date for the accounts active on it, labelled by churn within the horizon
+    (``stages.detail`` is told each date as it starts)."""
     if "accounts" not in loaded.frames or loaded.frames["accounts"]["churn_date"].notna().sum() == 0:
         raise ModelError("training needs an accounts export with churn_date for the accounts that churned.")
     acc = loaded.frames["accounts"].drop_duplicates("account_id").set_index("account_id")
@@ -116,7 +119,9 @@ def training_set(loaded: Loaded, config: Config, dates: list[pd.Timestamp]) -> T
     columns = model_columns(config)
     horizon = pd.Timedelta(days=config.model.horizon_days)
     parts, ys, ds, accs, rs = [], [], [], [], []
-    for d in dates:
+    for i, d in enumerate(dates):
+        if stages is not None:
+            stages.detail(f"{d.date()}, {i + 1} of {len(dates)}")
         index, _ = account_universe(loaded, d)
         if not len(index):
             continue
@@ -283,8 +288,9 @@ def cv_sample(ts: TrainingSet, max_rows: int, seed: int) -> TrainingSet:
     return ts.subset(np.isin(ts.account.astype(str), chosen))
 
 
-def select_c(ts: TrainingSet, config: Config) -> tuple[float, list[dict[str, Any]]]:
-    """Pick C by mean ROC AUC over time-ordered folds (ties: the smaller C, more regularised)."""
+def select_c(ts: TrainingSet, config: Config, stages: Stages | None = None) -> tuple[float, list[dict[str, Any]]]:
+    """Pick C by mean ROC AUC over time-ordered folds (ties: the smaller C, more regularised); ``stages.detail``
+    is told each fit as it starts."""
     ts = cv_sample(ts, config.model.cv_max_rows, config.model.random_state)
     folds = time_folds(ts.date, config.model.horizon_days, config.model.cv_folds)
     grid = list(config.model.c_grid)
@@ -293,9 +299,11 @@ def select_c(ts: TrainingSet, config: Config) -> tuple[float, list[dict[str, Any
     rows = []
     for C in sorted(grid):
         aucs = []
-        for train, val in folds:
+        for k, (train, val) in enumerate(folds):
             if len(np.unique(ts.y[train])) < 2:
                 continue
+            if stages is not None:
+                stages.detail(f"C {C:g}, fold {k + 1} of {len(folds)}")
             m, _ = fit_logistic(ts.X.loc[train], ts.y[train], C, config)
             aucs.append(roc_auc(ts.y[val], m.predict_proba(ts.X.loc[val])))
         rows.append({"C": C, "cv_roc_auc": float(np.nanmean(aucs)) if aucs else float("nan"),
@@ -315,19 +323,26 @@ def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict
     return out
 
 
-def train(loaded: Loaded, config: Config, as_of: pd.Timestamp) -> tuple[LinearChurnModel, TrainingSet]:
-    """Build the training set up to as_of, choose C by time-ordered CV, fit on all of it, describe it."""
+def train(loaded: Loaded, config: Config, as_of: pd.Timestamp,
+          stages: Stages | None = None) -> tuple[LinearChurnModel, TrainingSet]:
+    """Build the training set up to as_of, choose C by time-ordered CV, fit on all of it, describe it.
+    ``stages`` is told "snapshots", "choose_c" and "fit" as each starts (and stopped at the end)."""
     import sklearn
 
+    stages = stages or Stages()
     dates = observation_dates(loaded, as_of, config)
     if not dates:
         raise ModelError(f"no observation date fits: the usage history before {as_of.date()} is shorter than "
                          f"min_history_days + horizon_days ({config.model.min_history_days} + "
                          f"{config.model.horizon_days}).")
-    ts = training_set(loaded, config, dates)
-    C, cv = select_c(ts, config)
+    stages("snapshots")
+    ts = training_set(loaded, config, dates, stages)
+    stages("choose_c")
+    C, cv = select_c(ts, config, stages)
+    stages("fit")
     model, _ = fit_logistic(ts.X, ts.y, C, config)
     p = model.predict_proba(ts.X)
+    stages.stop()
     from sklearn.metrics import brier_score_loss
 
     model.metadata = {

@@ -47,7 +47,33 @@ def test_train_summary_reports_data_validation_and_coefficients(trained: tuple[P
     assert lines[1].startswith(f"  C = {meta['C']:g} (time-ordered CV ROC AUC ")
     assert lines[3] == "  strongest coefficients (log-odds per standard deviation):"
     assert len([line for line in lines if "risk" in line and line.startswith("    ")]) == 8
+    stages = [part.split()[0] for part in lines[-2].removeprefix("  timings: ").split(", ")]
+    assert stages == ["load", "snapshots", "choose_c", "fit", "write"]
     assert lines[-1] == f"  wrote {model} (sha256 {doc['sha256'][:16]}...)"
+
+
+def test_train_and_evaluate_log_one_json_line_each_with_json_logs(history: Path, tmp_path: Path) -> None:
+    config = tmp_path / "fast.yaml"  # one C: the log is under test, not the search
+    config.write_text("model:\n  c_grid: [0.1]\n")
+    code, out, err = run("--log-format", "json", "train", "--config", str(config), "--input-dir", str(history),
+                         "--model-out", str(tmp_path / "m.json"))
+    assert code == 0 and out == ""
+    [line] = err.splitlines()
+    event, doc = json.loads(line), json.loads((tmp_path / "m.json").read_text())
+    meta = doc["metadata"]
+    assert {k: event[k] for k in ("event", "level", "model", "sha256", "rows", "churners", "C")} == {
+        "event": "train.done", "level": "info", "model": str(tmp_path / "m.json"), "sha256": doc["sha256"],
+        "rows": meta["rows"], "churners": meta["churners"], "C": 0.1}
+    assert event["observation_dates"] == meta["observation_dates"]
+    assert set(event["timings_s"]) == {"load", "snapshots", "choose_c", "fit", "write"}  # (keys sorted in JSON)
+    code, out, err = run("--log-format", "json", "evaluate", "--config", str(config), "--input-dir", str(history),
+                         "--json", str(tmp_path / "bt.json"))
+    assert code == 0 and out.splitlines()[1].split() == ["metric", "rules", "logistic", "gradient_boosting"]
+    [line] = err.splitlines()
+    event = json.loads(line)
+    assert {k: event[k] for k in ("event", "level", "outputs")} == {
+        "event": "evaluate.done", "level": "info", "outputs": {"json": str(tmp_path / "bt.json")}}
+    assert set(event["timings_s"]) == {"load", "snapshots", "choose_c", "test", "write"}
 
 
 def test_score_with_model_ranks_by_probability_and_by_revenue(history: Path, trained: tuple[Path, str],
@@ -107,6 +133,8 @@ def test_evaluate_prints_the_three_way_table_and_writes_json(history: Path, tmp_
     assert [line[:24].strip() for line in lines[2:9]] == ["ROC AUC", "PR AUC", "top-decile churn rate",
                                                          "top-decile lift", "precision@k", "recall@k",
                                                          "Brier score"]
+    assert err.splitlines()[0] == f"churnscore: wrote {out}"
+    assert err.splitlines()[1].startswith("  timings: load ")
     doc = json.loads(out.read_text())
     assert set(doc["scorers"]) == {"rules", "logistic", "gradient_boosting"}
     auc = doc["scorers"]["logistic"]["roc_auc"]
