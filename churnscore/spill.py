@@ -121,16 +121,22 @@ class UsageSpill:
                                   "space or point TMPDIR at a disk with room (about 44 bytes per usage row).") from None
 
     def _add(self, cols: dict[str, np.ndarray], file: int) -> None:
-        # _file is the same for every row of a part file (f<file>-p<part>): not written, put back on reading
-        cols = {name: values.astype(_SPILL_TYPES.get(name, "int32") if name in self.books or name in _SPILL_TYPES
-                                    else values.dtype, copy=False) for name, values in cols.items() if name != "_file"}
-        codes = cols["account_id"]  # int32
+        codes = cols["account_id"]
         # int16 when it fits: NumPy's stable sort of 16-bit keys is a radix sort, 6x faster than for int64
         part = np.where(codes >= 0, codes % np.int32(self.parts), 0).astype("int16" if self.parts < 1 << 15
                                                                              else "int64")
         order = np.argsort(part, kind="stable")
         bounds = np.concatenate([[0], np.cumsum(np.bincount(part, minlength=self.parts))])
-        arrays = {name: _arrow(values[order]) for name, values in cols.items()}  # grouped by part
+        place = np.empty(len(part), dtype=np.intp)
+        place[order] = np.arange(len(part))  # each row's place once grouped by part
+        arrays = {}
+        # _file is the same for every row of a part file (f<file>-p<part>): not written, put back on reading
+        for name, values in cols.items():
+            if name != "_file":  # scattered into place, in the spill's type: 3x faster than values[order] here
+                grouped = np.empty(len(values), dtype=_SPILL_TYPES.get(name, "int32") if name in self.books
+                                   or name in _SPILL_TYPES else values.dtype)
+                grouped[place] = values
+                arrays[name] = _arrow(grouped)
         batch = pa.record_batch(list(arrays.values()), names=list(arrays))
         for p in range(self.parts):
             lo, hi = bounds[p], bounds[p + 1]
