@@ -6,12 +6,14 @@ output's lock.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import click
@@ -197,16 +199,12 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
         if problem is not None:  # keep the last good ranked list; show the rejects
             path = write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")
             raise RejectLimitError(f"{problem} See {path}; the previous ranked list was left as it was.")
-        t0 = time.perf_counter()
-        if live is not None:
-            live("write")
-        paths = write_run(result.ranked, result.loaded.rejects, result.excluded, out,
-                          fmt or config.output.format, top or config.output.top)
-        result.timings["write"] = time.perf_counter() - t0
+        with _stage(result.timings, "write", live):
+            paths = write_run(result.ranked, result.loaded.rejects, result.excluded, out,
+                              fmt or config.output.format, top or config.output.top)
         if report_path is not None:
-            if live is not None:
-                live("report")
-            paths["report"] = write_report(run_report(result, config), report_path)
+            with _stage(result.timings, "report", live):
+                paths["report"] = write_report(run_report(result, config), report_path)
         summary = result.summary()
         manifest = build_manifest(summary, paths, config_source=config.source, config_hash=config.hash,
                                   model_hash=model.metadata.get("sha256") if model is not None else None,
@@ -275,6 +273,17 @@ def timings_text(timings: dict[str, float]) -> str:
     return "  timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
 
 
+@contextlib.contextmanager
+def _stage(timings: dict[str, float], name: str, live: Any) -> Iterator[None]:
+    """A stage after pipeline.score's (writing, the report): shown on the progress line ``live`` (None: no
+    terminal) and timed into ``timings``."""
+    if live is not None:
+        live(name)
+    t0 = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - t0
+
+
 def _stages(live: Any) -> Any:
     """Stages told to the progress line ``live`` (None: no terminal)."""
     return Stages(live, live.detail) if live is not None else Stages()
@@ -295,6 +304,8 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
              out: Path, presets: tuple[str, ...] = (), engine: str = "pandas", scheduler: str | None = None) -> None:
     """List the features, or write the feature table (one row per account) for a notebook.
 
+    On a terminal it shows each stage as it runs, as score does; the summary ends with each stage's time.
+
     \b
     Examples:
       churnscore features --list
@@ -312,13 +323,21 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
                        f"{f.meaning}")
         return
     from .pipeline import score as run_score
+    from .terminal import stage_line
     from .write import write_table
 
-    result = run_score(config, input_dir=input_dir, as_of=as_of, engine=engine, scheduler=scheduler)
+    live = stage_line(sys.stderr, enabled=_log_format() == "text")
+    result = run_score(config, input_dir=input_dir, as_of=as_of, engine=engine, scheduler=scheduler,
+                       on_stage=live, on_rows=live.rows if live is not None else None)
     table = result.features.reset_index()
-    path = write_table(table, out, "parquet" if out.suffix == ".parquet" else "csv")
-    click.echo(f"churnscore: {len(table)} accounts x {table.shape[1] - 1} features as of "
-               f"{result.as_of.date()} -> {path}", err=True)
+    with _stage(result.timings, "write", live):
+        path = write_table(table, out, "parquet" if out.suffix == ".parquet" else "csv")
+    if live is not None:
+        live.clear()
+    accounts, columns = len(table), table.shape[1] - 1
+    emit("features.done", f"churnscore: {accounts} accounts x {columns} features as of {result.as_of.date()} -> "
+         f"{path}\n{timings_text(result.timings)}", level="info", path=str(path), accounts=accounts,
+         features=columns, as_of=result.as_of.date().isoformat(), timings_s=rounded(result.timings))
 
 
 @main.command(epilog=EXIT_CODES)
@@ -517,8 +536,8 @@ def sample_data(n_accounts: int, months: int, seed: int, usage_rows: int | None,
     from .sample import write_sample
 
     paths = write_sample(out, n_accounts=n_accounts, months=months, seed=seed, usage_rows=usage_rows, fmt=fmt)
-    for name, path in paths.items():
-        click.echo(f"churnscore: wrote {name}: {path}", err=True)
+    emit("sample_data.done", "\n".join(f"churnscore: wrote {name}: {path}" for name, path in paths.items()),
+         level="info", outputs={name: str(path) for name, path in paths.items()})
 
 
 @main.command(epilog=EXIT_CODES)
@@ -541,10 +560,11 @@ def init(directory: Path, presets: tuple[str, ...], force: bool) -> None:
 
     paths = init_project(directory, presets=presets, force=force)
     config = paths["config"]
-    click.echo(f"churnscore: wrote {config} and {paths['readme']}\n"
-               f"  1. put your exports in {paths['readme'].parent}/ (its README.txt lists files and columns)\n"
-               f"  2. churnscore validate --config {config}\n"
-               f"  3. churnscore score --config {config} --report {directory / 'report.html'}", err=True)
+    emit("init.done", f"churnscore: wrote {config} and {paths['readme']}\n"
+         f"  1. put your exports in {paths['readme'].parent}/ (its README.txt lists files and columns)\n"
+         f"  2. churnscore validate --config {config}\n"
+         f"  3. churnscore score --config {config} --report {directory / 'report.html'}", level="info",
+         outputs={name: str(path) for name, path in paths.items()})
 
 
 @main.command(epilog=EXIT_CODES)

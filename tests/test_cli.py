@@ -118,6 +118,38 @@ def test_json_log_format_for_errors(tmp_path: Path) -> None:
                                           "input_dir in the config)."}
 
 
+def test_features_sample_data_and_init_log_one_json_line_each_with_json_logs(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "f.csv"
+    code, stdout, err = run("--log-format", "json", "features", "--input-dir", str(inputs), "--out", str(out))
+    assert code == 0 and stdout == ""
+    [event] = [json.loads(line) for line in err.splitlines()]
+    assert set(event.pop("timings_s")) == {"load", "features", "score", "write"}
+    # as of the latest usage date: A001, A002 and A004 (signed up 2026-11-01); A003 churned, A005 is unknown
+    assert event == {"event": "features.done", "level": "info", "path": str(out), "accounts": 3, "features": 47,
+                     "as_of": "2026-11-05"}
+    assert pd.read_csv(out)["account_id"].tolist() == ["A001", "A002", "A004"]
+    code, _, err = run("--log-format", "json", "sample-data", "--accounts", "5", "--months", "2", "--format", "csv",
+                       "--out", str(tmp_path / "sd"))
+    [event] = [json.loads(line) for line in err.splitlines()]
+    names = ["accounts", "usage", "nps", "tickets", "payments"]
+    assert (code, event) == (0, {"event": "sample_data.done", "level": "info",
+                                 "outputs": {n: str(tmp_path / "sd" / f"{n}.csv") for n in names}})
+    code, _, err = run("--log-format", "json", "init", str(tmp_path / "team"))
+    [event] = [json.loads(line) for line in err.splitlines()]
+    assert (code, event) == (0, {"event": "init.done", "level": "info",
+                                 "outputs": {"config": str(tmp_path / "team" / "churnscore.yaml"),
+                                             "readme": str(tmp_path / "team" / "exports" / "README.txt")}})
+
+
+def test_features_text_summary_ends_with_the_stage_timings(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "f.csv"
+    code, _, err = run("features", "--input-dir", str(inputs), "--out", str(out))
+    first, timings = err.splitlines()
+    assert (code, first) == (0, f"churnscore: 3 accounts x 47 features as of 2026-11-05 -> {out}")
+    assert [part.split()[0] for part in timings.removeprefix("  timings: ").split(", ")] == [
+        "load", "features", "score", "write"]
+
+
 def test_bad_usage_exits_2() -> None:
     code, _, err = run("score", "--top", "0")
     assert code == 2
