@@ -13,6 +13,7 @@ import math
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -143,6 +144,9 @@ def training_set(loaded: Loaded, config: Config, dates: list[pd.Timestamp],
 # ----------------------------------------------------------------------------- the fitted model
 
 
+ROW_BLOCK = 1 << 16  # accounts at a time when a model scores many (see LinearChurnModel._blocks)
+
+
 def base_name(transformed: str) -> str:
     """The model input a transformed column belongs to (x__missing, x__bin2 -> x)."""
     return transformed.split("__", 1)[0]
@@ -178,14 +182,52 @@ class LinearChurnModel:
         """coef x standardised value for every transformed column (rows: accounts)."""
         return self.standardised(X) * self.coef
 
-    def input_contributions(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
-        """Contribution of each model input (its value plus its missing indicator), rows: accounts."""
-        contrib = pd.DataFrame(self.contributions(X), columns=self.transformed_names)
-        out = contrib.T.groupby([base_name(n) for n in self.transformed_names], sort=False).sum().T
-        out = out.reindex(columns=self.columns)
-        if isinstance(X, pd.DataFrame):
-            out.index = X.index
+    def _blocks(self, X: pd.DataFrame | np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
+        """(rows, their contributions) in blocks of ROW_BLOCK rows: the temporaries (six arrays the size of the
+        input at once) follow the block, not the accounts. Every figure is computed row by row, so the same."""
+        for start in range(0, len(X), ROW_BLOCK):
+            rows = slice(start, start + ROW_BLOCK)
+            yield rows, self.contributions(X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows])
+
+    def input_contributions(self, contrib: np.ndarray) -> np.ndarray:
+        """Contribution of each model input (its value plus its missing indicator) from the transformed
+        columns' ``contrib``: what pandas' group-by sum gives, to the bit (Kahan-compensated, missing values
+        skipped, 0 for none; NaN for an input without a transformed column)."""
+        names = [base_name(n) for n in self.transformed_names]
+        out = np.full((len(contrib), len(self.columns)), np.nan)
+        for i, column in enumerate(self.columns):
+            members = [t for t, name in enumerate(names) if name == column]
+            if not members:
+                continue
+            total, carry = np.zeros(len(contrib)), np.zeros(len(contrib))
+            with np.errstate(over="ignore", invalid="ignore"):  # infinite values sum as pandas sums them
+                for t in members:
+                    value = contrib[:, t]
+                    seen = ~np.isnan(value)
+                    y = value - carry
+                    step = total + y
+                    carry = np.where(seen, step - total - y, carry)
+                    carry[np.isnan(carry)] = 0.0  # an infinite sum leaves no compensation
+                    total = np.where(seen, step, total)
+            out[:, i] = total
         return out
+
+    def strongest_inputs(self, X: pd.DataFrame | np.ndarray, k: int,
+                         above: float = -np.inf) -> tuple[np.ndarray, np.ndarray]:
+        """Per row, the positions in ``columns`` of the k inputs that contribute most above ``above`` (ties:
+        the earlier column, as a stable sort orders them) and their contributions; -inf (position 0) where a
+        row has fewer. Block by block; k passes of argmax instead of a sort of every input."""
+        top = np.zeros((len(X), k), dtype="int64")
+        value = np.full((len(X), k), -np.inf)
+        for rows, contrib in self._blocks(X):
+            inputs = self.input_contributions(contrib)
+            left = np.where(inputs > above, inputs, -np.inf)  # NaN is never above
+            at = np.arange(len(left))
+            for j in range(min(k, left.shape[1])):
+                best = np.argmax(left, axis=1)  # the first of equal values
+                top[rows, j], value[rows, j] = best, left[at, best]
+                left[at, best] = -np.inf
+        return top, value
 
     def strongest(self, k: int) -> list[tuple[str, float]]:
         """The k coefficients largest in size, with their transformed column names."""
@@ -193,7 +235,10 @@ class LinearChurnModel:
         return [(self.transformed_names[i], float(self.coef[i])) for i in order]
 
     def decision(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        return self.contributions(X).sum(axis=1) + self.intercept
+        out = np.empty(len(X))
+        for rows, contrib in self._blocks(X):
+            out[rows] = contrib.sum(axis=1) + self.intercept
+        return out
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Churn probability within the horizon, per row."""
@@ -517,22 +562,20 @@ def top_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame
 
     Vectorised: for each of the k places, one formatting pass per model input that holds it.
     """
-    contrib = model.input_contributions(X).to_numpy()
     names = model.columns
-    k = min(k, contrib.shape[1])
-    top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
-    top_val = np.take_along_axis(contrib, top, axis=1)
+    top, top_val = model.strongest_inputs(X, k, above=min_contribution)
     feats = features.reindex(index=X.index, columns=FEATURE_NAMES)
-    result = pd.Series("", index=X.index, dtype="str")
-    for j in range(k):
-        place = pd.Series("", index=X.index, dtype="str")
-        for ci in np.unique(top[:, j]):
-            rows = (top[:, j] == ci) & (top_val[:, j] > min_contribution)
-            if not rows.any():
-                continue
+    result = np.full(len(X), "", dtype=object)
+    for j in range(top.shape[1]):
+        strong = top_val[:, j] > min_contribution
+        if not strong.any():
+            break  # the places are in falling order: none further down either
+        place = np.full(len(X), "", dtype=object)
+        for ci in np.unique(top[strong, j]):
+            rows = strong & (top[:, j] == ci)
             name = names[ci]
             source = feats[name] if name in feats.columns else pd.Series(np.nan, index=X.index)
-            place[rows] = phrases(name, source[rows]).to_numpy()
-        sep = np.where((result != "") & (place != ""), "; ", "")
-        result = result + sep + place
-    return result
+            place[rows] = phrases(name, source[rows]).to_numpy(dtype=object)
+        sep = np.where(result != "", "; ", "").astype(object)
+        result[strong] = result[strong] + sep[strong] + place[strong]
+    return pd.Series(result, index=X.index, dtype="str")

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import churnscore.model as model_mod
+
 from churnscore.config import parse_config
 from churnscore.errors import ModelError
 from churnscore.load import REJECT_COLUMNS, Loaded
@@ -153,6 +155,44 @@ def test_top_reasons_words_for_the_strongest_positive_contributions() -> None:
     X = pd.DataFrame({"usage_trend_30d": [-0.64, 0.2], "nps_latest": [3.0, 9.0]}, index=["A", "B"])
     reasons = top_reasons(m, X, X, k=2)
     assert reasons.to_dict() == {"A": "NPS 3; usage down 64% vs prior 30 days", "B": ""}
+
+
+def test_input_contributions_are_pandas_group_sums_to_the_bit() -> None:
+    m = _tiny_model()  # inputs a, b; transformed a, b, b__missing
+    contrib = np.array([[1.0, 2.0, 0.5],
+                        [np.nan, 0.1, 0.2],  # a: no value -> 0; b: 0.1 + 0.2
+                        [-0.0, np.inf, -np.inf],  # a: 0 + -0.0 is 0.0; b: inf - inf
+                        [1e16, 1.0, np.nan]])  # b: the indicator missing is skipped
+    got = m.input_contributions(contrib)
+    expected = np.array([[1.0, 2.5], [0.0, 0.30000000000000004], [0.0, np.nan], [1e16, 1.0]])
+    np.testing.assert_array_equal(got, expected)
+    assert not np.signbit(got[2, 0])
+    frame = pd.DataFrame(contrib, columns=m.transformed_names)  # the group-by it stands for
+    by_pandas = frame.T.groupby(["a", "b", "b"], sort=False).sum().T.to_numpy()
+    np.testing.assert_array_equal(got, by_pandas)
+
+
+def test_strongest_inputs_ties_to_the_earlier_column_and_only_above_the_floor() -> None:
+    m = LinearChurnModel(["a", "b", "c"], np.zeros(3), [], np.zeros(3), np.ones(3), np.ones(3), 0.0, {})
+    X = np.array([[0.5, 0.9, 0.5],  # b, then the tie a / c: a first
+                  [0.01, 0.2, np.nan],  # only b is above 0.05
+                  [0.0, 0.0, 0.0]])  # none
+    top, value = m.strongest_inputs(X, 2, above=0.05)
+    np.testing.assert_array_equal(top, [[1, 0], [1, 0], [0, 0]])
+    np.testing.assert_array_equal(value, [[0.9, 0.5], [0.2, -np.inf], [-np.inf, -np.inf]])
+
+
+def test_many_accounts_are_scored_block_by_block_with_the_same_figures(monkeypatch, sample_loaded: Loaded) -> None:
+    cfg = parse_config({"model": {"c_grid": [0.1], "observation_count": 2}})
+    model, ts = train(sample_loaded, cfg, pd.Timestamp("2026-10-31"))
+    whole = model.predict_proba(ts.X), top_reasons(model, ts.X, ts.X)
+    monkeypatch.setattr(model_mod, "ROW_BLOCK", 8)  # blocks that end anywhere, the last one short
+    assert len(ts.y) == 441
+    np.testing.assert_array_equal(model.predict_proba(ts.X), whole[0])
+    pd.testing.assert_series_equal(top_reasons(model, ts.X, ts.X), whole[1])
+    assert ((whole[1] != "").sum(), whole[1].str.contains("; ").sum()) == (441, 441)
+    assert whole[1].iloc[0] == ("no data for ticket resolution median hours; key feature events 30d = 0; "
+                                "renewal within 90 days")
 
 
 # ----------------------------------------------------------------------------- persistence
