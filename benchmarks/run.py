@@ -36,6 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PARSE_LIMIT = HERE / "parse_limit.py"
+STAGES = ("parse", "parse-usage", "score", "score-model")  # per size and format
 DEFAULT_CONFIG = REPO / "configs" / "default.yaml"
 SAMPLE_PY = REPO / "churnscore" / "sample.py"
 EXPORTS = ("accounts", "usage", "nps", "tickets", "payments")
@@ -355,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="runs of each timed process; the median is reported")
     ap.add_argument("--stages", default="parse,parse-usage,score",
                     help="stages per size and format: parse (the limit: every input file), parse-usage (the usage "
-                         "export alone, for comparison), score (default: all three)")
+                         "export alone, for comparison), score (default: these three), and score-model (opt-in: "
+                         "score --model with a model trained, untimed, on data/sample)")
     ap.add_argument("--train", action="store_true", help="also time `churnscore train` on a separate history")
     ap.add_argument("--train-accounts", type=parse_size, default=100_000)
     ap.add_argument("--train-months", type=int, default=16,
@@ -386,8 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         if f not in ("csv", "parquet", "csv.gz"):
             ap.error(f"--format: unknown format {f!r}")
     for s in stages:
-        if s not in ("parse", "parse-usage", "score"):
-            ap.error(f"--stages: unknown stage {s!r} (parse, parse-usage, score)")
+        if s not in STAGES:
+            ap.error(f"--stages: unknown stage {s!r} ({', '.join(STAGES)})")
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
     max_rss = int((args.max_rss_gb * 1024 ** 3) if args.max_rss_gb else mem_total_bytes() * 0.75)
@@ -418,6 +420,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.generate_only:
         return 0
 
+    model = work / "sample-model.json"  # for score-model: any model with the default config's inputs will do
+    if "score-model" in stages:
+        log("score-model: training a model on data/sample (not timed)")
+        r = timed(cs + ["train", "--model-out", str(model)], work / "logs" / "sample-model", cwd=work,
+                  timeout=args.timeout, max_rss=max_rss)
+        if r.status != "ok":
+            log(f"score-model: training failed ({r.status}); see {work / 'logs' / 'sample-model.err'}")
+            return 1
+
     # 2. timed processes; repeats interleaved so drifting load hits every stage alike
     plan: list[tuple[Dataset, str, list[str]]] = []
     for ds in datasets:
@@ -430,6 +441,10 @@ def main(argv: list[str] | None = None) -> int:
         if "score" in stages:
             plan.append((ds, "score", cs + ["score", "--input-dir", str(ds.folder), "--out",
                                              str(out_dir / "ranked.csv")] + shlex.split(args.score_args)))
+        if "score-model" in stages:
+            plan.append((ds, "score-model", cs + ["score", "--input-dir", str(ds.folder), "--model", str(model),
+                                                   "--out", str(out_dir / "ranked-model.csv")]
+                         + shlex.split(args.score_args)))
     if train_ds is not None:
         cfg = write_train_config(work, train_ds.folder, args.observation_interval_days, args.observation_count)
         (work / "out" / train_ds.name).mkdir(parents=True, exist_ok=True)
@@ -501,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         })
 
     order = list(by_name)
-    stage_order = ["cat", "parse", "parse-usage", "score", "train"]
+    stage_order = ["cat", *STAGES, "train"]
     rows_out.sort(key=lambda r: (order.index(r["dataset"]), stage_order.index(r["stage"])))
 
     def find(size: int, fmt: str, stage: str) -> dict | None:
