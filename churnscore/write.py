@@ -94,6 +94,9 @@ def _source(s: pd.Series) -> np.ndarray | pa.Array | None:
         v = np.ascontiguousarray(s.to_numpy())
         # (float32 and float16 have their own shortest digits: not handled here)
         return v if v.dtype.kind in "iub" or v.dtype == np.float64 else None
+    if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_integer_dtype(s.dtype):
+        ints = pa.array(s.array, from_pandas=True)  # nullable integers (previous_rank): missing is empty
+        return ints if pa.types.is_integer(ints.type) else None
     if isinstance(s.dtype, pd.StringDtype) or (
             s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")):
         text = _arrow(s)
@@ -111,6 +114,8 @@ def _cells(source: np.ndarray | pa.Array) -> pa.Array:
         if source.dtype.kind == "b":
             return _BOOLS.take(pa.array(source.astype(np.int8)))
         return _float_text(source)
+    if pa.types.is_integer(source.type):
+        return pc.fill_null(pc.cast(source, _TEXT), _scalar(""))
     cells = pc.fill_null(source, _scalar(""))
     # neutralise: a spreadsheet runs text starting with one of FORMULA_STARTS; prefix it with a quote
     risky = pc.match_substring_regex(cells, _FORMULA)
