@@ -169,6 +169,20 @@ def csv_chunks(frame: pd.DataFrame) -> Iterator[bytes | pa.Buffer] | None:
     return blocks()
 
 
+def json_chunks(frame: pd.DataFrame) -> Iterator[bytes]:
+    """The UTF-8 bytes of ``frame.to_json(orient="records", indent=1, force_ascii=False)`` and a newline, in
+    blocks of CSV_BLOCK_ROWS rows: each record is written on its own, so the blocks' records joined with
+    ",\n" are the whole's, and memory follows a block (the whole text of 1 M accounts was 390 MB twice)."""
+    if not len(frame):
+        yield frame.to_json(orient="records", indent=1, force_ascii=False).encode("utf-8") + b"\n"
+        return
+    yield b"[\n"
+    for start in range(0, len(frame), CSV_BLOCK_ROWS):
+        text = frame.iloc[start:start + CSV_BLOCK_ROWS].to_json(orient="records", indent=1, force_ascii=False)
+        yield (",\n" if start else "").encode("utf-8") + text[2:-2].encode("utf-8")  # without "[\n" and "\n]"
+    yield b"\n]\n"
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write`` on a temporary file beside ``path``, then rename it into place.
 
@@ -209,8 +223,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path
 
         return atomic_write(path, write)
     if fmt == "json":
-        data = frame.to_json(orient="records", indent=1, force_ascii=False).encode("utf-8")
-        return atomic_write(path, lambda fh: fh.write(data + b"\n"))
+        return atomic_write(path, lambda fh: fh.writelines(json_chunks(frame)))
     return atomic_write(path, lambda fh: frame.to_parquet(fh, index=False))
 
 

@@ -210,6 +210,21 @@ def test_json_round_trip(tmp_path):
         {"rank": 2, "account_id": "A-2", "risk_score": 0.0, "mrr": None, "reasons": ""}]
 
 
+@pytest.mark.parametrize("block", [1, 2, 1000])
+def test_json_is_written_block_by_block_as_pandas_writes_it_whole(tmp_path, monkeypatch, block):
+    monkeypatch.setattr("churnscore.write.CSV_BLOCK_ROWS", block)
+    frame = pd.DataFrame({"rank": [1, 2, 3], "account_id": pd.Series(["007", None, "é"], dtype="str"),
+                          "previous_rank": pd.array([4, None, 1], dtype="Int64"), "mrr": [1.5, np.nan, 0.0]})
+    out = write_table(frame, tmp_path / "r.json", "json")
+    assert out.read_text(encoding="utf-8") == (
+        '[\n {\n  "rank":1,\n  "account_id":"007",\n  "previous_rank":4,\n  "mrr":1.5\n },\n'
+        ' {\n  "rank":2,\n  "account_id":null,\n  "previous_rank":null,\n  "mrr":null\n },\n'
+        ' {\n  "rank":3,\n  "account_id":"é",\n  "previous_rank":1,\n  "mrr":0.0\n }\n]\n')
+    assert out.read_bytes() == frame.to_json(orient="records", indent=1, force_ascii=False).encode() + b"\n"
+    empty = write_table(frame.iloc[:0], tmp_path / "e.json", "json")
+    assert empty.read_text() == "[\n\n]\n"
+
+
 def test_parquet_round_trip(tmp_path):
     out = write_table(FRAME, tmp_path / "r.parquet", "parquet")
     pd.testing.assert_frame_equal(pd.read_parquet(out), FRAME)
