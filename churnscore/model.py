@@ -272,7 +272,7 @@ def _sk_pipeline(C: float, config: Config) -> Any:
 
     return Pipeline([
         ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
-        ("scale", StandardScaler()),
+        ("scale", StandardScaler(copy=False)),  # in place on the imputer's new array: 0.4 GB less at 778k rows
         ("logistic", LogisticRegression(C=C, class_weight=config.model.class_weight, max_iter=5000,
                                         random_state=config.model.random_state)),
     ])
