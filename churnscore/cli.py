@@ -6,14 +6,11 @@ output's lock.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any, Callable
 
 import click
@@ -199,12 +196,14 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
         if problem is not None:  # keep the last good ranked list; show the rejects
             path = write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")
             raise RejectLimitError(f"{problem} See {path}; the previous ranked list was left as it was.")
-        with _stage(result.timings, "write", live):
-            paths = write_run(result.ranked, result.loaded.rejects, result.excluded, out,
-                              fmt or config.output.format, top or config.output.top)
+        stages = Stages(live, timings=result.timings)  # after pipeline.score's own
+        stages("write")
+        paths = write_run(result.ranked, result.loaded.rejects, result.excluded, out,
+                          fmt or config.output.format, top or config.output.top)
         if report_path is not None:
-            with _stage(result.timings, "report", live):
-                paths["report"] = write_report(run_report(result, config), report_path)
+            stages("report")
+            paths["report"] = write_report(run_report(result, config), report_path)
+        stages.stop()
         summary = result.summary()
         manifest = build_manifest(summary, paths, config_source=config.source, config_hash=config.hash,
                                   model_hash=model.metadata.get("sha256") if model is not None else None,
@@ -273,17 +272,6 @@ def timings_text(timings: dict[str, float]) -> str:
     return "  timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
 
 
-@contextlib.contextmanager
-def _stage(timings: dict[str, float], name: str, live: Any) -> Iterator[None]:
-    """A stage after pipeline.score's (writing, the report): shown on the progress line ``live`` (None: no
-    terminal) and timed into ``timings``."""
-    if live is not None:
-        live(name)
-    t0 = time.perf_counter()
-    yield
-    timings[name] = time.perf_counter() - t0
-
-
 def _stages(live: Any) -> Any:
     """Stages told to the progress line ``live`` (None: no terminal)."""
     return Stages(live, live.detail) if live is not None else Stages()
@@ -330,8 +318,10 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
     result = run_score(config, input_dir=input_dir, as_of=as_of, engine=engine, scheduler=scheduler,
                        on_stage=live, on_rows=live.rows if live is not None else None)
     table = result.features.reset_index()
-    with _stage(result.timings, "write", live):
-        path = write_table(table, out, "parquet" if out.suffix == ".parquet" else "csv")
+    stages = Stages(live, timings=result.timings)
+    stages("write")
+    path = write_table(table, out, "parquet" if out.suffix == ".parquet" else "csv")
+    stages.stop()
     if live is not None:
         live.clear()
     accounts, columns = len(table), table.shape[1] - 1
@@ -470,6 +460,10 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
         bt = backtest(loaded, config, when, test_dates=test_dates, top_k=top_k, stages=stages)
     finally:
         loaded.close()
+    stages.stop()
+    if live is not None:
+        live.clear()
+    click.echo(table_text(bt))  # the table first: a failed write below still leaves it on screen
     stages("write")
     outputs = {}
     if json_path is not None:
@@ -479,7 +473,6 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     timings = stages.stop()
     if live is not None:
         live.clear()
-    click.echo(table_text(bt))
     text = "\n".join([f"churnscore: wrote {path}" for path in outputs.values()] + [timings_text(timings)])
     emit("evaluate.done", text, level="info", outputs={k: str(v) for k, v in outputs.items()},
          timings_s=rounded(timings))

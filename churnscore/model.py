@@ -576,6 +576,6 @@ def top_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame
             name = names[ci]
             source = feats[name] if name in feats.columns else pd.Series(np.nan, index=X.index)
             place[rows] = phrases(name, source[rows]).to_numpy(dtype=object)
-        sep = np.where(result != "", "; ", "").astype(object)
+        sep = np.where((result != "") & (place != ""), "; ", "").astype(object)
         result[strong] = result[strong] + sep[strong] + place[strong]
     return pd.Series(result, index=X.index, dtype="str")

@@ -15,8 +15,8 @@ class Stages:
 
     def __init__(self, on_stage: Callable[[str], None] | None = None,
                  on_detail: Callable[[str], None] | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
-        self.timings: dict[str, float] = {}
+                 clock: Callable[[], float] = time.perf_counter, timings: dict[str, float] | None = None) -> None:
+        self.timings: dict[str, float] = {} if timings is None else timings  # (given: stages added to it)
         self.on_stage = on_stage
         self.on_detail = on_detail
         self.clock = clock
