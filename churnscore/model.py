@@ -567,15 +567,19 @@ def top_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame
     feats = features.reindex(index=X.index, columns=FEATURE_NAMES)
     result = np.full(len(X), "", dtype=object)
     for j in range(top.shape[1]):
-        strong = top_val[:, j] > min_contribution
-        if not strong.any():
+        at = np.flatnonzero(top_val[:, j] > min_contribution)
+        if not len(at):
             break  # the places are in falling order: none further down either
-        place = np.full(len(X), "", dtype=object)
-        for ci in np.unique(top[strong, j]):
-            rows = strong & (top[:, j] == ci)
-            name = names[ci]
-            source = feats[name] if name in feats.columns else pd.Series(np.nan, index=X.index)
-            place[rows] = phrases(name, source[rows]).to_numpy(dtype=object)
-        sep = np.where((result != "") & (place != ""), "; ", "").astype(object)
-        result[strong] = result[strong] + sep[strong] + place[strong]
+        held = top[at, j]
+        order = np.argsort(held, kind="stable")  # the rows of each input together, in row order
+        at, held = at[order], held[order]
+        starts = np.flatnonzero(np.r_[True, held[1:] != held[:-1]])
+        words = np.empty(len(at), dtype=object)
+        for a, b in zip(starts, np.r_[starts[1:], len(at)]):
+            name = names[held[a]]
+            source = feats[name].to_numpy()[at[a:b]] if name in feats.columns else np.full(b - a, np.nan)
+            words[a:b] = phrases(name, pd.Series(source)).to_numpy(dtype=object)
+        before = result[at]
+        sep = np.where((before != "") & (words != ""), "; ", "").astype(object)
+        result[at] = before + sep + words
     return pd.Series(result, index=X.index, dtype="str")
