@@ -272,9 +272,16 @@ def timings_text(timings: dict[str, float]) -> str:
     return "  timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
 
 
-def _stages(live: Any) -> Any:
-    """Stages told to the progress line ``live`` (None: no terminal)."""
-    return Stages(live, live.detail) if live is not None else Stages()
+def _history(config: Config, input_dir: Path | None) -> tuple[Any, Stages, Any]:
+    """For train and evaluate: the progress line (None off a terminal), the stages told to it, and the exports
+    read in its "load" stage (a large usage export on disk by account: close what this returns when done)."""
+    from .load import load_all
+    from .terminal import stage_line
+
+    live = stage_line(sys.stderr, enabled=_log_format() == "text")
+    stages = Stages(live, live.detail) if live is not None else Stages()
+    stages("load")
+    return live, stages, load_all(config, input_dir, spill=True, on_rows=live.rows if live is not None else None)
 
 
 @main.command(epilog=EXIT_CODES)
@@ -352,17 +359,11 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
       churnscore train --model-out out/model.json
       churnscore score --model out/model.json
     """
-    from .load import load_all
     from .model import save_model, train as run_train
     from .pipeline import resolve_as_of
-    from .terminal import stage_line
 
     config = _config(config_path, presets)
-    live = stage_line(sys.stderr, enabled=_log_format() == "text")
-    stages = _stages(live)
-    stages("load")
-    # a large usage export: on disk by account
-    loaded = load_all(config, input_dir, spill=True, on_rows=live.rows if live is not None else None)
+    live, stages, loaded = _history(config, input_dir)
     try:
         when, _ = resolve_as_of(loaded, as_of)
         model, ts = run_train(loaded, config, when, stages)
@@ -440,9 +441,7 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
       churnscore evaluate --report out/backtest.html
     """
     from .evaluate import backtest, table_text
-    from .load import load_all
     from .pipeline import resolve_as_of
-    from .terminal import stage_line
     from .write import write_json
 
     config = _config(config_path, presets)
@@ -450,11 +449,7 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
         from .report import check_available, evaluate_report, write_report
 
         check_available()
-    live = stage_line(sys.stderr, enabled=_log_format() == "text")
-    stages = _stages(live)
-    stages("load")
-    # a large usage export: on disk by account
-    loaded = load_all(config, input_dir, spill=True, on_rows=live.rows if live is not None else None)
+    live, stages, loaded = _history(config, input_dir)
     try:
         when, _ = resolve_as_of(loaded, as_of)
         bt = backtest(loaded, config, when, test_dates=test_dates, top_k=top_k, stages=stages)
