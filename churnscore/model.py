@@ -61,18 +61,20 @@ def feature_config_hash(config: Config) -> str:
 
 
 def design_matrix(features: pd.DataFrame, flags: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Model inputs: count-like features on a signed log scale (heavy tails), flags as 0/1."""
-    out = features.copy()
-    for name in out.columns:
-        if name in LOG_FEATURES:
-            v = out[name].to_numpy(dtype="float64")
-            out[name] = np.sign(v) * np.log1p(np.abs(v))
-    for name in flags.columns:
-        out[f"flag_{name}"] = flags[name].astype("float64")
-    missing = [c for c in columns if c not in out.columns]
+    """Model inputs: count-like features on a signed log scale (heavy tails), flags (flag_<rule>) as 0/1.
+    Built column by column into one frame: no copy of the whole feature table on the way."""
+    flagged = {f"flag_{name}": name for name in flags.columns}
+    missing = [c for c in columns if c not in flagged and c not in features.columns]
     if missing:
         raise ModelError(f"model input columns missing from the feature table: {', '.join(missing)}.")
-    return out[columns].astype("float64")
+    out = {}
+    for name in columns:
+        if name in flagged:
+            out[name] = flags[flagged[name]].to_numpy(dtype="float64")
+        else:
+            v = features[name].to_numpy(dtype="float64")
+            out[name] = np.sign(v) * np.log1p(np.abs(v)) if name in LOG_FEATURES else v
+    return pd.DataFrame(out, index=features.index, columns=columns)
 
 
 # ----------------------------------------------------------------------------- training set
@@ -564,7 +566,7 @@ def top_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame
     """
     names = model.columns
     top, top_val = model.strongest_inputs(X, k, above=min_contribution)
-    feats = features.reindex(index=X.index, columns=FEATURE_NAMES)
+    aligned = features.index.equals(X.index)  # as score gives them: no copy of the feature table
     result = np.full(len(X), "", dtype=object)
     for j in range(top.shape[1]):
         at = np.flatnonzero(top_val[:, j] > min_contribution)
@@ -577,7 +579,11 @@ def top_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame
         words = np.empty(len(at), dtype=object)
         for a, b in zip(starts, np.r_[starts[1:], len(at)]):
             name = names[held[a]]
-            source = feats[name].to_numpy()[at[a:b]] if name in feats.columns else np.full(b - a, np.nan)
+            if name in FEATURE_NAMES and name in features.columns:
+                column = features[name] if aligned else features[name].reindex(X.index)
+                source = column.to_numpy()[at[a:b]]
+            else:  # a flag, or a feature the table lacks
+                source = np.full(b - a, np.nan)
             words[a:b] = phrases(name, pd.Series(source)).to_numpy(dtype=object)
         before = result[at]
         sep = np.where((before != "") & (words != ""), "; ", "").astype(object)
