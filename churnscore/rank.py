@@ -70,8 +70,6 @@ def rank(score: pd.Series, words: pd.DataFrame, mrr: pd.Series, names: pd.Series
         "mrr": mrr_at.round(2).to_numpy()[order],
         "revenue_at_risk": revenue[order],
         **{col: _text(words[col].reindex(index), order) for col in ("red_flags", "reasons", "suggested_play")},
+        **({col: _text(extra[col].reindex(index), order) for col in extra.columns} if extra is not None else {}),
     })
-    if extra is not None:
-        for col in extra.columns:
-            frame[col] = extra[col].reindex(index).to_numpy()[order]
     return frame
