@@ -28,6 +28,8 @@ from .write import atomic_write
 TIER_COLOURS = {"high": "#c0392b", "medium": "#e08e0b", "low": "#2e8b57"}
 SCORER_COLOURS = {"rules": "#6c7a89", "logistic": "#2f6db5", "gradient_boosting": "#c0392b"}
 SHOWN_REASONS = 3  # reasons shown per account in the top table before "n more"
+MOVERS_SHOWN = 50  # accounts listed as having entered or left the at-risk list (highest rank first); the count
+# says how many there are, and the ranked list (--previous) has every account's previous rank and score
 SCORER_NAMES = {"rules": "rules", "logistic": "logistic model", "gradient_boosting": "gradient boosting"}
 
 CSS = """
@@ -209,29 +211,33 @@ def _top_table(ranked: pd.DataFrame, top: int) -> str:
     return f"<table id='top-accounts'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _simple_table(frame: pd.DataFrame, columns: dict[str, str], table_id: str, empty: str) -> str:
-    """A table of ``frame``'s ``columns`` (name -> heading); numbers right-aligned, text escaped."""
+def _simple_table(frame: pd.DataFrame, columns: dict[str, str], table_id: str, empty: str,
+                  limit: int | None = None) -> str:
+    """A table of ``frame``'s ``columns`` (name -> heading); numbers right-aligned, text escaped. With
+    ``limit``, only its first rows, and a note of how many there are."""
     if frame.empty:
         return f"<p class='note' id='{table_id}'>{escape(empty)}</p>"
-    head = "".join(f"<th class='num'>{escape(h)}</th>" if pd.api.types.is_numeric_dtype(frame[c])
-                   else f"<th>{escape(h)}</th>" for c, h in columns.items())
+    shown = frame if limit is None else frame.head(limit)
+    numeric = {c: pd.api.types.is_numeric_dtype(frame[c]) for c in columns}
+    head = "".join(f"<th class='num'>{escape(h)}</th>" if numeric[c] else f"<th>{escape(h)}</th>"
+                   for c, h in columns.items())
     body = []
-    for _, r in frame.iterrows():
+    for values in zip(*(shown[c].tolist() for c in columns)):
         cells = []
-        for c in columns:
-            v = r[c]
+        for c, v in zip(columns, values):
             if c == "score_change":
                 cells.append(f"<td class='num'>{_change(v)}</td>")
             elif c.endswith("tier"):
                 cells.append(f"<td>{_tier(v)}</td>")
-            elif pd.api.types.is_numeric_dtype(frame[c]):
+            elif numeric[c]:
                 fmt = "{:,.0f}" if c.endswith("rank") else "{:.1f}"
                 cells.append(f"<td class='num'>{_num(v, fmt)}</td>")
             else:
                 cells.append(f"<td>{escape('' if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v))}"
                              "</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table id='{table_id}'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    more = (f"<p class='note'>The first {len(shown):,} of {len(frame):,}.</p>" if len(shown) < len(frame) else "")
+    return f"<table id='{table_id}'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
 
 
 def _inputs_table(summary: dict[str, Any]) -> str:
@@ -296,11 +302,11 @@ def score_report(ranked: pd.DataFrame, flags: pd.DataFrame, summary: dict[str, A
             f"list ({len(m.entered):,})</h3>"
             + _simple_table(m.entered, {"rank": "rank", "account_name": "account", "account_id": "id",
                                         "risk_score": "risk", "risk_tier": "tier", "previous_score": "before"},
-                            "entered", "No account entered the at-risk list.")
+                            "entered", "No account entered the at-risk list.", MOVERS_SHOWN)
             + f"</div><div><h3>Left the at-risk list ({len(m.left):,})</h3>"
             + _simple_table(m.left, {"previous_rank": "was #", "account_name": "account", "account_id": "id",
                                      "previous_score": "before", "risk_score": "now", "risk_tier": "tier"},
-                            "left", "No account left the at-risk list.")
+                            "left", "No account left the at-risk list.", MOVERS_SHOWN)
             + "</div></div><h3>Biggest movers</h3>"
             + _simple_table(m.biggest, {"rank": "rank", "account_name": "account", "account_id": "id",
                                         "previous_score": "before", "risk_score": "now", "score_change": "change"},

@@ -69,6 +69,16 @@ def test_movers_section_lists_who_entered_left_and_moved():
     assert "id='movers'" not in report()
 
 
+def test_movers_tables_list_the_first_accounts_and_say_how_many_there_are(monkeypatch):
+    monkeypatch.setattr("churnscore.report.MOVERS_SHOWN", 1)  # at 1 M accounts tens of thousands can move
+    html = report(previous=PREVIOUS)
+    left = html[html.index("<table id='left'>"):]
+    assert re.findall(r"<td>(A\d)</td>", left[:left.index("</table>")]) == ["A3"]  # the highest previous rank
+    assert left[left.index("</table>"):].startswith("</table><p class='note'>The first 1 of 2.</p>")
+    entered = html[html.index("<table id='entered'>"):]
+    assert not entered[entered.index("</table>"):].startswith("</table><p class='note'>The first")  # 1 of 1
+
+
 def test_lift_by_decile_orders_by_score_and_divides_by_the_base_rate():
     y = np.array([1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])
     score = np.arange(20, 0, -1, dtype=float)  # already highest first
