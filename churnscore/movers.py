@@ -62,14 +62,24 @@ def read_previous(path: str | Path) -> pd.DataFrame:
     return out.drop_duplicates("account_id").reset_index(drop=True)
 
 
-def add_previous(ranked: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+def _at(values: pd.Series, pos: np.ndarray) -> pd.Series:
+    """``values`` at positions ``pos`` (-1: none, missing), indexed 0..n-1: what Series.map gives for keys found
+    at those positions (one hash of the ids for all the columns, instead of one per column)."""
+    return pd.Series(values.array.take(pos, allow_fill=True))
+
+
+def _positions(previous: pd.DataFrame, ids: pd.Series | pd.Index) -> np.ndarray:
+    """Each id's row in ``previous`` (its account ids are unique: read_previous), -1 where it has none."""
+    return pd.Index(previous["account_id"]).get_indexer(ids)
+
+
+def add_previous(ranked: pd.DataFrame, previous: pd.DataFrame, pos: np.ndarray | None = None) -> pd.DataFrame:
     """The ranked list with previous_rank, previous_score and score_change (empty for accounts not in the
-    previous list)."""
-    prev = previous.set_index("account_id")
-    ids = ranked["account_id"]
+    previous list). ``pos``: each ranked row's row in ``previous``, when known."""
+    pos = _positions(previous, ranked["account_id"]) if pos is None else pos
     out = ranked.copy()
-    out["previous_rank"] = ids.map(prev["rank"]).astype("Int64").array
-    out["previous_score"] = ids.map(prev["risk_score"]).astype("float64").to_numpy()
+    out["previous_rank"] = _at(previous["rank"], pos).astype("float64").astype("Int64").array
+    out["previous_score"] = _at(previous["risk_score"], pos).astype("float64").to_numpy()
     out["score_change"] = (out["risk_score"] - out["previous_score"]).round(1)
     return out
 
@@ -86,26 +96,29 @@ class Movers:
 def movers(ranked: pd.DataFrame, previous: pd.DataFrame, n: int = 10) -> Movers:
     """Compare the (full) ranked list with the previous one. An account that is no longer scored (churned,
     or excluded for another reason) has left, with an empty current score."""
-    prev = previous.set_index("account_id")
-    now = ranked.set_index("account_id")
-    cur_risk = now["risk_tier"].isin(AT_RISK)
-    prev_risk = prev["risk_tier"].isin(AT_RISK)
-    prev_tier = now.index.to_series().map(prev["risk_tier"])
-    entered = ranked.loc[(cur_risk & ~prev_tier.isin(AT_RISK)).to_numpy()].assign(
-        previous_score=lambda f: f["account_id"].map(prev["risk_score"]),
-        previous_tier=lambda f: f["account_id"].map(prev["risk_tier"]))
-    gone = prev.loc[prev_risk & ~prev.index.isin(now.index[cur_risk])].reset_index()
+    pos = _positions(previous, ranked["account_id"])  # each current account's row in the previous list
+    back = pd.Index(ranked["account_id"]).get_indexer(previous["account_id"])  # and the other way round
+    cur_risk = ranked["risk_tier"].isin(AT_RISK).to_numpy()
+    prev_risk = previous["risk_tier"].isin(AT_RISK).to_numpy()
+    was_at_risk = np.where(pos >= 0, prev_risk[pos], False)
+    came = np.flatnonzero(cur_risk & ~was_at_risk)
+    entered = ranked.iloc[came].assign(previous_score=_at(previous["risk_score"], pos[came]).to_numpy(),
+                                       previous_tier=_at(previous["risk_tier"], pos[came]).array)
+    still = np.where(back >= 0, cur_risk[back], False)
+    went = np.flatnonzero(prev_risk & ~still)
+    gone, now = previous.iloc[went].reset_index(drop=True), back[went]
     left = pd.DataFrame({
         "account_id": gone["account_id"],
-        "account_name": gone["account_id"].map(now["account_name"]).fillna(gone["account_name"]),
+        "account_name": _at(ranked["account_name"], now).fillna(gone["account_name"]),
         "previous_rank": gone["rank"].astype("int64"),
         "previous_score": gone["risk_score"],
         "previous_tier": gone["risk_tier"],
-        "risk_score": gone["account_id"].map(now["risk_score"]),
-        "risk_tier": gone["account_id"].map(now["risk_tier"]),
+        "risk_score": _at(ranked["risk_score"], now),
+        "risk_tier": _at(ranked["risk_tier"], now),
     }).sort_values(["previous_rank"], kind="mergesort")
-    both = add_previous(ranked, previous).dropna(subset=["score_change"])
-    both = both.loc[both["score_change"] != 0].assign(size=lambda f: f["score_change"].abs())
+    both = add_previous(ranked, previous, pos)
+    both = both.loc[both["score_change"].notna() & (both["score_change"] != 0)]
+    both = both.assign(size=both["score_change"].abs())
     biggest = both.sort_values(["size", "rank"], ascending=[False, True], kind="mergesort").head(n)
     cols = ["rank", "account_id", "account_name", "previous_score", "risk_score", "score_change"]
     return Movers(entered[["rank", "account_id", "account_name", "risk_score", "risk_tier", "previous_score",
