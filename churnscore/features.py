@@ -365,16 +365,23 @@ def event_norms(pieces) -> pd.Series:  # noqa: ANN001
     return pd.Series(medians, index=pd.Index(categories.take(keys), dtype="str"), dtype="float64")
 
 
+def code_runs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows grouped by code: ``order``, a stable sort of the rows by code (each code's rows keep their order),
+    and the run of each code in it, ``order[starts[i]:ends[i]]``, codes ascending. Codes under 2**15 are
+    sorted as 16-bit keys: NumPy's stable sort of those is a radix sort."""
+    key = codes.astype("int16") if len(codes) and codes.max() < 1 << 15 else codes
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(codes) else np.zeros(0, dtype="int64")
+    return order, starts, np.r_[starts[1:], len(codes)]
+
+
 def medians_by_code(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The median of ``values`` per code (codes >= 0, few of them, e.g. events), codes ascending: what
     Series(values).groupby(codes).median() gives, to the bit, in a third of the time at 25 M rows (one
     radix sort of the codes, then a selection per code)."""
-    if len(codes) and codes.max() < 1 << 15:
-        codes = codes.astype("int16")  # NumPy's stable sort of 16-bit keys is a radix sort
-    order = np.argsort(codes, kind="stable")
+    order, starts, ends = code_runs(codes)
     codes, values = codes[order], values[order]
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, dtype="int64")
-    ends = np.r_[starts[1:], len(codes)]
     return codes[starts].astype("int64"), np.array([np.median(values[a:b]) for a, b in zip(starts, ends)],
                                                    dtype="float64")
 

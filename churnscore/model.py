@@ -11,9 +11,9 @@ import hashlib
 import json
 import math
 import platform
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from . import __version__
 from . import rules as rules_mod
 from .config import Config
 from .errors import ModelError
-from .features import CATALOGUE, FEATURE_NAMES, build_features
+from .features import CATALOGUE, FEATURE_NAMES, build_features, code_runs
 from .load import Loaded
 from .stages import Stages
 from .universe import account_universe
@@ -573,11 +573,10 @@ def top_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame
         if not len(at):
             break  # the places are in falling order: none further down either
         held = top[at, j]
-        order = np.argsort(held, kind="stable")  # the rows of each input together, in row order
+        order, starts, ends = code_runs(held)  # the rows of each input together, in row order
         at, held = at[order], held[order]
-        starts = np.flatnonzero(np.r_[True, held[1:] != held[:-1]])
         words = np.empty(len(at), dtype=object)
-        for a, b in zip(starts, np.r_[starts[1:], len(at)]):
+        for a, b in zip(starts, ends):
             name = names[held[a]]
             if name in FEATURE_NAMES and name in features.columns:
                 column = features[name] if aligned else features[name].reindex(X.index)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputDataError
+from .features import index_positions
 from .write import FORMULA_STARTS
 
 MOVER_COLUMNS = ["previous_rank", "previous_score", "score_change"]
@@ -68,9 +69,10 @@ def _at(values: pd.Series, pos: np.ndarray) -> pd.Series:
     return pd.Series(values.array.take(pos, allow_fill=True))
 
 
-def _positions(previous: pd.DataFrame, ids: pd.Series | pd.Index) -> np.ndarray:
-    """Each id's row in ``previous`` (its account ids are unique: read_previous), -1 where it has none."""
-    return pd.Index(previous["account_id"]).get_indexer(ids)
+def _positions(listed: pd.DataFrame, ids: pd.Series) -> np.ndarray:
+    """Each id's row in the list ``listed`` (its account ids are unique: a ranked list, or read_previous's),
+    -1 where it has none."""
+    return index_positions(pd.Index(listed["account_id"]), pd.Index(ids))
 
 
 def add_previous(ranked: pd.DataFrame, previous: pd.DataFrame, pos: np.ndarray | None = None) -> pd.DataFrame:
@@ -97,7 +99,7 @@ def movers(ranked: pd.DataFrame, previous: pd.DataFrame, n: int = 10) -> Movers:
     """Compare the (full) ranked list with the previous one. An account that is no longer scored (churned,
     or excluded for another reason) has left, with an empty current score."""
     pos = _positions(previous, ranked["account_id"])  # each current account's row in the previous list
-    back = pd.Index(ranked["account_id"]).get_indexer(previous["account_id"])  # and the other way round
+    back = _positions(ranked, previous["account_id"])  # and the other way round
     cur_risk = ranked["risk_tier"].isin(AT_RISK).to_numpy()
     prev_risk = previous["risk_tier"].isin(AT_RISK).to_numpy()
     was_at_risk = np.where(pos >= 0, prev_risk[pos], False)
