@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import __version__
 from . import rules as rules_mod
@@ -176,13 +178,21 @@ class LinearChurnModel:
         if x.shape[1] != len(self.columns):
             raise ModelError(f"model expects {len(self.columns)} inputs, got {x.shape[1]}.")
         missing = np.isnan(x)
-        filled = np.where(missing, self.medians, x)
-        z = np.hstack([filled, missing[:, self.indicators].astype("float64")])
-        return (z - self.mean) / self.scale
+        # laid out as x is (a frame's values lie column by column), as np.where and np.hstack laid it out
+        # before: a row's sum then adds in the same order, to the bit
+        z = np.empty_like(x, shape=(len(x), len(self.columns) + len(self.indicators)))
+        z[:, :len(self.columns)] = x
+        np.copyto(z[:, :len(self.columns)], self.medians, where=missing)
+        z[:, len(self.columns):] = missing[:, self.indicators]
+        z -= self.mean  # in place: the same operations as (z - mean) / scale, without the temporaries
+        z /= self.scale
+        return z
 
     def contributions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """coef x standardised value for every transformed column (rows: accounts)."""
-        return self.standardised(X) * self.coef
+        z = self.standardised(X)
+        z *= self.coef
+        return z
 
     def _blocks(self, X: pd.DataFrame | np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
         """(rows, their contributions) in blocks of ROW_BLOCK rows: the temporaries (six arrays the size of the
@@ -214,14 +224,19 @@ class LinearChurnModel:
             out[:, i] = total
         return out
 
-    def strongest_inputs(self, X: pd.DataFrame | np.ndarray, k: int,
-                         above: float = -np.inf) -> tuple[np.ndarray, np.ndarray]:
-        """Per row, the positions in ``columns`` of the k inputs that contribute most above ``above`` (ties:
-        the earlier column, as a stable sort orders them) and their contributions; -inf (position 0) where a
-        row has fewer. Block by block; k passes of argmax instead of a sort of every input."""
+    def scored(self, X: pd.DataFrame | np.ndarray, k: int = 0,
+               above: float = -np.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: the churn probability and, for k > 0, the positions in ``columns`` of the k inputs that
+        contribute most above ``above`` (ties: the earlier column, as a stable sort orders them) and their
+        contributions; -inf (position 0) where a row has fewer. One pass over the blocks gives both; k passes
+        of argmax instead of a sort of every input."""
+        probability = np.empty(len(X))
         top = np.zeros((len(X), k), dtype="int64")
         value = np.full((len(X), k), -np.inf)
         for rows, contrib in self._blocks(X):
+            probability[rows] = 1.0 / (1.0 + np.exp(-(contrib.sum(axis=1) + self.intercept)))
+            if not k:
+                continue
             inputs = self.input_contributions(contrib)
             left = np.where(inputs > above, inputs, -np.inf)  # NaN is never above
             at = np.arange(len(left))
@@ -229,7 +244,12 @@ class LinearChurnModel:
                 best = np.argmax(left, axis=1)  # the first of equal values
                 top[rows, j], value[rows, j] = best, left[at, best]
                 left[at, best] = -np.inf
-        return top, value
+        return probability, top, value
+
+    def strongest_inputs(self, X: pd.DataFrame | np.ndarray, k: int,
+                         above: float = -np.inf) -> tuple[np.ndarray, np.ndarray]:
+        """Per row, the k strongest inputs above ``above`` and their contributions (see ``scored``)."""
+        return self.scored(X, k, above)[1:]
 
     def strongest(self, k: int) -> list[tuple[str, float]]:
         """The k coefficients largest in size, with their transformed column names."""
@@ -244,7 +264,7 @@ class LinearChurnModel:
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Churn probability within the horizon, per row."""
-        return 1.0 / (1.0 + np.exp(-self.decision(X)))
+        return self.scored(X)[0]
 
     def to_document(self) -> dict[str, Any]:
         params = {"columns": self.columns, "medians": self.medians.tolist(), "indicators": self.indicators,
@@ -557,17 +577,46 @@ def phrases(column: str, values: pd.Series) -> pd.Series:
     return out
 
 
-def top_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame, k: int = 3,
-                min_contribution: float = 0.05) -> pd.Series:
-    """Per account, the k model inputs that push its risk up most (coefficient x standardised value, with
-    the input's missing indicator), in words.
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each value's code, the distinct values): numbers by their bits, so that 0.0 and -0.0, which are
+    written differently, stay apart; a missing value is one of the values."""
+    if values.dtype.kind == "f":
+        codes, distinct = pd.factorize(values.view(f"i{values.itemsize}"))
+        return codes, distinct.view(values.dtype)
+    return pd.factorize(values, use_na_sentinel=False)
 
-    Vectorised: for each of the k places, one formatting pass per model input that holds it.
+
+def _joined(places: list[np.ndarray], words: list[str], rows: int) -> pa.Array:
+    """Per row, its words at each place (an index into ``words``; -1: none) joined by "; ". Each distinct
+    combination of words is joined once."""
+    combination = np.zeros(rows, dtype="int64")
+    for ids in places:  # numbered afresh after each place, so the numbers stay below rows x words
+        combination, _ = pd.factorize(combination * (len(words) + 1) + ids + 1)
+    first = np.unique(combination, return_index=True)[1]  # a row that has each combination
+    texts = []
+    for row in first:
+        text = ""
+        for ids in places:
+            said = words[ids[row]] if ids[row] >= 0 else ""
+            text += "; " + said if text and said else said
+        texts.append(text)
+    return pa.array(texts, type=pa.large_string()).take(combination)
+
+
+def probability_and_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame, k: int = 3,
+                            min_contribution: float = 0.05) -> tuple[np.ndarray, pd.Series]:
+    """Per account, the churn probability and, in words, the k model inputs that push its risk up most
+    (coefficient x standardised value, with the input's missing indicator). One pass of the model over the
+    accounts gives both.
+
+    Vectorised: for each of the k places, one formatting pass per model input that holds it, over that
+    input's distinct values; the rows carry numbers, and Arrow joins the words once.
     """
     names = model.columns
-    top, top_val = model.strongest_inputs(X, k, above=min_contribution)
+    probability, top, top_val = model.scored(X, k, above=min_contribution)
     aligned = features.index.equals(X.index)  # as score gives them: no copy of the feature table
-    result = np.full(len(X), "", dtype=object)
+    known: dict[str, int] = {}  # each phrase once; the rows hold its number
+    places = []
     for j in range(top.shape[1]):
         at = np.flatnonzero(top_val[:, j] > min_contribution)
         if not len(at):
@@ -575,7 +624,7 @@ def top_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame
         held = top[at, j]
         order, starts, ends = code_runs(held)  # the rows of each input together, in row order
         at, held = at[order], held[order]
-        words = np.empty(len(at), dtype=object)
+        ids = np.full(len(X), -1, dtype="int32")
         for a, b in zip(starts, ends):
             name = names[held[a]]
             if name in FEATURE_NAMES and name in features.columns:
@@ -583,8 +632,16 @@ def top_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame
                 source = column.to_numpy()[at[a:b]]
             else:  # a flag, or a feature the table lacks
                 source = np.full(b - a, np.nan)
-            words[a:b] = phrases(name, pd.Series(source)).to_numpy(dtype=object)
-        before = result[at]
-        sep = np.where((before != "") & (words != ""), "; ", "").astype(object)
-        result[at] = before + sep + words
-    return pd.Series(result, index=X.index, dtype="str")
+            codes, distinct = _distinct(source)
+            words = phrases(name, pd.Series(distinct)).to_numpy(dtype=object)
+            number = np.array([known.setdefault(w, len(known)) if w else -1 for w in words], dtype="int32")
+            ids[at[a:b]] = number[codes]
+        places.append(ids)
+    reasons = pd.Series(_joined(places, list(known), len(X)), index=X.index, dtype="str")
+    return probability, reasons
+
+
+def top_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame, k: int = 3,
+                min_contribution: float = 0.05) -> pd.Series:
+    """Per account, the k model inputs that push its risk up most, in words (see probability_and_reasons)."""
+    return probability_and_reasons(model, X, features, k, min_contribution)[1]

@@ -198,13 +198,14 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     words = rules_mod.explain(flags, config.rules, table)
     extra = None
     if model is not None:
-        from .model import design_matrix, top_reasons
+        from .model import design_matrix, probability_and_reasons
 
         X = design_matrix(table, flags, model.columns)
-        probability = pd.Series(model.predict_proba(X), index=table.index)
+        p, reasons = probability_and_reasons(model, X, table)
+        probability = pd.Series(p, index=table.index)
         extra = pd.DataFrame({"churn_probability": probability.round(4),
                               "rule_score": risk.round(1),
-                              "model_reasons": top_reasons(model, X, table)}, index=table.index)
+                              "model_reasons": reasons}, index=table.index)
         risk = probability * 100.0
     names = account_attributes(loaded.frame("accounts"), table.index)["account_name"]
     ranked = rank(risk, words, table["mrr"], names, config.scoring, rank_by=rank_by, extra=extra)

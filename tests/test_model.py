@@ -17,8 +17,8 @@ from churnscore.config import parse_config
 from churnscore.errors import ModelError
 from churnscore.load import REJECT_COLUMNS, Loaded
 from churnscore.model import (LinearChurnModel, calibration_table, design_matrix, fit_logistic, load_model,
-                              model_columns, observation_dates, prior_correction, save_model, time_folds,
-                              top_reasons, train, training_set)
+                              model_columns, observation_dates, prior_correction, probability_and_reasons,
+                              save_model, time_folds, top_reasons, train, training_set)
 from churnscore.load import load_all
 from churnscore.sample import write_sample
 
@@ -155,6 +155,42 @@ def test_top_reasons_words_for_the_strongest_positive_contributions() -> None:
     X = pd.DataFrame({"usage_trend_30d": [-0.64, 0.2], "nps_latest": [3.0, 9.0]}, index=["A", "B"])
     reasons = top_reasons(m, X, X, k=2)
     assert reasons.to_dict() == {"A": "NPS 3; usage down 64% vs prior 30 days", "B": ""}
+
+
+def test_reasons_tell_minus_zero_from_zero_and_join_only_the_places_a_row_has() -> None:
+    m = LinearChurnModel(["nps_trend", "nps_latest"], np.array([0.0, 8.0]), [],
+                         np.array([1.0, 8.0]), np.array([1.0, 1.0]), np.array([-1.0, -0.5]), 0.0, {})
+    X = pd.DataFrame({"nps_trend": [-0.0, 0.0, -0.0, 2.0], "nps_latest": [3.0, 3.0, 9.0, 9.0]},
+                     index=["A", "B", "C", "D"])
+    # A, B: trend contributes 1, NPS 2.5; C: trend 1 (NPS -0.5); D: -1 and -0.5, nothing above 0.05
+    probability, reasons = probability_and_reasons(m, X, X, k=2)
+    assert reasons.to_dict() == {"A": "NPS 3; NPS -0.0 points vs earlier", "B": "NPS 3; NPS +0.0 points vs earlier",
+                                 "C": "NPS -0.0 points vs earlier", "D": ""}
+    assert str(reasons.dtype) == "str"
+    np.testing.assert_array_equal(probability, m.predict_proba(X))
+    np.testing.assert_array_equal(probability, 1 / (1 + np.exp(-np.array([3.5, 3.5, 0.5, -1.5]))))
+
+
+def test_joined_words_per_row_in_place_order() -> None:
+    places = [np.array([0, 1, -1, 0], dtype="int32"), np.array([2, -1, -1, 2], dtype="int32")]
+    assert model_mod._joined(places, ["a", "b", "c"], 4).to_pylist() == ["a; c", "b", "", "a; c"]
+    assert model_mod._joined([], [], 2).to_pylist() == ["", ""]
+
+
+def test_a_frame_row_sums_its_contributions_column_after_column() -> None:
+    """A frame's values lie column by column; the standardised values keep that layout, so a row's sum
+    adds its inputs in column order (as before the in-place arithmetic), not pairwise."""
+    rng = np.random.default_rng(5)
+    k = 40
+    m = LinearChurnModel([f"c{i}" for i in range(k)], np.zeros(k), [], np.zeros(k), np.ones(k),
+                         rng.normal(size=k) * 1e3, 0.25, {})
+    X = pd.DataFrame(rng.normal(size=(500, k)) * np.logspace(-8, 8, k), columns=m.columns)
+    contrib = X.to_numpy() * m.coef
+    in_order = contrib[:, 0].copy()
+    for i in range(1, k):
+        in_order += contrib[:, i]
+    np.testing.assert_array_equal(m.decision(X), in_order + 0.25)
+    assert not np.array_equal(np.ascontiguousarray(contrib).sum(axis=1), in_order)  # pairwise differs here
 
 
 def test_input_contributions_are_pandas_group_sums_to_the_bit() -> None:
