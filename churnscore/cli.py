@@ -17,7 +17,7 @@ import click
 
 from . import __version__
 from .config import DEFAULT_CONFIG, Config, load_config
-from .errors import ChurnscoreError, RejectLimitError
+from .errors import ChurnscoreError, NothingScoredError, RejectLimitError
 from .memory import tune_memory
 from .stages import Stages, rounded
 
@@ -196,6 +196,13 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
         if problem is not None:  # keep the last good ranked list; show the rejects
             path = write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")
             raise RejectLimitError(f"{problem} See {path}; the previous ranked list was left as it was.")
+        if not len(result.ranked):  # a wrong --as-of or a broken export; under cron, an empty list
+            write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")
+            path = write_table(result.excluded, sibling(out, "excluded", ".csv"), "csv")
+            excluded = "; ".join(f"{n:,} {reason}" for reason, n in result.summary()["accounts_excluded"].items())
+            raise NothingScoredError(f"no account left to score as of {result.as_of.date()}: all "
+                                     f"{len(result.excluded):,} accounts in the inputs excluded ({excluded}). "
+                                     f"See {path}; the previous ranked list was left as it was.")
         stages = Stages(live, timings=result.timings)  # after pipeline.score's own
         stages("write")
         paths = write_run(result.ranked, result.loaded.rejects, result.excluded, out,
@@ -219,16 +226,13 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
 
 def reject_problem(result: Any, config: Config, strict: bool) -> str | None:
     """Why the rejects make this run fail (--strict, or above rejects.max_reject_rate), or None."""
-    from .pipeline import reject_rate
+    from .load import reject_limit_problem
 
     n = len(result.loaded.rejects)
-    rate = reject_rate(result.loaded)
     if strict and n:
         return f"{n:,} input rows rejected and --strict is set."
-    if rate > config.rejects.max_reject_rate:
-        return (f"{rate:.1%} of input rows rejected, above rejects.max_reject_rate "
-                f"{config.rejects.max_reject_rate:.1%}; the ranking would be unreliable.")
-    return None
+    problem = reject_limit_problem(result.loaded.stats, config.rejects.max_reject_rate)
+    return None if problem is None else f"{problem}; the ranking would be unreliable."
 
 
 def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:

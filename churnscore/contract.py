@@ -37,6 +37,17 @@ class Export:
     def required_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
 
+    def no_rows_problem(self, first_file: str) -> str | None:
+        """Why this export's files having a header and no rows must stop the run, or None (an empty NPS,
+        ticket or payment export can be true: no surveys, no tickets)."""
+        if self.required:
+            return f"{first_file}: the {self.name} export has a header but no rows; {self.name} is required."
+        if self.name == "accounts":  # the list of customers: empty, it would exclude every account
+            return (f"{first_file}: the accounts export has a header but no rows, so no account could be "
+                    "scored; export the accounts again, or remove the file to score every account the other "
+                    "exports name.")
+        return None
+
     def column(self, name: str) -> Column:
         for c in self.columns:
             if c.name == name:

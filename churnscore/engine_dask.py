@@ -279,9 +279,9 @@ class DaskEngine:
                 st.columns = info.mapped
                 st.rows_read += info.rows_read
                 st.file_rows[str(path)] = info.rows_read
-            if EXPORTS[name].required and st.rows_read == 0:
-                raise InputDataError(f"{files[0]}: the {name} export has a header but no rows; "
-                                     f"{name} is required.", file=str(files[0]), line=2)
+            problem = EXPORTS[name].no_rows_problem(str(files[0])) if st.rows_read == 0 else None
+            if problem is not None:
+                raise InputDataError(problem, file=str(files[0]), line=2)
             stats[name] = st
         if stop is not None:
             raise stop

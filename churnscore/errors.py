@@ -31,6 +31,10 @@ class RejectLimitError(ChurnscoreError):
     """Too many rows broke the contract; the ranking would be quietly wrong."""
 
 
+class NothingScoredError(ChurnscoreError):
+    """Every account was excluded: an empty list must not replace the last good one."""
+
+
 class ModelError(ChurnscoreError):
     """A model file cannot be trained, trusted or used with this config."""
 

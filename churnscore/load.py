@@ -49,6 +49,18 @@ class FileStats:
     rows_unmapped: int = 0  # rows whose vendor key has no row in the account mapping file (also rejected)
 
 
+def reject_limit_problem(stats: dict[str, FileStats], limit: float) -> str | None:
+    """Why the rejected rows are too many to rank on (above ``limit`` in all, or in any one export: a small
+    export broken through must not hide behind a large clean one), or None."""
+    read = sum(st.rows_read for st in stats.values())
+    rejected = sum(st.rows_rejected for st in stats.values())
+    if read and rejected / read > limit:
+        return f"{rejected / read:.1%} of input rows rejected, above rejects.max_reject_rate {limit:.1%}"
+    over = [f"{name}: {st.rows_rejected:,} of {st.rows_read:,} rows rejected ({st.rows_rejected / st.rows_read:.1%})"
+            for name, st in stats.items() if st.rows_read and st.rows_rejected / st.rows_read > limit]
+    return f"{'; '.join(over)}, above rejects.max_reject_rate {limit:.1%}" if over else None
+
+
 @dataclass
 class Loaded:
     """All exports, typed, plus what was rejected and what was missing."""
@@ -1496,11 +1508,11 @@ def read_export(config: Config, name: str, files: list[Path], spill_parts: int =
         if rows.spill is not None:
             rows.spill.close()
         raise
-    if export.required and stats.rows_read == 0:
+    problem = export.no_rows_problem(str(files[0])) if stats.rows_read == 0 else None
+    if problem is not None:
         if rows.spill is not None:
             rows.spill.close()
-        raise InputDataError(f"{files[0]}: the {name} export has a header but no rows; "
-                             f"{name} is required.", file=str(files[0]), line=2)
+        raise InputDataError(problem, file=str(files[0]), line=2)
     if rows.spill is not None:  # on disk by account: the duplicate search part by part; here the digest
         extra = [file_sorted(rows.spill.finish(_dedupe), {f: i for i, f in enumerate(rows.files)})]
         frame = rows.spill.digest_frame(export.date_column)

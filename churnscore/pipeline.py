@@ -212,10 +212,3 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     if prior is not None:
         ranked = add_previous(ranked, prior)
     return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, stage.stop(), prior)
-
-
-def reject_rate(loaded: Loaded) -> float:
-    read = sum(st.rows_read for st in loaded.stats.values())
-    return float(len(loaded.rejects)) / read if read else 0.0
-
-

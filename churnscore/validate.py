@@ -14,7 +14,7 @@ from .accounts_map import find_account_map, map_accounts
 from .config import Config
 from .contract import EXPORTS
 from .errors import ChurnscoreError, InputDataError
-from .load import REJECT_COLUMNS, FileStats, find_files, parts_to_spill, read_export
+from .load import REJECT_COLUMNS, FileStats, find_files, parts_to_spill, read_export, reject_limit_problem
 from .universe import present_ids
 
 
@@ -145,9 +145,9 @@ def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spi
                                  "accounts export (they are not scored).")
     read = sum(st.rows_read for st in stats.values())
     rate = len(all_rejects) / read if read else 0.0
-    if rate > config.rejects.max_reject_rate:
-        problems.append(f"{rate:.1%} of input rows rejected, above rejects.max_reject_rate "
-                        f"{config.rejects.max_reject_rate:.1%}; 'churnscore score' would stop.")
+    over = reject_limit_problem(stats, config.rejects.max_reject_rate)
+    if over is not None:
+        problems.append(f"{over}; 'churnscore score' would stop.")
     elif len(all_rejects):
         notes.append(f"{len(all_rejects):,} rows rejected ({rate:.1%}, within rejects.max_reject_rate "
                      f"{config.rejects.max_reject_rate:.1%}): 'churnscore score' lists them in its rejects file.")

@@ -220,3 +220,55 @@ def test_manifest_counts_hashes_and_rejects_per_file_are_exact(messy: Path, tmp_
                                    "excluded": str(tmp_path / "out" / "ranked.excluded.csv")}
     assert set(manifest["timings_s"]) == {"load", "features", "score", "write"}
     assert {"churnscore", "python", "pandas", "numpy", "pyarrow", "scikit-learn"} <= set(manifest["versions"])
+
+
+def clean_folder(d: Path, payments: str) -> Path:
+    """20 accounts with a usage row each (clean), and the given payments export."""
+    write_text(d / "accounts.csv", "account_id,mrr,signup_date\n" +
+               "".join(f"A{i},10,2023-01-01\n" for i in range(20)))
+    write_text(d / "usage.csv", "account_id,timestamp\n" + "".join(f"A{i},2024-03-{i + 1:02d}\n" for i in range(20)))
+    write_text(d / "payments.csv", payments)
+    return d
+
+
+def test_one_export_rejected_through_fails_even_when_the_rows_in_all_are_within_the_limit(tmp_path: Path) -> None:
+    # 2 of 42 rows in all (4.8%, within 5%), but both payment rows: every payment signal would be gone
+    d = clean_folder(tmp_path / "in", "payment_id,account_id,due_date,amount,status\n"
+                                      "P1,A1,2024-03-01,ten,paid\nP2,A2,someday,10,paid\n")
+    out = tmp_path / "out" / "r.csv"
+    code, _, err = cli("score", "--input-dir", d, "--as-of", AS_OF, "--out", out)
+    assert (code, err) == (1, "churnscore: error: payments: 2 of 2 rows rejected (100.0%), above "
+                              "rejects.max_reject_rate 5.0%; the ranking would be unreliable. See "
+                              f"{tmp_path / 'out' / 'r.rejects.csv'}; the previous ranked list was left as it was.\n")
+    assert not out.exists()
+    assert len(rows(tmp_path / "out" / "r.rejects.csv")) == 2
+    code, text, _ = cli("validate", "--input-dir", d, "--as-of", AS_OF)
+    assert code == 1
+    assert ("  - payments: 2 of 2 rows rejected (100.0%), above rejects.max_reject_rate 5.0%; 'churnscore score' "
+            "would stop.") in text.splitlines()
+
+
+def test_an_accounts_export_with_a_header_and_no_rows_stops_the_run(tmp_path: Path) -> None:
+    d = clean_folder(tmp_path / "in", "payment_id,account_id,due_date,amount,status\n")
+    write_text(d / "accounts.csv", "account_id,mrr,signup_date\n")
+    code, _, err = cli("score", "--input-dir", d, "--as-of", AS_OF, "--out", tmp_path / "r.csv")
+    assert (code, err) == (1, f"churnscore: error: {d / 'accounts.csv'}: the accounts export has a header but no "
+                              "rows, so no account could be scored; export the accounts again, or remove the file to "
+                              "score every account the other exports name.\n")
+    assert not (tmp_path / "r.csv").exists()
+    (d / "accounts.csv").unlink()  # no accounts export at all: every account the usage names is scored
+    assert cli("score", "--input-dir", d, "--as-of", AS_OF, "--out", tmp_path / "r.csv")[0] == 0
+    assert len(rows(tmp_path / "r.csv")) == 20
+
+
+def test_no_account_left_to_score_fails_and_keeps_the_last_good_list(tmp_path: Path) -> None:
+    d = clean_folder(tmp_path / "in", "payment_id,account_id,due_date,amount,status\n")
+    out = tmp_path / "r.csv"
+    assert cli("score", "--input-dir", d, "--as-of", AS_OF, "--out", out)[0] == 0
+    before = out.read_bytes()
+    code, _, err = cli("score", "--input-dir", d, "--as-of", "2020-01-31", "--out", out)  # a typo for 2024
+    assert (code, err) == (1, "churnscore: error: no account left to score as of 2020-01-31: all 20 accounts in "
+                              "the inputs excluded (20 signed up after the as-of date). See "
+                              f"{tmp_path / 'r.excluded.csv'}; the previous ranked list was left as it was.\n")
+    assert out.read_bytes() == before
+    assert rows(tmp_path / "r.excluded.csv") == sorted([f"A{i}", "signed up after the as-of date"] for i in range(20))
