@@ -1,7 +1,7 @@
 """click commands only: parse options, call the library, write, and map errors to one line and an exit code.
 
-Exit codes: 0 ok; 1 bad input data, config or model; 2 bad command-line usage; 3 another run holds the
-output's lock.
+Exit codes: 0 ok; 1 bad input data, config or model, or an output that cannot be written; 2 bad command-line
+usage; 3 another run holds the output's lock.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ import click
 
 from . import __version__
 from .config import DEFAULT_CONFIG, Config, load_config
-from .errors import ChurnscoreError, NothingScoredError, RejectLimitError
+from .errors import ChurnscoreError, NothingScoredError, OutputError, RejectLimitError
 from .memory import tune_memory
 from .stages import Stages, rounded
 
 EXIT_CODES = """\b
 Exit codes:
   0  success
-  1  bad input data, config or model (the message names file, line, column)
+  1  bad input data, config or model (the message names file, line, column),
+     or an output that cannot be written
   2  bad command-line usage
   3  another run is writing the same output (lock held)"""
 
@@ -62,6 +63,9 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except ChurnscoreError as exc:
             _fail(exc)
+        except OSError as exc:  # the file system said no (a full disk, a permission): one line, not a traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail(OutputError(f"{where}{exc.strerror or exc}."))
 
     return wrapper
 
@@ -74,8 +78,20 @@ input_dir_option = click.option(
     "--input-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Folder with accounts, usage, nps, tickets, payments (.csv, .csv.gz, .parquet or a folder each). "
          "Default: input_dir of the config.")
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A date option checked as the command line is read: a typo is a usage error (exit 2), as a bad
+    --format is, not bad input data."""
+    from .pipeline import parse_as_of
+
+    try:
+        parse_as_of(value)
+    except ChurnscoreError:
+        raise click.BadParameter(f"'{value}' is not a date (use YYYY-MM-DD).") from None
+    return value
+
+
 as_of_option = click.option(
-    "--as-of", default=None, metavar="YYYY-MM-DD",
+    "--as-of", default=None, metavar="YYYY-MM-DD", callback=_date,
     help="Score as of this date: later rows are not used. Default: the latest date in the usage export.")
 
 
@@ -104,7 +120,30 @@ def _config(path: Path | None, presets: tuple[str, ...] = ()) -> Config:
     return load_config(path, presets)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
+class _Commands(click.Group):
+    """The command group; with --log-format json, a usage error (a bad option, a missing argument) is one
+    JSON line too, like every other message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            if ctx.params.get("log_format") != "json":
+                raise
+            click.echo(json.dumps({"event": "error", "level": "error", "error": type(exc).__name__,
+                                   "exit_code": exc.exit_code, "message": exc.format_message()}, sort_keys=True),
+                       err=True)
+            sys.exit(exc.exit_code)
+
+
+def _json_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """A library's warning as one JSON line (--log-format json)."""
+    click.echo(json.dumps({"event": "warning", "level": "warning", "warning": category.__name__,
+                           "message": str(message), "source": f"{filename}:{lineno}"}, sort_keys=True), err=True)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="churnscore")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Messages on stderr as text, or as one JSON object per line for log collectors.")
@@ -116,6 +155,10 @@ def main(log_format: str) -> None:
       churnscore score
       churnscore features --list
     """
+    if log_format == "json":
+        import warnings
+
+        warnings.showwarning = _json_warning
 
 
 @main.command(epilog=EXIT_CODES)
@@ -126,7 +169,8 @@ def main(log_format: str) -> None:
               help="Ranked list path. Default: output.path of the config (out/ranked.csv). "
                    "Rejected rows go beside it as <name>.rejects.csv, excluded accounts as <name>.excluded.csv.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json"]), default=None,
-              help="Output format. Default: output.format of the config (csv).")
+              help="Output format. Default: the ending of --out (.csv, .parquet or .json), else output.format "
+                   "of the config (csv).")
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Keep only the N highest-risk accounts.")
 @click.option("--rank-by", type=click.Choice(["risk", "revenue"]), default=None,
               help="Order by risk score, or by revenue at risk (score x MRR). Default: scoring.rank_by.")
@@ -163,7 +207,7 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
     from .pipeline import score as run_score
     from .runlock import output_lock
     from .terminal import stage_line, top_table, wants_colour
-    from .write import remove_stale_temps, sibling, write_json, write_run, write_table
+    from .write import format_for, ready_to_write, remove_stale_temps, sibling, write_json, write_run, write_table
 
     started = datetime.now(timezone.utc)
     _check_engine(engine, scheduler)
@@ -178,7 +222,10 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
         from .model import load_model
 
         model = load_model(model_path, config)
-    out = out or Path(config.output.path)
+    fmt = format_for(out, fmt, config.output.format) if out is not None else config.output.format
+    out = ready_to_write(out or Path(config.output.path))
+    if report_path is not None:
+        ready_to_write(report_path)
     with output_lock(out):
         remove_stale_temps(out)  # what a killed run left; safe under the lock
         from .spill import remove_leftovers
@@ -204,12 +251,15 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
                                      f"{len(result.excluded):,} accounts in the inputs excluded ({excluded}). "
                                      f"See {path}; the previous ranked list was left as it was.")
         stages = Stages(live, timings=result.timings)  # after pipeline.score's own
-        stages("write")
-        paths = write_run(result.ranked, result.loaded.rejects, result.excluded, out,
-                          fmt or config.output.format, top or config.output.top)
-        if report_path is not None:
+        html = None
+        if report_path is not None:  # made before any file is written: a report that fails leaves the list
             stages("report")
-            paths["report"] = write_report(run_report(result, config), report_path)
+            html = run_report(result, config)
+        stages("write")
+        paths = write_run(result.ranked, result.loaded.rejects, result.excluded, out, fmt,
+                          top or config.output.top)
+        if html is not None:
+            paths["report"] = write_report(html, report_path)
         stages.stop()
         summary = result.summary()
         manifest = build_manifest(summary, paths, config_source=config.source, config_hash=config.hash,
@@ -294,7 +344,8 @@ def _history(config: Config, input_dir: Path | None) -> tuple[Any, Stages, Any]:
 @input_dir_option
 @as_of_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("out/features.csv"),
-              show_default=True, help="Where to write the feature table (.csv or .parquet).")
+              show_default=True, help="Where to write the feature table: .csv, .parquet or .json, by its "
+                                      "ending (another ending: CSV).")
 @preset_option
 @engine_option
 @scheduler_option
@@ -323,15 +374,16 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
         return
     from .pipeline import score as run_score
     from .terminal import stage_line
-    from .write import write_table
+    from .write import format_for, ready_to_write, write_table
 
+    ready_to_write(out)
     live = stage_line(sys.stderr, enabled=_log_format() == "text")
     result = run_score(config, input_dir=input_dir, as_of=as_of, engine=engine, scheduler=scheduler,
                        on_stage=live, on_rows=live.rows if live is not None else None)
     table = result.features.reset_index()
     stages = Stages(live, timings=result.timings)
     stages("write")
-    path = write_table(table, out, "parquet" if out.suffix == ".parquet" else "csv")
+    path = write_table(table, out, format_for(out, None, "csv"))
     stages.stop()
     if live is not None:
         live.clear()
@@ -344,7 +396,7 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
 @main.command(epilog=EXIT_CODES)
 @config_option
 @input_dir_option
-@click.option("--as-of", default=None, metavar="YYYY-MM-DD",
+@click.option("--as-of", default=None, metavar="YYYY-MM-DD", callback=_date,
               help="Train on history up to this date. Default: the latest date in the usage export.")
 @click.option("--model-out", type=click.Path(dir_okay=False, path_type=Path), default=Path("out/model.json"),
               show_default=True, help="Where to write the model file.")
@@ -366,7 +418,10 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     from .model import save_model, train as run_train
     from .pipeline import resolve_as_of
 
+    from .write import ready_to_write
+
     config = _config(config_path, presets)
+    ready_to_write(model_out)
     live, stages, loaded = _history(config, input_dir)
     try:
         when, _ = resolve_as_of(loaded, as_of)
@@ -418,7 +473,7 @@ def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | 
 @main.command(epilog=EXIT_CODES)
 @config_option
 @input_dir_option
-@click.option("--as-of", default=None, metavar="YYYY-MM-DD",
+@click.option("--as-of", default=None, metavar="YYYY-MM-DD", callback=_date,
               help="End of the history used. Default: the latest date in the usage export.")
 @click.option("--test-dates", type=click.IntRange(min=1), default=2, show_default=True,
               help="How many of the last observation dates to test on.")
@@ -446,13 +501,16 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     """
     from .evaluate import backtest, table_text
     from .pipeline import resolve_as_of
-    from .write import write_json
+    from .write import ready_to_write, write_json
 
     config = _config(config_path, presets)
     if report_path is not None:
         from .report import check_available, evaluate_report, write_report
 
         check_available()
+    for path in (json_path, report_path):
+        if path is not None:
+            ready_to_write(path)
     live, stages, loaded = _history(config, input_dir)
     try:
         when, _ = resolve_as_of(loaded, as_of)
@@ -579,6 +637,13 @@ def validate(config_path: Path | None, input_dir: Path | None, as_of: str | None
 
     result = run_validate(_config(config_path, presets), input_dir, parse_as_of(as_of))
     click.echo(table_text(result))
+    if _log_format() == "json":  # the table is for people (stdout); the verdict also as one line for machines
+        fields = {"ok": result.ok, "problems": result.problems, "notes": result.notes}
+        if result.ok:
+            emit("validate.done", "", level="info", **fields)
+        else:
+            emit("error", "", level="error", error="ValidationFailed", exit_code=1,
+                 message=f"validate: {len(result.problems)} problem(s): " + " | ".join(result.problems), **fields)
     if not result.ok:
         sys.exit(1)
 

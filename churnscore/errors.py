@@ -31,6 +31,11 @@ class RejectLimitError(ChurnscoreError):
     """Too many rows broke the contract; the ranking would be quietly wrong."""
 
 
+class OutputError(ChurnscoreError):
+    """An output cannot be written where it was asked for (a file in the way of its folder, no permission,
+    a full disk)."""
+
+
 class NothingScoredError(ChurnscoreError):
     """Every account was excluded: an empty list must not replace the last good one."""
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .arrow_text import value_bytes
+from .errors import OutputError
 from .parallel import in_parallel
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -206,6 +207,33 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
             pass
         raise
     return path
+
+
+def ready_to_write(path: str | Path) -> Path:
+    """Make an output's folder and check that a file can go there, before the work: a run that cannot write
+    its output says so at once, not after the work, and not after writing some of its files."""
+    path = Path(path)
+    blocker = next((p for p in [path.parent, *path.parent.parents] if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise OutputError(f"{path}: cannot write there: {blocker} is a file, not a folder.")
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot make its folder {path.parent}: {exc.strerror or exc}.") from None
+    if not os.access(path.parent, os.W_OK):
+        raise OutputError(f"{path}: cannot write in {path.parent} (no permission).")
+    return path
+
+
+def format_for(path: str | Path, given: str | None, default: str) -> str:
+    """The output format: the one given (--format), else the one the file name ends with (.csv, .parquet,
+    .json), else the config's."""
+    if given is not None:
+        return given
+    ending = Path(path).suffix.lower().lstrip(".")
+    return ending if ending in FORMATS else default
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path:

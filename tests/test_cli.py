@@ -205,3 +205,108 @@ def test_lock_held_by_another_run_exits_3(inputs: Path, tmp_path: Path) -> None:
     assert code == 3
     assert err.startswith(f"churnscore: error: {out}: another churnscore run (pid ")
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- outputs that cannot be written
+
+
+def test_an_unwritable_report_path_fails_before_the_work_and_leaves_the_list(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    assert run("score", "--input-dir", str(inputs), "--out", str(out))[0] == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("r.*")}
+    (tmp_path / "afile").write_text("")
+    code, _, err = run("score", "--input-dir", str(inputs), "--out", str(out), "--report", str(tmp_path / "afile" / "r.html"))
+    assert (code, err) == (1, f"churnscore: error: {tmp_path / 'afile' / 'r.html'}: cannot write there: "
+                              f"{tmp_path / 'afile'} is a file, not a folder.\n")
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("r.*")} == before
+    code, _, err = run("score", "--input-dir", str(inputs), "--out", str(tmp_path / "afile" / "sub" / "r.csv"))
+    assert (code, err) == (1, f"churnscore: error: {tmp_path / 'afile' / 'sub' / 'r.csv'}: cannot write there: "
+                              f"{tmp_path / 'afile'} is a file, not a folder.\n")
+    code, _, err = run("train", "--input-dir", str(inputs), "--model-out", str(tmp_path / "afile" / "m.json"))
+    assert (code, err) == (1, f"churnscore: error: {tmp_path / 'afile' / 'm.json'}: cannot write there: "
+                              f"{tmp_path / 'afile'} is a file, not a folder.\n")
+
+
+def test_a_write_the_file_system_refuses_is_one_line_and_keeps_the_list(inputs: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import churnscore.write as write_mod
+
+    out = tmp_path / "r.csv"
+    assert run("score", "--input-dir", str(inputs), "--out", str(out))[0] == 0
+    before = out.read_bytes()
+
+    def full(path, write):  # noqa: ANN001, ANN202 - the disk fills up as the first file is written
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(write_mod, "atomic_write", full)
+    code, _, err = run("score", "--input-dir", str(inputs), "--out", str(out))
+    assert (code, err) == (1, f"churnscore: error: {out}: No space left on device.\n")
+    assert out.read_bytes() == before
+
+
+def test_the_output_format_follows_the_file_name_unless_given(inputs: Path, tmp_path: Path) -> None:
+    assert run("score", "--input-dir", str(inputs), "--out", str(tmp_path / "r.parquet"))[0] == 0
+    assert pd.read_parquet(tmp_path / "r.parquet")["account_id"].tolist() == ["A002", "A001", "A004"]
+    assert run("score", "--input-dir", str(inputs), "--out", str(tmp_path / "r.JSON"))[0] == 0
+    assert [r["account_id"] for r in json.loads((tmp_path / "r.JSON").read_text())] == ["A002", "A001", "A004"]
+    assert run("score", "--input-dir", str(inputs), "--out", str(tmp_path / "r.json"), "--format", "csv")[0] == 0
+    assert (tmp_path / "r.json").read_text().startswith("rank,account_id,")
+    assert run("score", "--input-dir", str(inputs), "--out", str(tmp_path / "r.txt"))[0] == 0  # the config's: csv
+    assert (tmp_path / "r.txt").read_text().startswith("rank,account_id,")
+    assert run("features", "--input-dir", str(inputs), "--out", str(tmp_path / "f.json"))[0] == 0
+    assert [r["account_id"] for r in json.loads((tmp_path / "f.json").read_text())] == ["A001", "A002", "A004"]
+
+
+# ----------------------------------------------------------------------------- usage errors
+
+
+def test_a_date_that_is_not_one_is_a_usage_error() -> None:
+    for command in ("score", "validate", "features", "train", "evaluate"):
+        code, _, err = run(command, "--as-of", "2026-13-01")
+        assert code == 2, command
+        assert err.splitlines()[-1] == "Error: Invalid value for '--as-of': '2026-13-01' is not a date (use YYYY-MM-DD)."
+
+
+def test_usage_errors_and_validate_are_one_json_line_with_json_logs(inputs: Path, tmp_path: Path) -> None:
+    code, _, err = run("--log-format", "json", "score", "--bogus")
+    assert (code, json.loads(err)) == (2, {"event": "error", "level": "error", "error": "NoSuchOption",
+                                           "exit_code": 2, "message": "No such option '--bogus'. Did you mean '--out'?"})
+    code, _, err = run("--log-format", "json", "score", "--scheduler", "tcp://x:8786")
+    assert (code, json.loads(err)) == (2, {"event": "error", "level": "error", "error": "UsageError", "exit_code": 2,
+                                           "message": "--scheduler needs --engine dask."})
+    code, stdout, err = run("--log-format", "json", "validate", "--input-dir", str(inputs))
+    assert code == 0 and stdout.splitlines()[0].startswith("export")
+    assert json.loads(err) == {"event": "validate.done", "level": "info", "ok": True, "problems": [],
+                               "notes": [f"usage: 1 rows for 1 account ids not in the accounts export (they are "
+                                         "not scored)."]}
+    (inputs / "accounts.csv").write_text("account_id,mrr\n")
+    code, _, err = run("--log-format", "json", "validate", "--input-dir", str(inputs))
+    problem = (f"{inputs / 'accounts.csv'}: the accounts export has a header but no rows, so no account could be "
+               "scored; export the accounts again, or remove the file to score every account the other exports name.")
+    assert (code, json.loads(err)) == (1, {"event": "error", "level": "error", "error": "ValidationFailed",
+                                           "exit_code": 1, "message": f"validate: 1 problem(s): {problem}",
+                                           "ok": False, "problems": [problem], "notes": []})
+
+
+def test_a_library_warning_is_one_json_line_with_json_logs(inputs: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    import churnscore.pipeline as pipeline_mod
+
+    real = pipeline_mod.score
+
+    def warns(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - as distributed warns of a busy dashboard port
+        warnings.warn("Port 8787 is already in use.", UserWarning)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_mod, "score", warns)
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # the CLI sets it for the run; put it back
+    code, _, err = run("--log-format", "json", "score", "--input-dir", str(inputs), "--out", str(tmp_path / "r.csv"))
+    events = [json.loads(line) for line in err.splitlines()]
+    assert code == 0
+    assert [e["event"] for e in events] == ["warning", "score.done"]
+    assert {k: v for k, v in events[0].items() if k != "source"} == {
+        "event": "warning", "level": "warning", "warning": "UserWarning", "message": "Port 8787 is already in use."}

@@ -125,7 +125,7 @@ def test_score_report_option_writes_the_report_and_names_it(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert f"  report {html}" in result.stderr.splitlines()
     timings = result.stderr.splitlines()[-1].removeprefix("  timings: ").split(", ")
-    assert [part.split()[0] for part in timings] == ["load", "features", "score", "write", "report"]
+    assert [part.split()[0] for part in timings] == ["load", "features", "score", "report", "write"]
     text = html.read_text()
     assert "Acme &lt;&amp;&gt;" in text and '<div class="value" data-key="accounts_scored">1</div>' in text
 
