@@ -139,6 +139,20 @@ def test_usage_on_disk_by_account_gives_the_lines_it_gives_in_memory(tmp_path, m
         (45, "", "", "duplicate row (same as line 35)")]
 
 
+def test_validate_shows_a_value_with_line_breaks_on_one_line(tmp_path):
+    d = tmp_path / "in"
+    write_text(d / "usage.csv", USAGE + 'A1,2024-03-20T10:00:00Z,u1,"log\r\nin",2\n'  # lines 2-3
+                                        "A1,2024-03-21T10:00:00Z,u1,login,x\n")  # line 4
+    code, out, _ = cli("validate", "--input-dir", d)
+    assert code == 1  # 2 rows of 2 rejected
+    lines = out.splitlines()
+    first = lines.index("first rejects (2 in all):")
+    assert lines[first + 1:first + 4] == [
+        f"  {d / 'usage.csv'}:2: line break inside event (an unbalanced quote?) (event = 'log\\r\\nin')",
+        f"  {d / 'usage.csv'}:4: count is not a number (count = 'x')",
+        ""]
+
+
 def test_parquet_rows_keep_their_numbers_whatever_their_text_holds(tmp_path):
     pq.write_table(pa.table({"account_id": ["A1", "A1", "A1"],
                              "responded_at": ["2024-03-01", "2024-03-02", "2024-03-03"],
