@@ -160,6 +160,11 @@ def _range(check: ExportCheck) -> str:
     return f"{check.first.date()}..{check.last.date()}"
 
 
+def one_line(value: str) -> str:
+    """A value as it fits on one line of output: line breaks shown as \\r and \\n."""
+    return value.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def table_text(v: Validation, *, max_rejects: int = 5) -> str:
     """The per-export table, the column mappings, the first rejects, the notes and the verdict."""
     head = f"{'export':<9} {'files':>5} {'rows':>11} {'accounts':>9}  {'date range':<22} {'rejects':>7}  columns mapped"
@@ -193,7 +198,7 @@ def table_text(v: Validation, *, max_rejects: int = 5) -> str:
     if len(v.rejects):
         lines += ["", f"first rejects ({len(v.rejects):,} in all):"]
         for r in v.rejects.head(max_rejects).itertuples(index=False):
-            lines.append(f"  {r.file}:{r.line}: {r.reason}" + (f" ({r.column} = '{r.value}')"
+            lines.append(f"  {r.file}:{r.line}: {r.reason}" + (f" ({r.column} = '{one_line(str(r.value))}')"
                                                                 if r.column and str(r.value) else ""))
     if v.as_of is not None:
         lines += ["", f"as of {v.as_of.date()} ({v.as_of_source})"]
