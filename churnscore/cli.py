@@ -73,7 +73,7 @@ config_option = click.option(
 input_dir_option = click.option(
     "--input-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Folder with accounts, usage, nps, tickets, payments (.csv, .csv.gz, .parquet or a folder each). "
-         "Default: input_dir of the config.")
+         "Default: input_dir of the config (relative to the config's folder).")
 as_of_option = click.option(
     "--as-of", default=None, metavar="YYYY-MM-DD",
     help="Score as of this date: later rows are not used. Default: the latest date in the usage export.")
@@ -123,8 +123,10 @@ def main(log_format: str) -> None:
 @input_dir_option
 @as_of_option
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Ranked list path. Default: output.path of the config (out/ranked.csv). "
-                   "Rejected rows go beside it as <name>.rejects.csv, excluded accounts as <name>.excluded.csv.")
+              help="Ranked list path, relative to the working directory. Default: output.path of the config, "
+                   "relative to the config's folder; if the config sets none (as configs/default.yaml), "
+                   "out/ranked.csv in the working directory. Rejected rows go beside it as <name>.rejects.csv, "
+                   "excluded accounts as <name>.excluded.csv.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json"]), default=None,
               help="Output format. Default: output.format of the config (csv).")
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Keep only the N highest-risk accounts.")
@@ -178,7 +180,7 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
         from .model import load_model
 
         model = load_model(model_path, config)
-    out = out or Path(config.output.path)
+    out = out or config.output_path  # --out is relative to the working directory, output.path to the config
     with output_lock(out):
         remove_stale_temps(out)  # what a killed run left; safe under the lock
         from .spill import remove_leftovers
@@ -535,24 +537,26 @@ def sample_data(n_accounts: int, months: int, seed: int, usage_rows: int | None,
 @click.option("--force", is_flag=True, help="Overwrite an existing DIRECTORY/churnscore.yaml.")
 @handle_errors
 def init(directory: Path, presets: tuple[str, ...], force: bool) -> None:
-    """Start a new team: a commented config that reads DIRECTORY/exports, and that folder with a note of the
-    files churnscore expects in it.
+    """Start a new team: a commented config that reads DIRECTORY/exports and writes the ranked list to
+    DIRECTORY/out/ranked.csv (paths in a config are relative to it, not to where churnscore runs), and the
+    exports folder with a note of the files churnscore expects in it.
 
     \b
     Example:
       churnscore init acme --preset stripe --preset zendesk
       churnscore validate --config acme/churnscore.yaml
-      churnscore score --config acme/churnscore.yaml --report acme/report.html
+      churnscore score --config acme/churnscore.yaml --report acme/out/report.html
     """
-    from .starter import init_project
+    from .starter import init_project, output_folder
 
     paths = init_project(directory, presets=presets, force=force)
-    config = paths["config"]
+    config, out = paths["config"], output_folder(directory)
     emit("init.done", f"churnscore: wrote {config} and {paths['readme']}\n"
          f"  1. put your exports in {paths['readme'].parent}/ (its README.txt lists files and columns)\n"
          f"  2. churnscore validate --config {config}\n"
-         f"  3. churnscore score --config {config} --report {directory / 'report.html'}", level="info",
-         outputs={name: str(path) for name, path in paths.items()})
+         f"  3. churnscore score --config {config} --report {out / 'report.html'}\n"
+         f"     (the ranked list goes to {out / 'ranked.csv'}: output.path of the config, relative to it)",
+         level="info", outputs={name: str(path) for name, path in paths.items()})
 
 
 @main.command(epilog=EXIT_CODES)
