@@ -125,6 +125,23 @@ def test_without_output_path_the_list_goes_to_out_in_the_working_directory(
         assert pd.read_csv(here / "out" / "ranked.csv", dtype=str)["account_id"].tolist() == ["A001", "A002"]
 
 
+def test_the_manifest_records_normalised_absolute_paths(inputs: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    team_config(tmp_path, "out/ranked.csv")  # input_dir: ../in, so the files are found as team/../in/...
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run("score", "--config", "team/churnscore.yaml", "--as-of", "2026-10-31", "--out", "o/r.csv")
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "o" / "r.manifest.json").read_text())
+    root = tmp_path.resolve()
+    assert manifest["config"]["path"] == str(root / "team" / "churnscore.yaml")
+    names = ["accounts", "usage", "tickets"]
+    assert [(i["export"], i["path"]) for i in manifest["inputs"]] == [(n, str(root / "in" / f"{n}.csv")) for n in names]
+    assert {n: (f["files"], list(f["per_file"])) for n, f in manifest["files"].items()} == {
+        n: ([str(root / "in" / f"{n}.csv")], [str(root / "in" / f"{n}.csv")]) for n in names}
+    assert manifest["outputs"] == {"ranked": str(root / "o" / "r.csv"), "rejects": str(root / "o" / "r.rejects.csv"),
+                                   "excluded": str(root / "o" / "r.excluded.csv")}
+
+
 def test_score_is_byte_identical_on_rerun(inputs: Path, tmp_path: Path) -> None:
     out = tmp_path / "ranked.csv"
     run("score", "--input-dir", str(inputs), "--out", str(out))
