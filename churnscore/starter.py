@@ -89,6 +89,8 @@ def exports_readme() -> str:
     """What goes in the exports folder: one file (or folder of files) per export, and their columns."""
     lines = ["Put the exports here, each under its name: <name>.csv, <name>.csv.gz or <name>.parquet,",
              "or a folder <name>/ of several such files (read as one export). Only usage is required.",
+             "One of them per export: two (a usage.csv beside a usage/ folder) stop the run, naming both; keep",
+             "one, or name it with inputs.<name>.path in churnscore.yaml.",
              "Column names are matched case-insensitively; a preset or the config maps other names.", ""]
     for name, export in EXPORTS.items():
         need = "required" if export.required else ("recommended" if name == "accounts" else "optional")
