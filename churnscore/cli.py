@@ -77,7 +77,9 @@ config_option = click.option(
 input_dir_option = click.option(
     "--input-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Folder with accounts, usage, nps, tickets, payments (.csv, .csv.gz, .parquet or a folder each). "
-         "Default: input_dir of the config.")
+         "Default: input_dir of the config (relative to the config's folder).")
+
+
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A date option checked as the command line is read: a typo is a usage error (exit 2), as a bad
     --format is, not bad input data."""
@@ -166,8 +168,10 @@ def main(log_format: str) -> None:
 @input_dir_option
 @as_of_option
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Ranked list path. Default: output.path of the config (out/ranked.csv). "
-                   "Rejected rows go beside it as <name>.rejects.csv, excluded accounts as <name>.excluded.csv.")
+              help="Ranked list path, relative to the working directory. Default: output.path of the config, "
+                   "relative to the config's folder; if the config sets none (as configs/default.yaml), "
+                   "out/ranked.csv in the working directory. Rejected rows go beside it as <name>.rejects.csv, "
+                   "excluded accounts as <name>.excluded.csv.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json"]), default=None,
               help="Output format. Default: the ending of --out (.csv, .parquet or .json), else output.format "
                    "of the config (csv).")
@@ -223,7 +227,8 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
 
         model = load_model(model_path, config)
     fmt = format_for(out, fmt, config.output.format) if out is not None else config.output.format
-    out = ready_to_write(out or Path(config.output.path))
+    # --out is relative to the working directory, output.path to the config
+    out = ready_to_write(out or config.output_path)
     if report_path is not None:
         ready_to_write(report_path)
     with output_lock(out):
@@ -597,24 +602,26 @@ def sample_data(n_accounts: int, months: int, seed: int, usage_rows: int | None,
 @click.option("--force", is_flag=True, help="Overwrite an existing DIRECTORY/churnscore.yaml.")
 @handle_errors
 def init(directory: Path, presets: tuple[str, ...], force: bool) -> None:
-    """Start a new team: a commented config that reads DIRECTORY/exports, and that folder with a note of the
-    files churnscore expects in it.
+    """Start a new team: a commented config that reads DIRECTORY/exports and writes the ranked list to
+    DIRECTORY/out/ranked.csv (paths in a config are relative to it, not to where churnscore runs), and the
+    exports folder with a note of the files churnscore expects in it.
 
     \b
     Example:
       churnscore init acme --preset stripe --preset zendesk
       churnscore validate --config acme/churnscore.yaml
-      churnscore score --config acme/churnscore.yaml --report acme/report.html
+      churnscore score --config acme/churnscore.yaml --report acme/out/report.html
     """
-    from .starter import init_project
+    from .starter import init_project, output_folder
 
     paths = init_project(directory, presets=presets, force=force)
-    config = paths["config"]
+    config, out = paths["config"], output_folder(directory)
     emit("init.done", f"churnscore: wrote {config} and {paths['readme']}\n"
          f"  1. put your exports in {paths['readme'].parent}/ (its README.txt lists files and columns)\n"
          f"  2. churnscore validate --config {config}\n"
-         f"  3. churnscore score --config {config} --report {directory / 'report.html'}", level="info",
-         outputs={name: str(path) for name, path in paths.items()})
+         f"  3. churnscore score --config {config} --report {out / 'report.html'}\n"
+         f"     (the ranked list goes to {out / 'ranked.csv'}: output.path of the config, relative to it)",
+         level="info", outputs={name: str(path) for name, path in paths.items()})
 
 
 @main.command(epilog=EXIT_CODES)

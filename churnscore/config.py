@@ -18,6 +18,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_ROOT.parent
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "default.yaml"
 PRESET_DIR = REPO_ROOT / "configs" / "presets"  # vendor presets: <name>.yaml with column and value mappings
+DEFAULT_OUTPUT = Path("out") / "ranked.csv"  # the ranked list when neither --out nor output.path names one
 
 
 # ----------------------------------------------------------------------------- typed config
@@ -100,7 +101,7 @@ class Scoring:
 
 @dataclass(frozen=True)
 class Output:
-    path: str = "out/ranked.csv"
+    path: str | None = None  # relative to the config's folder; None: DEFAULT_OUTPUT in the working directory
     format: str = "csv"  # csv | parquet | json
     top: int | None = None
 
@@ -145,6 +146,13 @@ class Config:
         """A path from the config, relative to the config file's folder."""
         p = Path(path).expanduser()
         return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def output_path(self) -> Path:
+        """Where the ranked list goes when --out does not say: output.path, relative to the config file's folder
+        like every path written in the config; without one, out/ranked.csv in the working directory (the
+        default of a command, like train's out/model.json, is not a path written in any file)."""
+        return self.resolve(self.output.path) if self.output.path else DEFAULT_OUTPUT
 
     @property
     def hash(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob as globmod
 import gzip
 import io
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -148,7 +149,8 @@ def empty_frame(export: Export) -> pd.DataFrame:
 
 
 def find_files(config: Config, name: str, input_dir: Path | None) -> list[Path]:
-    """The files of one export: the config's path (file, folder or glob) or <input_dir>/<name>.<ending>."""
+    """The files of one export: the config's path (file, folder or glob), or else the one of <input_dir>/<name>.csv,
+    .csv.gz, .parquet and the folder <input_dir>/<name>/ that exists (more than one is an error, never a choice)."""
     spec = config.inputs[name]
     if spec.path:
         target = config.resolve(spec.path)
@@ -165,11 +167,15 @@ def find_files(config: Config, name: str, input_dir: Path | None) -> list[Path]:
         return [target]
     if input_dir is None:
         return []
-    for ending in FILE_ENDINGS:
-        candidate = input_dir / f"{name}{ending}"
-        if candidate.is_file():
-            return [candidate]
+    files = [p for p in (input_dir / f"{name}{ending}" for ending in FILE_ENDINGS) if p.is_file()]
     folder = input_dir / name
+    found = [str(p) for p in files] + ([f"{folder}{os.sep}"] if folder.is_dir() else [])
+    if len(found) > 1:  # a stale usage.csv beside a usage/ folder of this week's files: never pick one silently
+        listed = " and ".join(found) if len(found) == 2 else ", ".join(found[:-1]) + " and " + found[-1]
+        raise InputDataError(f"{name}: more than one {name} export in the input folder: {listed}. Keep one, or set "
+                             f"inputs.{name}.path in the config to the one to read.", file=str(input_dir))
+    if files:
+        return files
     if folder.is_dir():
         return _folder_files(folder, name)
     return []

@@ -79,10 +79,25 @@ def versions() -> dict[str, str]:
     return out
 
 
+def absolute(path: str | Path) -> str:
+    """A path as the manifest records it: absolute and normalised (no 'configs/../data'), so a manifest read
+    later, from another folder, still names the files; a config's '<dict>' source is not a path and stays."""
+    text = str(path)
+    return text if text.startswith("<") else str(Path(text).resolve())
+
+
+def _absolute_files(files: dict[str, Any]) -> dict[str, Any]:
+    """The summary's per-export file lists and per-file counts, keyed by absolute paths."""
+    return {name: {**f, "files": [absolute(p) for p in f["files"]],
+                   **({"per_file": {absolute(p): c for p, c in f["per_file"].items()}} if "per_file" in f else {})}
+            for name, f in files.items()}
+
+
 def build_manifest(summary: dict[str, Any], outputs: dict[str, Path], *, config_source: str, config_hash: str,
                    model_hash: str | None, started: datetime, early: EarlyDigests | None = None) -> dict[str, Any]:
-    """A JSON-able record of one run; the only place run times appear (the ranked list has none).
-    ``early``: digests already worked out in the background (the files it has not done are hashed here)."""
+    """A JSON-able record of one run; the only place run times appear (the ranked list has none). Every path in
+    it is absolute and normalised. ``early``: digests already worked out in the background (the files it has
+    not done are hashed here)."""
     files = [(name, Path(path), f.get("per_file", {})) for name, f in summary["files"].items() for path in f["files"]]
     known = early.result() if early is not None else {}
     rest = [p for _, p, _ in files if str(p) not in known]
@@ -91,19 +106,19 @@ def build_manifest(summary: dict[str, Any], outputs: dict[str, Path], *, config_
     inputs = []
     for (name, p, per_file), digest in zip(files, digests):
         counts = per_file.get(str(p), {})
-        inputs.append({"export": name, "path": str(p), "bytes": p.stat().st_size, "sha256": digest,
+        inputs.append({"export": name, "path": absolute(p), "bytes": p.stat().st_size, "sha256": digest,
                        "rows_read": counts.get("rows_read"), "rows_rejected": counts.get("rows_rejected")})
     return {
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "as_of": summary["as_of"],
-        "config": {"path": config_source, "sha256": config_hash},
+        "config": {"path": absolute(config_source), "sha256": config_hash},
         "model_sha256": model_hash,
         "versions": versions(),
         "inputs": inputs,
-        "files": summary["files"],
+        "files": _absolute_files(summary["files"]),
         "counts": {k: summary[k] for k in ("accounts_in_inputs", "accounts_scored", "accounts_excluded",
                                             "at_risk", "rows_read", "rows_rejected", "revenue_at_risk")},
         "timings_s": summary["timings_s"],
-        "outputs": {k: str(v) for k, v in outputs.items()},
+        "outputs": {k: absolute(v) for k, v in outputs.items()},
     }

@@ -12,15 +12,21 @@ from .write import atomic_write
 
 CONFIG_NAME = "churnscore.yaml"
 EXPORTS_DIR = "exports"
+OUTPUT_DIR = "out"  # the ranked list (output.path) and the suggested report go here, beside the config
 
 HEADER = """\
 # churnscore config for this team, written by 'churnscore init'. Paths are relative to this file.
 # Every key is checked: a typo fails at start with the closest key named.
 #
-# Next steps:
+# Next steps, from the folder 'churnscore init' ran in (paths on the command line are relative to where you are):
 #   1. put your exports in exports/ (exports/README.txt lists the files and their columns)
 #   2. churnscore validate --config {config}
-#   3. churnscore score --config {config} --report out/report.html
+#   3. churnscore score --config {config} --report {report}
+#      the ranked list goes to {output} next to this file (output.path below), from any working directory
+"""
+OUTPUT_LINE = f"""\
+  path: {OUTPUT_DIR}/ranked.csv           # relative to this file, like input_dir, wherever churnscore runs;
+                                 # --out (relative to the working directory) overrides it
 """
 
 PRESETS_BLOCK = """\
@@ -40,12 +46,31 @@ ACCOUNT_SOURCE_LINE = """\
 """
 
 
-def starter_config(presets: tuple[str, ...] = (), config_name: str = CONFIG_NAME) -> str:
-    """The default config's text with this team's header, input_dir: exports, and a presets block."""
+def output_folder(target: str | Path) -> Path:
+    """Where a team folder's ranked list goes (output.path of its config: out/ranked.csv beside the config), and
+    where 'init' suggests the report goes. Relative to the working directory as ``target`` is, as --report is."""
+    return Path(target) / OUTPUT_DIR
+
+
+def starter_config(presets: tuple[str, ...] = (), config_name: str = CONFIG_NAME,
+                   report: str = f"{OUTPUT_DIR}/report.html") -> str:
+    """The default config's text with this team's header, input_dir: exports, output.path: out/ranked.csv (beside
+    the config), and a presets block. ``config_name`` and ``report`` are shown in the next steps."""
     lines = DEFAULT_CONFIG.read_text(encoding="utf-8").splitlines(keepends=True)
     start = next(i for i, ln in enumerate(lines) if not ln.startswith("#"))  # the default's header comment goes
     out = []
+    section = None
+    skipping = False  # the default's comment lines under its output.path, replaced with this config's
     for line in lines[start:]:
+        if skipping and line.startswith(" ") and line.lstrip().startswith("#"):
+            continue
+        skipping = False
+        if line[:1].isalpha():
+            section = line.split(":")[0]
+        if section == "output" and line.startswith("  path:"):
+            out.append(OUTPUT_LINE)
+            skipping = True
+            continue
         if line.startswith("input_dir:"):
             out.append(f"input_dir: {EXPORTS_DIR}              # the folder of exports (--input-dir overrides it)\n")
             out.append(PRESETS_BLOCK.format(presets=", ".join(presets)))
@@ -57,13 +82,15 @@ def starter_config(presets: tuple[str, ...] = (), config_name: str = CONFIG_NAME
         out.append(line)
         if line.startswith("# inputs:"):
             out.append(ACCOUNT_MAP_BLOCK)
-    return HEADER.format(config=config_name) + "".join(out)
+    return HEADER.format(config=config_name, report=report, output=f"{OUTPUT_DIR}/ranked.csv") + "".join(out)
 
 
 def exports_readme() -> str:
     """What goes in the exports folder: one file (or folder of files) per export, and their columns."""
     lines = ["Put the exports here, each under its name: <name>.csv, <name>.csv.gz or <name>.parquet,",
              "or a folder <name>/ of several such files (read as one export). Only usage is required.",
+             "One of them per export: two (a usage.csv beside a usage/ folder) stop the run, naming both; keep",
+             "one, or name it with inputs.<name>.path in churnscore.yaml.",
              "Column names are matched case-insensitively; a preset or the config maps other names.", ""]
     for name, export in EXPORTS.items():
         need = "required" if export.required else ("recommended" if name == "accounts" else "optional")
@@ -84,7 +111,7 @@ def init_project(target: str | Path, *, presets: tuple[str, ...] = (), force: bo
     if config.exists() and not force:
         raise ConfigError(f"{config}: already exists; pass --force to overwrite it, or pick another folder.")
     (target / EXPORTS_DIR).mkdir(parents=True, exist_ok=True)
-    text = starter_config(tuple(presets), str(config)).encode("utf-8")
+    text = starter_config(tuple(presets), str(config), str(output_folder(target) / "report.html")).encode("utf-8")
     readme = exports_readme().encode("utf-8")
     return {"config": atomic_write(config, lambda fh: fh.write(text)),
             "readme": atomic_write(target / EXPORTS_DIR / "README.txt", lambda fh: fh.write(readme))}

@@ -98,6 +98,61 @@ def test_missing_required_export_in_the_input_folder(tmp_path):
              "usage is required.")
 
 
+STALE_USAGE = "account_id,timestamp\nOLD,2023-01-01\n"  # last year's one-row export, left behind
+FOLDER_USAGE = ("account_id,timestamp,user_id,event,count\nA1,2024-03-20T10:00:00Z,u1,login,2\n",
+                "account_id,timestamp,user_id,event,count\nA2,2024-03-25T10:00:00Z,u2,login,1\n")
+
+
+def stale_file_beside_folder(tmp_path: Path) -> Path:
+    """in/usage.csv (one stale row) beside in/usage/ (this week's two files), and an accounts export."""
+    d = inputs(tmp_path, usage=STALE_USAGE, accounts="account_id,account_name\nA1,Acme\nA2,Bolt\n")
+    for i, text in enumerate(FOLDER_USAGE):
+        write_text(d / "usage" / f"part-{i}.csv", text)
+    return d
+
+
+def test_a_file_beside_a_folder_of_the_same_export_stops_the_run_naming_both(tmp_path):
+    d = stale_file_beside_folder(tmp_path)
+    fails(d, f"usage: more than one usage export in the input folder: {d / 'usage.csv'} and {d / 'usage'}/. Keep "
+             "one, or set inputs.usage.path in the config to the one to read.")
+
+
+def test_two_file_kinds_of_one_export_stop_the_run_naming_every_one(tmp_path):
+    d = inputs(tmp_path, nps="account_id,responded_at,score\nA1,2024-03-01,9\n")
+    write_text(d / "nps.csv.gz", "")  # the name alone makes it a candidate
+    pd.DataFrame({"account_id": ["A1"], "responded_at": ["2024-03-02"], "score": [3]}).to_parquet(d / "nps.parquet")
+    fails(d, f"nps: more than one nps export in the input folder: {d / 'nps.csv'}, {d / 'nps.csv.gz'} and "
+             f"{d / 'nps.parquet'}. Keep one, or set inputs.nps.path in the config to the one to read.")
+
+
+def test_validate_reports_the_ambiguous_export_and_exits_1(tmp_path):
+    d = stale_file_beside_folder(tmp_path)
+    code, out, _ = cli("validate", "--input-dir", d)
+    message = (f"usage: more than one usage export in the input folder: {d / 'usage.csv'} and {d / 'usage'}/. Keep "
+               "one, or set inputs.usage.path in the config to the one to read.")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[:3] == [
+        "export    files        rows  accounts  date range             rejects  columns mapped",
+        "accounts      1           2         2  -                            0  2/10",
+        f"usage     ERROR  {message}"]
+    assert lines[-3:] == ["problems:", f"  - {message}", "churnscore: validate: 1 problem; fix before scoring."]
+
+
+@pytest.mark.parametrize("path,read", [
+    ("in/usage", "  read usage              2 rows"),
+    ("in/usage/*.csv", "  read usage              2 rows"),
+    ("in/usage.csv", "  read usage              1 rows (1 for accounts not in accounts)")])
+def test_an_explicit_inputs_path_is_not_ambiguous(tmp_path, path, read):
+    d = stale_file_beside_folder(tmp_path)
+    cfg = write_config(tmp_path, f"inputs:\n  usage:\n    path: {path}\n")
+    code, out, _ = cli("validate", "--config", cfg, "--input-dir", d)
+    assert code == 0, out
+    ranked, _, err = scored(d, "--config", cfg)
+    assert ranked["account_id"].tolist() == ["A1", "A2"]
+    assert read in err.splitlines()  # the one named: the folder's two files, or the stale file
+
+
 def test_empty_file(tmp_path):
     d = inputs(tmp_path, usage="")
     fails(d, f"{d / 'usage.csv'}: empty file (no header row).")

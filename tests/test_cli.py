@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from churnscore.cli import main
+from churnscore.config import DEFAULT_CONFIG, Output, load_config
 
 ACCOUNTS = """account_id,account_name,plan,mrr,seats,signup_date,renewal_date,auto_renew,segment,churn_date
 A001,Acme,pro,500,5,2025-01-01,2026-12-01,true,SMB,
@@ -69,6 +70,76 @@ def test_score_writes_ranked_list_excluded_and_summary(inputs: Path, tmp_path: P
     assert manifest["as_of"] == "2026-10-31"
     assert manifest["counts"]["accounts_scored"] == 2
     assert {i["export"] for i in manifest["inputs"]} == {"accounts", "usage", "tickets"}
+
+
+def team_config(tmp_path: Path, output_path: str) -> Path:
+    """tmp_path/team/churnscore.yaml: the default config (its rules and all) reading tmp_path/in (the inputs
+    fixture) through a config-relative input_dir, with output.path set to ``output_path``."""
+    text = DEFAULT_CONFIG.read_text()
+    assert "input_dir: ../data/sample\n" in text and "\n  path: null " in text
+    path = tmp_path / "team" / "churnscore.yaml"
+    path.parent.mkdir()
+    path.write_text(text.replace("input_dir: ../data/sample\n", "input_dir: ../in\n")
+                    .replace("\n  path: null ", f"\n  path: {output_path} "))
+    return path
+
+
+def test_output_path_of_a_config_is_relative_to_the_config_not_the_working_directory(
+        inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    team_config(tmp_path, "out/ranked.csv")
+    monkeypatch.chdir(tmp_path)  # the config's parent, as a cron job in $HOME would be
+    code, _, err = run("score", "--config", "team/churnscore.yaml", "--as-of", "2026-10-31")
+    assert code == 0, err
+    out = tmp_path.resolve() / "team" / "out"
+    assert f"  wrote {out / 'ranked.csv'} (manifest {out / 'ranked.manifest.json'})" in err.splitlines()
+    ranked = pd.read_csv(out / "ranked.csv", dtype=str, keep_default_na=False)
+    assert ranked[["rank", "account_id", "risk_score"]].values.tolist() == [["1", "A001", "66.8"],
+                                                                           ["2", "A002", "64.3"]]
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_on_the_command_line_stays_relative_to_the_working_directory(
+        inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = team_config(tmp_path, "out/ranked.csv")
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    code, _, err = run("score", "--config", str(config), "--as-of", "2026-10-31", "--out", "mine/r.csv")
+    assert code == 0, err
+    assert "  wrote mine/r.csv (manifest mine/r.manifest.json)" in err.splitlines()
+    assert pd.read_csv(here / "mine" / "r.csv", dtype=str)["account_id"].tolist() == ["A001", "A002"]
+    assert not (tmp_path / "team" / "out").exists()
+
+
+def test_without_output_path_the_list_goes_to_out_in_the_working_directory(
+        inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """configs/default.yaml sets none: 'churnscore score' from the repository root writes out/ranked.csv there."""
+    assert load_config().output == Output(path=None) and load_config().output_path == Path("out/ranked.csv")
+    for args in ([], ["--config", str(team_config(tmp_path, "null"))]):
+        here = tmp_path / f"run{len(args)}"
+        here.mkdir()
+        monkeypatch.chdir(here)
+        code, _, err = run("score", *args, "--input-dir", str(inputs), "--as-of", "2026-10-31")
+        assert code == 0, err
+        assert "  wrote out/ranked.csv (manifest out/ranked.manifest.json)" in err.splitlines()
+        assert pd.read_csv(here / "out" / "ranked.csv", dtype=str)["account_id"].tolist() == ["A001", "A002"]
+
+
+def test_the_manifest_records_normalised_absolute_paths(inputs: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    team_config(tmp_path, "out/ranked.csv")  # input_dir: ../in, so the files are found as team/../in/...
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run("score", "--config", "team/churnscore.yaml", "--as-of", "2026-10-31", "--out", "o/r.csv")
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "o" / "r.manifest.json").read_text())
+    root = tmp_path.resolve()
+    assert manifest["config"]["path"] == str(root / "team" / "churnscore.yaml")
+    names = ["accounts", "usage", "tickets"]
+    assert [(i["export"], i["path"]) for i in manifest["inputs"]] == [(n, str(root / "in" / f"{n}.csv")) for n in names]
+    assert {n: (f["files"], list(f["per_file"])) for n, f in manifest["files"].items()} == {
+        n: ([str(root / "in" / f"{n}.csv")], [str(root / "in" / f"{n}.csv")]) for n in names}
+    assert manifest["outputs"] == {"ranked": str(root / "o" / "r.csv"), "rejects": str(root / "o" / "r.rejects.csv"),
+                                   "excluded": str(root / "o" / "r.excluded.csv")}
 
 
 def test_score_is_byte_identical_on_rerun(inputs: Path, tmp_path: Path) -> None:

@@ -36,7 +36,8 @@ def test_init_writes_a_config_that_reads_dir_exports_and_the_layout_note(tmp_pat
         f"churnscore: wrote {config} and {target / 'exports' / 'README.txt'}",
         f"  1. put your exports in {target / 'exports'}/ (its README.txt lists files and columns)",
         f"  2. churnscore validate --config {config}",
-        f"  3. churnscore score --config {config} --report {target / 'report.html'}"]
+        f"  3. churnscore score --config {config} --report {target / 'out' / 'report.html'}",
+        f"     (the ranked list goes to {target / 'out' / 'ranked.csv'}: output.path of the config, relative to it)"]
     loaded = load_config(config)
     assert loaded.resolve(loaded.input_dir) == (target / "exports").resolve()
     assert loaded.presets == ("stripe", "zendesk")
@@ -45,6 +46,48 @@ def test_init_writes_a_config_that_reads_dir_exports_and_the_layout_note(tmp_pat
     readme = (target / "exports" / "README.txt").read_text()
     assert "  usage.csv      (required) account_id*, timestamp*, user_id, event, count, duration_seconds" in readme
     assert "presets: [stripe, zendesk]" in config.read_text()
+    assert loaded.output_path == target.resolve() / "out" / "ranked.csv"
+
+
+def test_init_from_the_parent_suggests_paths_that_land_in_dir_out(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run("init", "acme")
+    assert code == 0, err
+    assert err.splitlines()[3:] == [
+        "  3. churnscore score --config acme/churnscore.yaml --report acme/out/report.html",
+        "     (the ranked list goes to acme/out/ranked.csv: output.path of the config, relative to it)"]
+    text = (tmp_path / "acme" / "churnscore.yaml").read_text()
+    assert text.splitlines()[3:8] == [
+        "# Next steps, from the folder 'churnscore init' ran in (paths on the command line are relative to where "
+        "you are):",
+        "#   1. put your exports in exports/ (exports/README.txt lists the files and their columns)",
+        "#   2. churnscore validate --config acme/churnscore.yaml",
+        "#   3. churnscore score --config acme/churnscore.yaml --report acme/out/report.html",
+        "#      the ranked list goes to out/ranked.csv next to this file (output.path below), from any working "
+        "directory"]
+    lines = text.splitlines()
+    at = lines.index("output:")
+    assert lines[at + 1:at + 4] == [
+        "  path: out/ranked.csv           # relative to this file, like input_dir, wherever churnscore runs;",
+        "                                 # --out (relative to the working directory) overrides it",
+        "  format: csv                    # csv | parquet | json"]
+
+
+def test_init_config_writes_the_ranked_list_into_dir_out_whatever_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run("init", "acme")[0] == 0
+    write_text(tmp_path / "acme" / "exports" / "usage.csv", "account_id,timestamp\nA1,2026-10-01\nA2,2026-10-05\n")
+    cron = tmp_path / "home"  # a cron job runs with cwd=$HOME
+    cron.mkdir()
+    monkeypatch.chdir(cron)
+    code, _, err = run("score", "--config", "../acme/churnscore.yaml")
+    assert code == 0, err
+    ranked = tmp_path / "acme" / "out" / "ranked.csv"
+    assert pd.read_csv(ranked, dtype=str)[["rank", "account_id", "risk_score", "risk_tier"]].values.tolist() == [
+        ["1", "A1", "30.0", "medium"], ["2", "A2", "30.0", "medium"]]
+    assert sorted(p.name for p in (tmp_path / "acme" / "out").iterdir()) == [
+        "ranked.csv", "ranked.csv.lock", "ranked.excluded.csv", "ranked.manifest.json", "ranked.rejects.csv"]
+    assert list(cron.iterdir()) == []
 
 
 def test_init_refuses_to_overwrite_a_config(tmp_path):

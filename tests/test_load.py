@@ -224,6 +224,20 @@ def test_usage_missing_is_an_error(tmp_path):
         load(tmp_path)
 
 
+def test_two_candidates_for_one_export_are_an_error_not_a_choice(tmp_path):
+    write_text(tmp_path / "usage.csv", USAGE_OK)
+    pd.DataFrame({"account_id": ["A2"], "timestamp": ["2024-03-02"]}).to_parquet(tmp_path / "usage.parquet")
+    with pytest.raises(InputDataError, match=re.escape(
+            f"usage: more than one usage export in the input folder: {tmp_path / 'usage.csv'} and "
+            f"{tmp_path / 'usage.parquet'}. Keep one, or set inputs.usage.path in the config to the one to "
+            "read.")) as caught:
+        load(tmp_path)
+    assert caught.value.file == str(tmp_path)
+    loaded = load(tmp_path, {"inputs": {"usage": {"path": "usage.parquet"}}})  # named: nothing to choose
+    assert loaded.frame("usage")["account_id"].tolist() == ["A2"]
+    assert loaded.stats["usage"].files == [tmp_path / "usage.parquet"]
+
+
 def test_configured_path_that_does_not_exist_is_an_error(tmp_path):
     with pytest.raises(InputDataError, match=re.escape(
             f"{tmp_path / 'nope.csv'}: no such file (inputs.usage.path in the config).")):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from churnscore.manifest import EarlyDigests, build_manifest, sha256_file, sha256_files
+from churnscore.manifest import EarlyDigests, absolute, build_manifest, sha256_file, sha256_files
 
 EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -59,3 +59,24 @@ def test_early_digests_are_used_and_the_files_they_missed_are_hashed_at_the_end(
     m = build_manifest(summary, {}, config_source="c.yaml", config_hash="h", model_hash=None,
                        started=datetime(2026, 11, 1, tzinfo=timezone.utc), early=early)
     assert [i["sha256"] for i in m["inputs"]] == [ABC, EMPTY]
+
+
+def test_manifest_paths_are_absolute_and_normalised(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "data" / "u.csv").write_bytes(b"abc")
+    monkeypatch.chdir(tmp_path / "configs")
+    summary = {"files": {"usage": {"files": ["../data/u.csv"], "per_file": {"../data/u.csv": {
+                   "rows_read": 1, "rows_rejected": 0}}}}, "as_of": "2026-10-31", "timings_s": {},
+               **{k: 0 for k in ("accounts_in_inputs", "accounts_scored", "accounts_excluded", "at_risk",
+                                 "rows_read", "rows_rejected", "revenue_at_risk")}}
+    m = build_manifest(summary, {"ranked": tmp_path / "configs" / ".." / "out" / "r.csv"}, config_source="c.yaml",
+                       config_hash="h", model_hash=None, started=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    root = tmp_path.resolve()
+    assert m["config"]["path"] == str(root / "configs" / "c.yaml")
+    assert [(i["path"], i["sha256"], i["rows_read"]) for i in m["inputs"]] == [(str(root / "data" / "u.csv"), ABC, 1)]
+    assert m["files"]["usage"]["files"] == [str(root / "data" / "u.csv")]
+    assert m["files"]["usage"]["per_file"] == {str(root / "data" / "u.csv"): {"rows_read": 1, "rows_rejected": 0}}
+    assert m["outputs"] == {"ranked": str(root / "out" / "r.csv")}
+    assert summary["files"]["usage"]["files"] == ["../data/u.csv"]  # the summary itself is left as it was
+    assert absolute("<dict>") == "<dict>"
