@@ -375,9 +375,11 @@ def _csv_plan(path: Path, export: Export, spec: InputSpec) -> _CsvPlan:
     return _CsvPlan(sep, mapped, header_only)
 
 
-def _csv_options(plan: _CsvPlan, types: dict[str, pa.DataType], ragged: "_Ragged",
+def _csv_options(plan: _CsvPlan, types: dict[str, pa.DataType], ragged: "_Ragged", spans: bool = False,
                  ) -> tuple[pacsv.ParseOptions, pacsv.ConvertOptions]:
-    parse = pacsv.ParseOptions(delimiter=plan.sep, newlines_in_values=False, invalid_row_handler=ragged)
+    """``spans``: values may hold line breaks where a block of the file ends (see _out_of_sync), so the
+    reader must follow the quotes to find where a row ends: slower, and only asked for once it is needed."""
+    parse = pacsv.ParseOptions(delimiter=plan.sep, newlines_in_values=spans, invalid_row_handler=ragged)
     convert = pacsv.ConvertOptions(include_columns=list(types), column_types=types, strings_can_be_null=True,
                                    quoted_strings_can_be_null=True, null_values=[""])
     return parse, convert
@@ -388,6 +390,12 @@ def _arrow_error(exc: pa.ArrowInvalid, path: Path, name: str) -> InputDataError:
     if "UTF8" in msg or "utf8" in msg.lower():
         return _not_utf8(path, name)
     return InputDataError(f"{path}: cannot parse as CSV ({msg.splitlines()[0]}).", file=str(path))
+
+
+def _out_of_sync(exc: pa.ArrowInvalid) -> bool:
+    """A quoted value over several lines met the end of a block: the reader, told values hold no line
+    breaks (fast), cut the file inside the value. The file is then read again following the quotes."""
+    return "out of sync" in str(exc).lower()
 
 
 def _conversion_error(exc: pa.ArrowInvalid) -> bool:
@@ -405,14 +413,17 @@ def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, di
         return pa.table({s: pa.array([], pa.string()) for s in types}), plan.mapped, ragged
     # A first read uses both cores; only when it met rows with the wrong number of fields is the file
     # read again single-threaded, where pyarrow numbers them (1 = header).
-    typed, threads = True, True
+    typed, threads, spans = True, True, False
     while True:
-        parse, convert = _csv_options(plan, plan.types(export, spec, typed), ragged)
-        read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=1 << 24, use_threads=threads)
+        parse, convert = _csv_options(plan, plan.types(export, spec, typed), ragged, spans)
+        read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=STREAM_BLOCK, use_threads=threads)
         ragged.rows.clear()
         try:
             table = pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
         except pa.ArrowInvalid as exc:
+            if not spans and _out_of_sync(exc):
+                spans = True
+                continue
             if typed and _conversion_error(exc):
                 typed = False
                 continue
@@ -426,14 +437,15 @@ def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, di
     return table, plan.mapped, ragged
 
 
-def _csv_batches(path: Path, export: Export, spec: InputSpec, plan: _CsvPlan, typed: bool):  # noqa: ANN202
+def _csv_batches(path: Path, export: Export, spec: InputSpec, plan: _CsvPlan, typed: bool,  # noqa: ANN202
+                 spans: bool = False):
     """The file in batches of about STREAM_BLOCK bytes; raises _Fallback on a row with the wrong number of
     fields, ArrowInvalid when a typed value does not convert. Parsed on the calling thread only: read_ahead
     runs it beside the work on the batches, and Arrow's own threads would compete with that work for the
     cores (10 M usage rows: 2.0 s of CPU for tickets.csv single-threaded against 3.1 s with its threads,
     and load 0.4-1.9 s faster in alternated runs)."""
     ragged = _Ragged(plan.sep)
-    parse, convert = _csv_options(plan, plan.types(export, spec, typed), ragged)
+    parse, convert = _csv_options(plan, plan.types(export, spec, typed), ragged, spans)
     read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=STREAM_BLOCK, use_threads=False)
     try:
         reader = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
@@ -1300,7 +1312,7 @@ def _parquet_columns(table: pa.Table, mapped: dict[str, str], path: Path,
     return table
 
 
-def _batches(path: Path, export: Export, spec: InputSpec, typed: bool):  # noqa: ANN202
+def _batches(path: Path, export: Export, spec: InputSpec, typed: bool, spans: bool = False):  # noqa: ANN202
     """(mapping, batches) of one file, streamed; see _csv_batches."""
     if path.name.endswith(".parquet"):
         try:
@@ -1329,7 +1341,7 @@ def _batches(path: Path, export: Export, spec: InputSpec, typed: bool):  # noqa:
     plan = _csv_plan(path, export, spec)
     if plan.header_only:
         return plan.mapped, iter(())
-    return plan.mapped, _csv_batches(path, export, spec, plan, typed)
+    return plan.mapped, _csv_batches(path, export, spec, plan, typed, spans)
 
 
 READ_AHEAD = 2  # batches parsed ahead of the one being worked on
@@ -1480,13 +1492,14 @@ def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec, prefetc
     rows.files.append(label)
     file = len(rows.files) - 1
     csv = not path.name.endswith(".parquet")  # Parquet has no lines: its rows are numbered 2, 3, ...
-    for typed in (True, False):
+    typed, spans = True, False
+    while True:
         rejects: list[pd.DataFrame] = []
         read = 0
         shift = 0  # line breaks inside the values of the file's earlier batches
         try:
-            taken = prefetch.take(path) if typed and prefetch is not None else None
-            mapped, batches = taken if taken is not None else _batches(path, export, spec, typed)
+            taken = prefetch.take(path) if typed and not spans and prefetch is not None else None
+            mapped, batches = taken if taken is not None else _batches(path, export, spec, typed, spans)
             for table in (batches if taken is not None else read_ahead(batches)):
                 n = table.num_rows
                 # one line a record (1 = header), moved on by the lines that quoted values span, if any
@@ -1510,7 +1523,11 @@ def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec, prefetc
             break
         except pa.ArrowInvalid as exc:
             rows.rollback()
+            if not spans and _out_of_sync(exc):
+                spans = True
+                continue
             if typed and _conversion_error(exc):
+                typed = False
                 continue
             raise _arrow_error(exc, path, export.name) from None
         except (OSError, EOFError) as exc:

@@ -169,3 +169,15 @@ def test_text_breaks_counts_crlf_lf_and_a_lone_cr_once_each_and_is_none_without_
         "n": pa.array([1.0, 2.0, 3.0, 4.0]),
     })
     assert text_breaks(table).tolist() == [3, 1, 3, 0]
+
+
+def test_a_block_of_the_file_that_ends_inside_a_value_over_lines_is_read_again_following_the_quotes(
+        tmp_path, monkeypatch):
+    """Read fast (values hold no line breaks), a block that ends inside a quoted value stops pyarrow ("CSV
+    parser got out of sync with chunker"): a large NPS file of comments over lines would fail at random."""
+    rows = [f'A{k},2024-03-{1 + k % 28:02d},{k % 10},"line one\nline two of comment {k}"\n' for k in range(1, 41)]
+    rows[29] = "A30,2024-03-03,11,\n"  # record 30 on line 31 + 29 breaks before it
+    monkeypatch.setattr(load_mod, "STREAM_BLOCK", 100)  # every block ends inside a comment, or nearly
+    assert [r[:2] for r in rejected(tmp_path, nps=NPS + "".join(rows))] == [("nps.csv", 60)]
+    rows[4] = "A5,2024-03-06,4,x,extra\n"  # line 10, too many fields: the whole file is read at once
+    assert [r[:2] for r in rejected(tmp_path, nps=NPS + "".join(rows))] == [("nps.csv", 10), ("nps.csv", 59)]
