@@ -37,7 +37,7 @@ from .contract import EXPORTS
 from .errors import ChurnscoreError, InputDataError
 from .features import FEATURE_NAMES, build_features, norm_rows
 from .load import (REJECT_COLUMNS, FileStats, Loaded, _check_order, _dedupe, concat_frames, empty_frame,
-                   file_order, file_sorted, find_files, read_file)
+                   file_order, file_sorted, find_files, read_file, take_rejected_ids)
 from .universe import present_ids
 
 INSTALL = "pip install 'churnscore[dask]'"
@@ -319,7 +319,8 @@ class DaskEngine:
                         if any(len(i.order_rejects) for i in info) else pd.DataFrame(columns=REJECT_COLUMNS)]
             every = parsed + in_order + [file_sorted(list(dups), order)]
             if any(len(r) for r in every):
-                read_rejects.append(pd.concat([r for r in every if len(r)], ignore_index=True))
+                read_rejects.append(take_rejected_ids(pd.concat([r for r in every if len(r)], ignore_index=True),
+                                                      stats[name]))
             stats[name].rows_rejected = sum(len(r) for r in every)
             if name in mapped_exports:
                 stats[name].rows_unmapped = int(sum(counts))

@@ -50,6 +50,20 @@ class FileStats:
     columns: dict[str, str] = field(default_factory=dict)  # canonical -> source column name
     file_rows: dict[str, int] = field(default_factory=dict)  # path -> data rows read from that file
     rows_unmapped: int = 0  # rows whose vendor key has no row in the account mapping file (also rejected)
+    rejected_ids: frozenset[str] = frozenset()  # accounts: the ids of its rejected rows (see take_rejected_ids)
+
+
+REJECTED_ID = "_account_id"  # on the accounts export's rejects until take_rejected_ids takes it off
+
+
+def take_rejected_ids(rejects: pd.DataFrame, stats: FileStats) -> pd.DataFrame:
+    """The rejects as written, without the account ids parse_table noted on the accounts export's; those
+    go to ``stats.rejected_ids``, so that a customer whose row was rejected is excluded for that reason,
+    not as unknown."""
+    if REJECTED_ID not in rejects:
+        return rejects
+    stats.rejected_ids = frozenset(rejects[REJECTED_ID].dropna().astype("str"))
+    return rejects.drop(columns=REJECTED_ID)
 
 
 def reject_limit_problem(stats: dict[str, FileStats], limit: float) -> str | None:
@@ -787,6 +801,8 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
         "value": problems.value[bad],
         "reason": problems.reason[bad],
     })
+    if export.name == "accounts" and "account_id" in frame:  # whose row it was (see take_rejected_ids)
+        rejects[REJECTED_ID] = frame["account_id"].to_numpy(dtype=object)[bad]
     frame = frame.loc[~bad].reset_index(drop=True)
     return frame, rejects
 
@@ -1611,6 +1627,7 @@ def read_export(config: Config, name: str, files: list[Path], spill_parts: int =
         extra = [order_rejects, dup_rejects]
     all_rejects = pd.concat([r for r in rejects + extra if len(r)], ignore_index=True) \
         if any(len(r) for r in rejects + extra) else pd.DataFrame(columns=REJECT_COLUMNS)
+    all_rejects = take_rejected_ids(all_rejects, stats)
     stats.rows_rejected = len(all_rejects)
     if rows.spill is not None:
         return frame, all_rejects, stats, rows.spill

@@ -11,6 +11,7 @@ from .load import Loaded
 EXCLUDE_CHURNED = "churned on or before the as-of date"
 EXCLUDE_NOT_YET = "signed up after the as-of date"
 EXCLUDE_UNKNOWN = "not in the accounts export"
+EXCLUDE_REJECTED = "its accounts row was rejected (see the rejects file)"
 EXCLUDE_NO_DATA = "no rows on or before the as-of date"
 
 
@@ -101,7 +102,11 @@ def account_universe(loaded: Loaded, as_of: pd.Timestamp) -> tuple[pd.Index, pd.
         excluded.append(pd.DataFrame({"account_id": ids[churned], "reason": EXCLUDE_CHURNED}))
         excluded.append(pd.DataFrame({"account_id": ids[not_yet & ~churned], "reason": EXCLUDE_NOT_YET}))
         active = ids[~churned & ~not_yet]
-        excluded.append(pd.DataFrame({"account_id": pd.Index(unknown, dtype="str"), "reason": EXCLUDE_UNKNOWN}))
+        unknown = pd.Index(unknown, dtype="str")
+        rejected = unknown.isin(list(loaded.stats["accounts"].rejected_ids)) if "accounts" in loaded.stats \
+            else np.zeros(len(unknown), dtype=bool)
+        excluded.append(pd.DataFrame({"account_id": unknown[rejected], "reason": EXCLUDE_REJECTED}))
+        excluded.append(pd.DataFrame({"account_id": unknown[~rejected], "reason": EXCLUDE_UNKNOWN}))
     else:
         active = before
         excluded.append(pd.DataFrame({"account_id": pd.Index(no_data, dtype="str"), "reason": EXCLUDE_NO_DATA}))

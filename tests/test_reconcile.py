@@ -31,7 +31,7 @@ A6,Zeta,starter,20,2023-06-01,
 A1,Alpha again,pro,100,2023-01-01,
 """
 # A2 churned before the as-of date; A3 signs up after it; A4's row is rejected (negative MRR), so A4 is not a
-# known account; A5 churns after the as-of date (unknown that day: scored); A6 has no data at all (scored).
+# known account (excluded for that reason); A5 churns after the as-of date (unknown that day: scored); A6 has no data at all (scored).
 USAGE = """account_id,timestamp,user_id,event,count
 A1,2024-03-20T10:00:00Z,u1,login,3
 A1,2024-03-25T10:00:00+02:00,u2,report_created,1
@@ -118,7 +118,7 @@ def test_accounts_in_the_inputs_are_scored_or_excluded_with_their_reason(messy: 
     assert sorted(scored) == ["A1", "A5", "A6"]
     assert excluded == [["A2", "churned on or before the as-of date"],
                         ["A3", "signed up after the as-of date"],
-                        ["A4", "not in the accounts export"],
+                        ["A4", "its accounts row was rejected (see the rejects file)"],  # negative MRR
                         ["X9", "not in the accounts export"],
                         ["Y7", "not in the accounts export"]]
     assert sorted(scored + [e[0] for e in excluded]) == sorted(seen)
@@ -130,9 +130,10 @@ def test_accounts_in_the_inputs_are_scored_or_excluded_with_their_reason(messy: 
                          "  read nps                3 rows (1 rejected)",
                          "  read tickets            3 rows (1 rejected; 1 for accounts not in accounts)",
                          "  read payments           3 rows (1 rejected)"]
-    assert lines[6:10] == ["  accounts: 8 in inputs = 3 scored + 5 excluded",
+    assert lines[6:11] == ["  accounts: 8 in inputs = 3 scored + 5 excluded",
                            "    excluded 1: churned on or before the as-of date",
-                           "    excluded 3: not in the accounts export",
+                           "    excluded 1: its accounts row was rejected (see the rejects file)",
+                           "    excluded 2: not in the accounts export",
                            "    excluded 1: signed up after the as-of date"]
     assert f"  8 rejected rows listed in {tmp_path / 'out' / 'ranked.rejects.csv'}" in lines
 
@@ -203,7 +204,8 @@ def test_manifest_counts_hashes_and_rejects_per_file_are_exact(messy: Path, tmp_
     assert manifest["model_sha256"] is None
     assert manifest["counts"] == {
         "accounts_in_inputs": 8, "accounts_scored": 3,
-        "accounts_excluded": {"churned on or before the as-of date": 1, "not in the accounts export": 3,
+        "accounts_excluded": {"churned on or before the as-of date": 1, "not in the accounts export": 2,
+                              "its accounts row was rejected (see the rejects file)": 1,
                               "signed up after the as-of date": 1},
         "at_risk": {t: int((ranked["risk_tier"] == t).sum()) for t in ("high", "medium", "low")},
         "rows_read": 26, "rows_rejected": 8,
