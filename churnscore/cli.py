@@ -1,13 +1,14 @@
 """click commands only: parse options, call the library, write, and map errors to one line and an exit code.
 
 Exit codes: 0 ok; 1 bad input data, config or model, or an output that cannot be written; 2 bad command-line
-usage; 3 another run holds the output's lock.
+usage; 3 another run holds the output's lock; 143 stopped by SIGTERM.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +18,7 @@ import click
 
 from . import __version__
 from .config import DEFAULT_CONFIG, Config, load_config
-from .errors import ChurnscoreError, NothingScoredError, OutputError, RejectLimitError
+from .errors import ChurnscoreError, NothingScoredError, OutputError, RejectLimitError, Stopped
 from .memory import tune_memory
 from .stages import Stages, rounded
 
@@ -27,7 +28,8 @@ Exit codes:
   1  bad input data, config or model (the message names file, line, column),
      or an output that cannot be written
   2  bad command-line usage
-  3  another run is writing the same output (lock held)"""
+  3  another run is writing the same output (lock held)
+  143  stopped by SIGTERM (outputs stay whole)"""
 
 
 def _log_format() -> str:
@@ -53,12 +55,21 @@ def _fail(exc: ChurnscoreError) -> None:
     sys.exit(exc.exit_code)
 
 
+def _stop(signum: int, frame: Any) -> None:
+    """SIGTERM (a timeout, a service stop) as an exception: the run unwinds through its clean-ups and says
+    so in one line, instead of vanishing with its temporary files and spilled rows left behind."""
+    raise Stopped(f"stopped by {signal.Signals(signum).name} before the end; every output is whole: the last "
+                  "run's, or this run's where it had already been written.")
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn a ChurnscoreError into one line on stderr and its exit code (no traceback)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         tune_memory()  # a command may read large exports in batches: their memory goes back as it goes
+        told = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, _stop)
         try:
             return fn(*args, **kwargs)
         except ChurnscoreError as exc:
@@ -66,6 +77,8 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except OSError as exc:  # the file system said no (a full disk, a permission): one line, not a traceback
             where = f"{exc.filename}: " if exc.filename else ""
             _fail(OutputError(f"{where}{exc.strerror or exc}."))
+        finally:
+            signal.signal(signal.SIGTERM, told)
 
     return wrapper
 
@@ -572,14 +585,18 @@ def explain(account_id: str, config_path: Path | None, input_dir: Path | None, a
 
 
 @main.command("sample-data", epilog=EXIT_CODES)
-@click.option("--accounts", "n_accounts", type=click.IntRange(min=1), default=2000, show_default=True)
-@click.option("--months", type=click.IntRange(min=1), default=12, show_default=True)
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--accounts", "n_accounts", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Number of accounts; some churn during the history (their churn_date says when).")
+@click.option("--months", type=click.IntRange(min=1), default=12, show_default=True,
+              help="Months of history, ending 2026-10-31.")
+@click.option("--seed", type=int, default=42, show_default=True,
+              help="Random seed: the same seed and options give the same files, byte for byte.")
 @click.option("--usage-rows", type=click.IntRange(min=1), default=None,
               help="Approximate number of usage rows (default: natural for the account count).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "csv.gz", "parquet"]), default="csv.gz",
-              show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+              show_default=True, help="File format of every export.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write accounts, usage, nps, tickets and payments into (made if missing).")
 @handle_errors
 def sample_data(n_accounts: int, months: int, seed: int, usage_rows: int | None, fmt: str, out: Path) -> None:
     """Generate realistic synthetic exports (with known churn) in the input contract's format.

@@ -44,6 +44,13 @@ class ModelError(ChurnscoreError):
     """A model file cannot be trained, trusted or used with this config."""
 
 
+class Stopped(ChurnscoreError):
+    """The run was told to stop (SIGTERM: a timeout, a service stop): it unwinds, so its temporary files and
+    spilled rows are removed and every output is whole (the last run's or this one's)."""
+
+    exit_code = 143  # 128 + SIGTERM, as a shell reports a process ended by it
+
+
 class LockError(ChurnscoreError):
     """Another run is writing the same output."""
 

@@ -151,3 +151,28 @@ def test_a_second_run_on_a_locked_output_exits_3_and_writes_nothing(tmp_path: Pa
     # the lock is released with the holder: now it runs
     assert subprocess.run([sys.executable, "-m", "churnscore.cli", "score", "--input-dir", str(inputs),
                            "--out", str(out)], capture_output=True, timeout=120).returncode == 0
+
+
+def test_sigterm_part_way_unwinds_says_so_in_one_line_and_leaves_the_previous_list(tmp_path: Path) -> None:
+    """A timeout or a service stop sends SIGTERM: the run removes its temporary files, says why it ended, and
+    exits 143 (128 + 15, as a shell reports it); the list it did not finish is not in place."""
+    out = tmp_path / "out" / "ranked.csv"
+    first = subprocess.run([sys.executable, "-m", "churnscore.cli", "score", "--out", str(out)], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    before = out.read_bytes()
+    victim = start(out, tmp_path)
+    try:
+        wait_for_lock(victim, out)
+        time.sleep(0.3)  # into the loading
+        victim.send_signal(signal.SIGTERM)
+        _, err = victim.communicate(timeout=60)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.communicate()
+    assert victim.returncode == 143
+    assert err.splitlines()[-1] == ("churnscore: error: stopped by SIGTERM before the end; every output is whole: "
+                                    "the last run's, or this run's where it had already been written.")
+    assert out.read_bytes() == before
+    assert listing(out.parent) == (OUTPUTS, set())  # no temporary file left behind
