@@ -67,7 +67,6 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        tune_memory()  # a command may read large exports in batches: their memory goes back as it goes
         told = signal.getsignal(signal.SIGTERM)
         signal.signal(signal.SIGTERM, _stop)
         try:
@@ -96,7 +95,9 @@ input_dir_option = click.option(
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A date option checked as the command line is read: a typo is a usage error (exit 2), as a bad
     --format is, not bad input data."""
-    from .pipeline import parse_as_of
+    if value is None:
+        return None
+    from .pipeline import parse_as_of  # pandas: after main() has tuned the memory (see tune_memory)
 
     try:
         parse_as_of(value)
@@ -170,6 +171,9 @@ def main(log_format: str) -> None:
       churnscore score
       churnscore features --list
     """
+    # before the command's options are read (a date option imports pandas) and before any work: a command
+    # may read large exports in batches, whose memory then goes back as it goes
+    tune_memory()
     if log_format == "json":
         import warnings
 
