@@ -18,7 +18,7 @@ import click
 
 from . import __version__
 from .config import DEFAULT_CONFIG, Config, load_config
-from .errors import ChurnscoreError, NothingScoredError, OutputError, RejectLimitError, Stopped
+from .errors import ChurnscoreError, FileSystemError, NothingScoredError, RejectLimitError, Stopped
 from .memory import tune_memory
 from .stages import Stages, rounded
 
@@ -75,7 +75,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             _fail(exc)
         except OSError as exc:  # the file system said no (a full disk, a permission): one line, not a traceback
             where = f"{exc.filename}: " if exc.filename else ""
-            _fail(OutputError(f"{where}{exc.strerror or exc}."))
+            _fail(FileSystemError(f"{where}{exc.strerror or exc}."))
         finally:
             signal.signal(signal.SIGTERM, told)
 
@@ -243,7 +243,7 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
         from .model import load_model
 
         model = load_model(model_path, config)
-    fmt = format_for(out, fmt, config.output.format) if out is not None else config.output.format
+    fmt = format_for(out, fmt, config.output.format)  # an --out's ending, not output.path's
     # --out is relative to the working directory, output.path to the config
     out = ready_to_write(out or config.output_path)
     if report_path is not None:
@@ -439,7 +439,6 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     """
     from .model import save_model, train as run_train
     from .pipeline import resolve_as_of
-
     from .write import ready_to_write
 
     config = _config(config_path, presets)

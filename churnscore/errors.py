@@ -36,6 +36,10 @@ class OutputError(ChurnscoreError):
     a full disk)."""
 
 
+class FileSystemError(ChurnscoreError):
+    """The file system refused a read or a write part-way (a full disk, a permission, a file gone)."""
+
+
 class NothingScoredError(ChurnscoreError):
     """Every account was excluded: an empty list must not replace the last good one."""
 

@@ -227,11 +227,11 @@ def ready_to_write(path: str | Path) -> Path:
     return path
 
 
-def format_for(path: str | Path, given: str | None, default: str) -> str:
+def format_for(path: str | Path | None, given: str | None, default: str) -> str:
     """The output format: the one given (--format), else the one the file name ends with (.csv, .parquet,
-    .json), else the config's."""
-    if given is not None:
-        return given
+    .json; ``path`` None: no file named), else the config's."""
+    if given is not None or path is None:
+        return given or default
     ending = Path(path).suffix.lower().lstrip(".")
     return ending if ending in FORMATS else default
 

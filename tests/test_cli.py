@@ -317,7 +317,8 @@ def test_a_write_the_file_system_refuses_is_one_line_and_keeps_the_list(inputs: 
     assert out.read_bytes() == before
 
 
-def test_the_output_format_follows_the_file_name_unless_given(inputs: Path, tmp_path: Path) -> None:
+def test_the_output_format_follows_the_file_name_unless_given(inputs: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     assert run("score", "--input-dir", str(inputs), "--out", str(tmp_path / "r.parquet"))[0] == 0
     assert pd.read_parquet(tmp_path / "r.parquet")["account_id"].tolist() == ["A002", "A001", "A004"]
     assert run("score", "--input-dir", str(inputs), "--out", str(tmp_path / "r.JSON"))[0] == 0
@@ -326,6 +327,10 @@ def test_the_output_format_follows_the_file_name_unless_given(inputs: Path, tmp_
     assert (tmp_path / "r.json").read_text().startswith("rank,account_id,")
     assert run("score", "--input-dir", str(inputs), "--out", str(tmp_path / "r.txt"))[0] == 0  # the config's: csv
     assert (tmp_path / "r.txt").read_text().startswith("rank,account_id,")
+    monkeypatch.chdir(tmp_path)  # no --out: out/ranked.csv here, in the format given
+    assert run("score", "--input-dir", str(inputs), "--format", "json")[0] == 0
+    assert [r["account_id"] for r in json.loads((tmp_path / "out" / "ranked.csv").read_text())] == [
+        "A002", "A001", "A004"]
     assert run("features", "--input-dir", str(inputs), "--out", str(tmp_path / "f.json"))[0] == 0
     assert [r["account_id"] for r in json.loads((tmp_path / "f.json").read_text())] == ["A001", "A002", "A004"]
 
