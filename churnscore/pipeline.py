@@ -208,7 +208,8 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
                               "model_reasons": reasons}, index=table.index)
         risk = probability * 100.0
     names = account_attributes(loaded.frame("accounts"), table.index)["account_name"]
-    ranked = rank(risk, words, table["mrr"], names, config.scoring, rank_by=rank_by, extra=extra)
+    ranked = rank(risk, words, table["mrr"], names, config.scoring, rank_by=rank_by, extra=extra,
+                  finer=risk if model is not None else None)
     if prior is not None:
         ranked = add_previous(ranked, prior)
     return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, stage.stop(), prior)

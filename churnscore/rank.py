@@ -46,11 +46,14 @@ def _order(keys: list[np.ndarray], ids: pd.Index) -> np.ndarray:
 
 
 def rank(score: pd.Series, words: pd.DataFrame, mrr: pd.Series, names: pd.Series, scoring: Scoring, *,
-         rank_by: str | None = None, extra: pd.DataFrame | None = None) -> pd.DataFrame:
+         rank_by: str | None = None, extra: pd.DataFrame | None = None,
+         finer: pd.Series | None = None) -> pd.DataFrame:
     """The ranked list, highest risk first (or most revenue at risk), ties broken by account_id.
 
     ``score`` is 0-100 per account; ``words`` has red_flags, reasons, suggested_play; ``extra`` columns
-    (e.g. churn_probability, model reasons) are appended after the standard ones.
+    (e.g. churn_probability, model reasons) are appended after the standard ones. ``finer``: a figure that
+    orders accounts whose shown score (one decimal) is the same, before account_id does (a model's churn
+    probability; the rules' score is shown as it is ranked).
     """
     by = rank_by or scoring.rank_by
     index = score.index
@@ -60,6 +63,8 @@ def rank(score: pd.Series, words: pd.DataFrame, mrr: pd.Series, names: pd.Series
     revenue = (mrr_at * risk / 100.0).round(2).to_numpy()
     risk_v = risk.to_numpy()
     keys = [np.where(np.isnan(revenue), -1.0, revenue), risk_v] if by == "revenue" else [risk_v]
+    if finer is not None:  # e.g. probabilities 0.9999 and 0.9996 both show 100.0: not ordered by account_id
+        keys.append(finer.reindex(index).to_numpy(dtype="float64"))
     order = _order(keys, ids)
     frame = pd.DataFrame({
         "rank": np.arange(1, len(order) + 1),

@@ -49,6 +49,17 @@ def test_rank_orders_by_risk_with_ties_broken_by_account_id():
     pd.testing.assert_frame_equal(out, expected, check_exact=True)
 
 
+def test_a_finer_figure_orders_accounts_whose_shown_score_is_the_same():
+    """A model's probabilities 0.9996 and 0.9999 both show as 100.0: the finer one orders them, not the id."""
+    scores = {"a": 99.96, "b": 99.99, "c": 50.0, "d": 50.0}
+    finer = pd.Series(scores)
+    assert ranked(scores)["account_id"].tolist() == ["a", "b", "c", "d"]
+    assert ranked(scores, finer=finer)["account_id"].tolist() == ["b", "a", "c", "d"]  # c, d: a true tie
+    out = ranked(scores, {"a": 10.0, "b": 10.0, "c": 20.0, "d": 20.0}, rank_by="revenue", finer=finer)
+    assert out[["account_id", "revenue_at_risk"]].values.tolist() == [["b", 10.0], ["a", 10.0], ["c", 10.0],
+                                                                      ["d", 10.0]]
+
+
 def test_rank_by_revenue_puts_the_most_revenue_at_risk_first_and_unknown_mrr_last():
     scores = {"a": 50.0, "b": 20.0, "c": 90.0, "d": 80.0, "e": 40.0}
     mrr = {"a": 100.0, "b": 1000.0, "c": 10.0, "e": 250.0}
