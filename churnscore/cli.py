@@ -228,6 +228,7 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
     from .pipeline import score as run_score
     from .runlock import output_lock
     from .terminal import stage_line, top_table, wants_colour
+    from .universe import nothing_left
     from .write import format_for, ready_to_write, remove_stale_temps, sibling, write_json, write_run, write_table
 
     started = datetime.now(timezone.utc)
@@ -268,10 +269,8 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
         if not len(result.ranked):  # a wrong --as-of or a broken export; under cron, an empty list
             write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")
             path = write_table(result.excluded, sibling(out, "excluded", ".csv"), "csv")
-            excluded = "; ".join(f"{n:,} {reason}" for reason, n in result.summary()["accounts_excluded"].items())
-            raise NothingScoredError(f"no account left to score as of {result.as_of.date()}: all "
-                                     f"{len(result.excluded):,} accounts in the inputs excluded ({excluded}). "
-                                     f"See {path}; the previous ranked list was left as it was.")
+            raise NothingScoredError(f"{nothing_left(result.as_of, result.excluded)}. See {path}; the previous "
+                                     "ranked list was left as it was.")
         stages = Stages(live, timings=result.timings)  # after pipeline.score's own
         html = None
         if report_path is not None:  # made before any file is written: a report that fails leaves the list

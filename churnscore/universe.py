@@ -59,6 +59,13 @@ def ids_in(columns: list[pd.Series]) -> pd.Index:
     return _union([present_ids(c) for c in columns])
 
 
+def nothing_left(as_of: pd.Timestamp, excluded: pd.DataFrame) -> str:
+    """Why no account is left to score (every one excluded, e.g. an --as-of before the data), for people."""
+    counts = "; ".join(f"{n:,} {reason}" for reason, n in excluded["reason"].value_counts().sort_index().items())
+    return (f"no account left to score as of {as_of.date()}: all {len(excluded):,} accounts in the inputs "
+            f"excluded ({counts})")
+
+
 def account_universe(loaded: Loaded, as_of: pd.Timestamp) -> tuple[pd.Index, pd.DataFrame]:
     """The accounts to score on the as-of date, and every other account seen with the reason it is not.
 

@@ -14,8 +14,9 @@ from .accounts_map import find_account_map, map_accounts
 from .config import Config
 from .contract import EXPORTS
 from .errors import ChurnscoreError, InputDataError
-from .load import REJECT_COLUMNS, FileStats, find_files, parts_to_spill, read_export, reject_limit_problem
-from .universe import present_ids
+from .load import (REJECT_COLUMNS, FileStats, Loaded, find_files, parts_to_spill, read_export,
+                   reject_limit_problem)
+from .universe import account_universe, nothing_left, present_ids
 
 
 @dataclass
@@ -143,6 +144,10 @@ def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spi
                 if rows:
                     notes.append(f"{name}: {rows:,} rows for {ids:,} account ids not in the "
                                  "accounts export (they are not scored).")
+    if when is not None and not problems and "usage" in frames:  # as score would find it: no account to score
+        index, excluded = account_universe(Loaded(frames, all_rejects, stats, []), when)
+        if not len(index):
+            problems.append(f"{nothing_left(when, excluded)}; 'churnscore score' would stop.")
     read = sum(st.rows_read for st in stats.values())
     rate = len(all_rejects) / read if read else 0.0
     over = reject_limit_problem(stats, config.rejects.max_reject_rate)

@@ -274,3 +274,7 @@ def test_no_account_left_to_score_fails_and_keeps_the_last_good_list(tmp_path: P
                               f"{tmp_path / 'r.excluded.csv'}; the previous ranked list was left as it was.\n")
     assert out.read_bytes() == before
     assert rows(tmp_path / "r.excluded.csv") == sorted([f"A{i}", "signed up after the as-of date"] for i in range(20))
+    code, text, _ = cli("validate", "--input-dir", d, "--as-of", "2020-01-31")  # validate says so too
+    assert code == 1
+    assert ("  - no account left to score as of 2020-01-31: all 20 accounts in the inputs excluded (20 signed up "
+            "after the as-of date); 'churnscore score' would stop.") in text.splitlines()
