@@ -224,12 +224,14 @@ class LinearChurnModel:
             out[:, i] = total
         return out
 
-    def scored(self, X: pd.DataFrame | np.ndarray, k: int = 0,
-               above: float = -np.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def scored(self, X: pd.DataFrame | np.ndarray, k: int = 0, above: float = -np.inf,
+               when_set: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per row: the churn probability and, for k > 0, the positions in ``columns`` of the k inputs that
         contribute most above ``above`` (ties: the earlier column, as a stable sort orders them) and their
-        contributions; -inf (position 0) where a row has fewer. One pass over the blocks gives both; k passes
-        of argmax instead of a sort of every input."""
+        contributions; -inf (position 0) where a row has fewer. ``when_set``: positions of inputs that count
+        only where their value is not 0 (a flag, a yes/no feature told as a condition: where it is 0 its words
+        would be false, although a negative coefficient makes it push the risk up). One pass over the blocks
+        gives both; k passes of argmax instead of a sort of every input."""
         probability = np.empty(len(X))
         top = np.zeros((len(X), k), dtype="int64")
         value = np.full((len(X), k), -np.inf)
@@ -238,6 +240,10 @@ class LinearChurnModel:
             if not k:
                 continue
             inputs = self.input_contributions(contrib)
+            if when_set:
+                unset = np.asarray(X.iloc[rows, when_set] if isinstance(X, pd.DataFrame) else X[rows][:, when_set],
+                                   dtype="float64") == 0
+                inputs[:, when_set] = np.where(unset, -np.inf, inputs[:, when_set])
             left = np.where(inputs > above, inputs, -np.inf)  # NaN is never above
             at = np.arange(len(left))
             for j in range(min(k, left.shape[1])):
@@ -506,38 +512,51 @@ def check_compatible(model: LinearChurnModel, config: Config, path: str | Path =
 
 # ----------------------------------------------------------------------------- reasons in words
 
-PHRASES: dict[str, str] = {
-    "usage_events_30d": "{v:int} events in 30 days",
+PHRASES: dict[str, str] = {  # {s}: "s" unless the number is 1
+    "usage_events_30d": "{v:int} event{s} in 30 days",
+    "usage_events_prev_30d": "{v:int} event{s} in the 30 days before",
     "usage_trend_30d": "usage {v:trend} vs prior 30 days",
     "active_days_30d": "active on {v:int} of the last 30 days",
-    "days_since_last_activity": "last active {v:int} days ago",
+    "days_since_last_activity": "last active {v:int} day{s} ago",
     "never_active": "never used the product",
-    "active_users_30d": "{v:int} active users",
+    "active_users_30d": "{v:int} active user{s}",
+    "active_users_prev_30d": "{v:int} active user{s} in the 30 days before",
     "users_gone_quiet_share": "{v:pct} of last month's users inactive",
     "seat_utilisation": "{v:pct} of seats active",
     "key_feature_adoption": "uses {v:pct} of key features",
+    "key_feature_events_30d": "{v:int} key-feature event{s} in 30 days",
     "avg_session_seconds_30d": "sessions average {v:int} s",
     "task_time_vs_norm_30d": "tasks take {v:num}x the usual time",
     "first30_logins_per_day": "{v:num} logins/day in first 30 days",
     "first_session_seconds": "first session {v:int} s",
     "nps_latest": "NPS {v:num}",
+    "nps_mean": "NPS {v:num} on average",
     "nps_trend": "NPS {v:signed} points vs earlier",
-    "days_since_nps_response": "no NPS answer for {v:int} days",
+    "nps_detractor": "NPS detractor (6 or less)",
+    "days_since_nps_response": "no NPS answer for {v:int} day{s}",
     "nps_silent": "silent to NPS surveys",
-    "tickets_open": "{v:int} open tickets",
-    "tickets_unresolved_old": "{v:int} tickets open 14+ days",
-    "ticket_max_category_90d": "{v:int} tickets on one topic in 90 days",
+    "tickets_open": "{v:int} open ticket{s}",
+    "tickets_opened_30d": "{v:int} ticket{s} opened in 30 days",
+    "tickets_opened_90d": "{v:int} ticket{s} opened in 90 days",
+    "tickets_unresolved_old": "{v:int} ticket{s} open 14+ days",
+    "ticket_resolution_median_hours": "tickets take {v:num} h to resolve (median)",
+    "tickets_urgent_90d": "{v:int} urgent ticket{s} in 90 days",
+    "ticket_max_category_90d": "{v:int} ticket{s} on one topic in 90 days",
+    "csat_mean_90d": "CSAT {v:num} of 5 in 90 days",
     "ticket_silence": "stopped opening tickets",
-    "payments_late_90d": "{v:int} late payments in 90 days",
-    "days_overdue": "invoice {v:int} days overdue",
-    "payments_failed_30d": "{v:int} failed payments in 30 days",
-    "payments_failed_90d": "{v:int} failed payments in 90 days",
-    "failed_card_expired_90d": "card expired on {v:int} charges",
+    "payments_late_90d": "{v:int} late payment{s} in 90 days",
+    "days_overdue": "invoice {v:int} day{s} overdue",
+    "payments_failed_30d": "{v:int} failed payment{s} in 30 days",
+    "payments_failed_90d": "{v:int} failed payment{s} in 90 days",
+    "failed_card_expired_90d": "card expired on {v:int} charge{s}",
+    "failed_card_declined_90d": "{v:int} declined charge{s} in 90 days",
     "card_expiring_before_renewal": "card expires before renewal",
     "payment_method_changed_90d": "payment method changed",
+    "mrr": "MRR {v:int}/month",
     "mrr_change_pct_90d": "MRR {v:trend} in 90 days",
-    "tenure_days": "customer for {v:int} days",
-    "days_to_renewal": "renewal in {v:int} days",
+    "seats": "{v:int} seat{s}",
+    "tenure_days": "customer for {v:int} day{s}",
+    "days_to_renewal": "renewal in {v:int} day{s}",
     "renewal_within_90d": "renewal within 90 days",
     "contract_months": "{v:int}-month contract",
     "auto_renew_off": "auto-renew off",
@@ -570,10 +589,14 @@ def phrases(column: str, values: pd.Series) -> pd.Series:
         return out
     if template is None:
         out[known] = f"{column.replace('_', ' ')} = " + _fmt(values[known], "num")
-    elif not rest:
-        out[:] = template
+    elif not rest:  # a condition: said where it holds, the plain value where it does not
+        out[known] = f"{column.replace('_', ' ')} = " + _fmt(values[known], "num")
+        out[known & (values != 0)] = template
     else:
-        out[known] = head + _fmt(values[known], kind) + tail
+        number = _fmt(values[known], kind)
+        one = (number == "1").to_numpy()  # "1 ticket", "2 tickets"
+        singular = head.replace("{s}", "") + number + tail.replace("{s}", "")
+        out[known] = singular.where(one, head.replace("{s}", "s") + number + tail.replace("{s}", "s"))
     return out
 
 
@@ -613,7 +636,9 @@ def probability_and_reasons(model: LinearChurnModel, X: pd.DataFrame, features: 
     input's distinct values; the rows carry numbers, and Arrow joins the words once.
     """
     names = model.columns
-    probability, top, top_val = model.scored(X, k, above=min_contribution)
+    conditions = [i for i, name in enumerate(names)  # said as true or not at all (see LinearChurnModel.scored)
+                  if name.startswith("flag_") or (name in PHRASES and "{v:" not in PHRASES[name])]
+    probability, top, top_val = model.scored(X, k, above=min_contribution, when_set=conditions)
     aligned = features.index.equals(X.index)  # as score gives them: no copy of the feature table
     known: dict[str, int] = {}  # each phrase once; the rows hold its number
     places = []

@@ -17,8 +17,8 @@ from churnscore.config import parse_config
 from churnscore.errors import ModelError
 from churnscore.load import REJECT_COLUMNS, Loaded
 from churnscore.model import (LinearChurnModel, calibration_table, design_matrix, fit_logistic, load_model,
-                              model_columns, observation_dates, prior_correction, probability_and_reasons,
-                              save_model, time_folds, top_reasons, train, training_set)
+                              model_columns, observation_dates, phrases, prior_correction,
+                              probability_and_reasons, save_model, time_folds, top_reasons, train, training_set)
 from churnscore.load import load_all
 from churnscore.sample import write_sample
 
@@ -171,6 +171,28 @@ def test_reasons_tell_minus_zero_from_zero_and_join_only_the_places_a_row_has() 
     np.testing.assert_array_equal(probability, 1 / (1 + np.exp(-np.array([3.5, 3.5, 0.5, -1.5]))))
 
 
+def test_a_condition_is_a_reason_only_where_it_holds() -> None:
+    """nps_silent with a negative coefficient pushes the risk up where it is 0: 'silent to NPS surveys' would
+    be false there, so it is no reason; the next input is."""
+    m = LinearChurnModel(["nps_silent", "nps_latest"], np.array([0.0, 8.0]), [],
+                         np.array([0.5, 8.0]), np.array([0.5, 1.0]), np.array([-1.0, -0.5]), 0.0, {})
+    X = pd.DataFrame({"nps_silent": [0.0, 1.0], "nps_latest": [3.0, 3.0]}, index=["A", "B"])
+    # A: silent contributes +1 (not a reason), NPS +2.5; B: silent -1, NPS +2.5
+    assert top_reasons(m, X, X, k=2).to_dict() == {"A": "NPS 3", "B": "NPS 3"}
+    flags = LinearChurnModel(["flag_late_payer", "flag_dormant"], np.zeros(2), [], np.array([0.5, 0.5]),
+                             np.array([0.5, 0.5]), np.array([-1.0, 1.0]), 0.0, {})
+    Xf = pd.DataFrame({"flag_late_payer": [0.0, 1.0], "flag_dormant": [1.0, 1.0]}, index=["A", "B"])
+    assert top_reasons(flags, Xf, Xf, k=2).to_dict() == {"A": "red flag: dormant", "B": "red flag: dormant"}
+
+
+def test_phrases_count_in_words_and_state_a_condition_only_where_it_holds() -> None:
+    assert phrases("tickets_open", pd.Series([1.0, 2.0, 0.0, np.nan])).tolist() == [
+        "1 open ticket", "2 open tickets", "0 open tickets", "no data for tickets open"]
+    assert phrases("nps_silent", pd.Series([1.0, 0.0, np.nan])).tolist() == [
+        "silent to NPS surveys", "nps silent = 0", "no data for nps silent"]
+    assert phrases("mrr", pd.Series([1019.9])).tolist() == ["MRR 1,020/month"]
+
+
 def test_joined_words_per_row_in_place_order() -> None:
     places = [np.array([0, 1, -1, 0], dtype="int32"), np.array([2, -1, -1, 2], dtype="int32")]
     assert model_mod._joined(places, ["a", "b", "c"], 4).to_pylist() == ["a; c", "b", "", "a; c"]
@@ -227,7 +249,7 @@ def test_many_accounts_are_scored_block_by_block_with_the_same_figures(monkeypat
     np.testing.assert_array_equal(model.predict_proba(ts.X), whole[0])
     pd.testing.assert_series_equal(top_reasons(model, ts.X, ts.X), whole[1])
     assert ((whole[1] != "").sum(), whole[1].str.contains("; ").sum()) == (441, 441)
-    assert whole[1].iloc[0] == ("no data for ticket resolution median hours; key feature events 30d = 0; "
+    assert whole[1].iloc[0] == ("no data for ticket resolution median hours; 0 key-feature events in 30 days; "
                                 "renewal within 90 days")
 
 
