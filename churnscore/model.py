@@ -194,12 +194,14 @@ class LinearChurnModel:
         z *= self.coef
         return z
 
-    def _blocks(self, X: pd.DataFrame | np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
-        """(rows, their contributions) in blocks of ROW_BLOCK rows: the temporaries (six arrays the size of the
-        input at once) follow the block, not the accounts. Every figure is computed row by row, so the same."""
+    def _blocks(self, X: pd.DataFrame | np.ndarray) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+        """(rows, their values, their contributions) in blocks of ROW_BLOCK rows: the temporaries (six arrays
+        the size of the input at once) follow the block, not the accounts. Every figure is computed row by
+        row, so the same."""
         for start in range(0, len(X), ROW_BLOCK):
             rows = slice(start, start + ROW_BLOCK)
-            yield rows, self.contributions(X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows])
+            x = np.asarray(X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows], dtype="float64")
+            yield rows, x, self.contributions(x)
 
     def input_contributions(self, contrib: np.ndarray) -> np.ndarray:
         """Contribution of each model input (its value plus its missing indicator) from the transformed
@@ -235,15 +237,13 @@ class LinearChurnModel:
         probability = np.empty(len(X))
         top = np.zeros((len(X), k), dtype="int64")
         value = np.full((len(X), k), -np.inf)
-        for rows, contrib in self._blocks(X):
+        for rows, x, contrib in self._blocks(X):
             probability[rows] = 1.0 / (1.0 + np.exp(-(contrib.sum(axis=1) + self.intercept)))
             if not k:
                 continue
             inputs = self.input_contributions(contrib)
             if when_set:
-                unset = np.asarray(X.iloc[rows, when_set] if isinstance(X, pd.DataFrame) else X[rows][:, when_set],
-                                   dtype="float64") == 0
-                inputs[:, when_set] = np.where(unset, -np.inf, inputs[:, when_set])
+                inputs[:, when_set] = np.where(x[:, when_set] == 0, -np.inf, inputs[:, when_set])
             left = np.where(inputs > above, inputs, -np.inf)  # NaN is never above
             at = np.arange(len(left))
             for j in range(min(k, left.shape[1])):
@@ -264,7 +264,7 @@ class LinearChurnModel:
 
     def decision(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         out = np.empty(len(X))
-        for rows, contrib in self._blocks(X):
+        for rows, _, contrib in self._blocks(X):
             out[rows] = contrib.sum(axis=1) + self.intercept
         return out
 
