@@ -263,11 +263,11 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
                            on_loaded=lambda loaded: early.start([p for st in loaded.stats.values()
                                                                  for p in st.files]))
         problem = reject_problem(result, config, strict)
-        if problem is not None:  # keep the last good ranked list; show the rejects
-            path = write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")
-            raise RejectLimitError(f"{problem} See {path}; the previous ranked list was left as it was.")
-        if not len(result.ranked):  # a wrong --as-of or a broken export; under cron, an empty list
-            write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")
+        if problem is not None or not len(result.ranked):  # keep the last good ranked list; show why
+            rejects = write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")
+            if problem is not None:
+                raise RejectLimitError(f"{problem} See {rejects}; the previous ranked list was left as it was.")
+            # nobody to score (a wrong --as-of, a broken export): under cron, an empty list would replace it
             path = write_table(result.excluded, sibling(out, "excluded", ".csv"), "csv")
             raise NothingScoredError(f"{nothing_left(result.as_of, result.excluded)}. See {path}; the previous "
                                      "ranked list was left as it was.")

@@ -584,14 +584,14 @@ def phrases(column: str, values: pd.Series) -> pd.Series:
     head, _, rest = (template or "").partition("{v:")
     kind, _, tail = rest.partition("}")
     known = values.notna()
-    out = pd.Series(f"no data for {column.replace('_', ' ')}", index=values.index, dtype="str")
+    name = column.replace("_", " ")
+    out = pd.Series(f"no data for {name}", index=values.index, dtype="str")
     if not known.any():
         return out
-    if template is None:
-        out[known] = f"{column.replace('_', ' ')} = " + _fmt(values[known], "num")
-    elif not rest:  # a condition: said where it holds, the plain value where it does not
-        out[known] = f"{column.replace('_', ' ')} = " + _fmt(values[known], "num")
-        out[known & (values != 0)] = template
+    if not rest:  # no words for the number: the plain value; a condition is said where it holds
+        out[known] = f"{name} = " + _fmt(values[known], "num")
+        if template is not None:
+            out[known & (values != 0)] = template
     else:
         number = _fmt(values[known], kind)
         one = (number == "1").to_numpy()  # "1 ticket", "2 tickets"
