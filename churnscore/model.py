@@ -197,11 +197,23 @@ class LinearChurnModel:
     def _blocks(self, X: pd.DataFrame | np.ndarray) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
         """(rows, their values, their contributions) in blocks of ROW_BLOCK rows: the temporaries (six arrays
         the size of the input at once) follow the block, not the accounts. Every figure is computed row by
-        row, so the same."""
+        row in a fixed order (see ``linear``), so a row's figures do not depend on the block it falls in."""
         for start in range(0, len(X), ROW_BLOCK):
             rows = slice(start, start + ROW_BLOCK)
             x = np.asarray(X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows], dtype="float64")
             yield rows, x, self.contributions(x)
+
+    def linear(self, contrib: np.ndarray) -> np.ndarray:
+        """The linear predictor of each row: its contributions added column after column, left to right, then
+        the intercept. An explicit order, not ``contrib.sum(axis=1)``: numpy sums a row pairwise or with SIMD
+        lanes depending on the array's shape and memory layout, so a row alone in a short last block came out
+        different in the last bit from the same row in a full block. Element-wise additions in a fixed order
+        are exact IEEE operations, the same on every CPU and whatever the block size."""
+        total = contrib[:, 0].copy() if contrib.shape[1] else np.zeros(len(contrib))
+        for j in range(1, contrib.shape[1]):
+            total += contrib[:, j]
+        total += self.intercept
+        return total
 
     def input_contributions(self, contrib: np.ndarray) -> np.ndarray:
         """Contribution of each model input (its value plus its missing indicator) from the transformed
@@ -238,7 +250,7 @@ class LinearChurnModel:
         top = np.zeros((len(X), k), dtype="int64")
         value = np.full((len(X), k), -np.inf)
         for rows, x, contrib in self._blocks(X):
-            probability[rows] = 1.0 / (1.0 + np.exp(-(contrib.sum(axis=1) + self.intercept)))
+            probability[rows] = 1.0 / (1.0 + np.exp(-self.linear(contrib)))
             if not k:
                 continue
             inputs = self.input_contributions(contrib)
@@ -265,7 +277,7 @@ class LinearChurnModel:
     def decision(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         out = np.empty(len(X))
         for rows, _, contrib in self._blocks(X):
-            out[rows] = contrib.sum(axis=1) + self.intercept
+            out[rows] = self.linear(contrib)
         return out
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
