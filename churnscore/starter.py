@@ -98,7 +98,22 @@ def exports_readme() -> str:
         lines.append(f"  {name + '.csv':<14} ({need}) {cols}")
     lines += ["  account_map.csv (optional) source*, key*, account_id*: joins the keys a vendor export uses",
               "                 (a Zendesk organization, a Stripe customer id, an email domain) to account ids",
-              "", "* required column. The full contract: DATA_CONTRACT.md of the churnscore project.", ""]
+              "", "* required column.", "",
+              "How values are written (a config's inputs.<name>.values maps other words onto these):",
+              "  dates       2026-03-04 (ISO 8601), or the strftime pattern of inputs.<name>.date_format",
+              "  datetimes   2026-03-04T14:23:11Z or 2026-03-04 14:23:11+02:00 (converted to UTC; no offset = UTC),",
+              "              or date_format: unix for seconds since 1970",
+              "  numbers     104.40: a dot for decimals, no thousands separator; mrr, seats, count, amount >= 0;",
+              "              nps score a whole number 0-10; csat 1-5",
+              "  booleans    auto_renew: true/false, yes/no, 1/0 (any case)",
+              "  ids         account_id is text: 00123 stays 00123",
+              "  statuses    tickets: solved, closed or resolved is closed, anything else open; priority high or",
+              "              urgent is urgent. payments: paid, failed, void or refunded; a failure_reason with",
+              "              'expir' in it (expired_card) is an expired card",
+              "  missing     an empty cell",
+              "",
+              "The full contract: docs/DATA_CONTRACT.md of the churnscore project (every column, its kind and",
+              "bounds, and what happens to a row that breaks it).", ""]
     return "\n".join(lines)
 
 
