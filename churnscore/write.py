@@ -184,6 +184,33 @@ def json_chunks(frame: pd.DataFrame) -> Iterator[bytes]:
     yield b"\n]\n"
 
 
+def _read_umask() -> int:
+    """The process's umask, read without changing it where Linux says it (/proc/self/status, since 4.7):
+    os.umask can only be read by setting it, which another thread could see for a moment."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a new output file gets: what open() would give it under the umask (0o666 & ~umask). mkstemp
+    makes 0600 files; forcing 0644 made customer data world-readable in a folder set up to hide it."""
+    global _FILE_MODE
+    if _FILE_MODE is None:
+        _FILE_MODE = 0o666 & ~_read_umask()
+    return _FILE_MODE
+
+
+_FILE_MODE: int | None = None
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write`` on a temporary file beside ``path``, then rename it into place.
 
@@ -192,13 +219,14 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp opens with O_CREAT | O_EXCL | O_NOFOLLOW and a random name: a planted file or link is never written
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), file_mode())
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         try:

