@@ -40,17 +40,19 @@ def _log_format() -> str:
 
 def emit(event: str, text: str, **fields: Any) -> None:
     """One message on stderr: the text for people, or one JSON line for machines (--log-format json)."""
-    if _log_format() == "json":
+    if _log_format() == "json":  # json.dumps shows every control character as \u001b ...
         click.echo(json.dumps({"event": event, **fields}, sort_keys=True, default=str), err=True)
     else:
-        click.echo(text, err=True)
+        from .terminal import printable  # ... and so does printable: data never drives the terminal
+
+        click.echo(printable(text, newlines=True), err=True)
 
 
 def _fail(exc: ChurnscoreError) -> None:
-    from .terminal import clear_progress
+    from .terminal import clear_progress, printable
 
     clear_progress()  # an error starts on its own line, not after a progress line
-    emit("error", f"churnscore: error: {exc}", level="error", message=str(exc), exit_code=exc.exit_code,
+    emit("error", f"churnscore: error: {printable(exc)}", level="error", message=str(exc), exit_code=exc.exit_code,
          error=type(exc).__name__)
     sys.exit(exc.exit_code)
 
@@ -582,8 +584,10 @@ def explain(account_id: str, config_path: Path | None, input_dir: Path | None, a
         from .model import load_model
 
         model = load_model(model_path, config)
-    click.echo(explain_account(config, account_id, input_dir=input_dir, as_of=as_of, model=model,
-                               history=list(history)))
+    from .terminal import printable
+
+    click.echo(printable(explain_account(config, account_id, input_dir=input_dir, as_of=as_of, model=model,
+                                         history=list(history)), newlines=True))
 
 
 @main.command("sample-data", epilog=EXIT_CODES)
@@ -661,8 +665,10 @@ def validate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     from .pipeline import parse_as_of
     from .validate import table_text, validate as run_validate
 
+    from .terminal import printable
+
     result = run_validate(_config(config_path, presets), input_dir, parse_as_of(as_of))
-    click.echo(table_text(result))
+    click.echo(printable(table_text(result), newlines=True))
     if _log_format() == "json":  # the table is for people (stdout); the verdict also as one line for machines
         fields = {"ok": result.ok, "problems": result.problems, "notes": result.notes}
         if result.ok:

@@ -103,3 +103,48 @@ def test_outputs_follow_the_umask(inputs: Path, tmp_path: Path) -> None:
     modes = {p.name: oct(p.stat().st_mode & 0o777) for p in out.parent.iterdir()}
     assert modes == {"r.csv": "0o600", "r.rejects.csv": "0o600", "r.excluded.csv": "0o600",
                      "r.manifest.json": "0o600", "r.lock": "0o600"}
+
+
+# ----------------------------------------------------------------------------- 2. terminal escape codes
+
+CLEAR, TITLE, CLIPBOARD = "\x1b[2J", "\x1b]0;pwned\x07", "\x1b]52;c;ZWNobyBoaQ==\x07"
+HOSTILE_ACCOUNTS = ACCOUNTS.replace("Acme", f"{CLEAR}Acme{TITLE}").replace("Beta", f'"{CLIPBOARD}\x9b31m"')
+
+
+def test_printable_shows_controls_as_escapes() -> None:
+    from churnscore.terminal import printable
+
+    assert printable(f"{CLEAR}a{TITLE}\x9bb\u202ec\td\ne") == \
+        "\\x1b[2Ja\\x1b]0;pwned\\x07\\x9bb\\u202ec\\td\\ne"
+    assert printable("one\ntwo\x1b", newlines=True) == "one\ntwo\\x1b"
+
+
+def test_top_table_shows_account_names_escaped() -> None:
+    from churnscore.terminal import top_table
+
+    ranked = pd.DataFrame({"rank": [1, 2], "account_id": ["A001", "A002"],
+                           "account_name": [f"{CLEAR}Acme{TITLE}", CLIPBOARD], "risk_score": [70.0, 40.0],
+                           "risk_tier": ["high", "medium"], "revenue_at_risk": [350.0, 40.0],
+                           "reasons": [f"usage down{CLEAR}", ""]})
+    table = top_table(ranked)
+    assert "\x1b" not in table and "\x07" not in table
+    assert table.splitlines()[1:] == [
+        "  1  \\x1b[2JAcme\\x1b]0;pwned…   70.0  high           350  usage down\\x1b[2J",
+        "  2  \\x1b]52;c;ZWNobyBoaQ==\\…   40.0  medium          40  -"]
+
+
+def test_explain_and_validate_print_no_escape_codes(inputs: Path) -> None:
+    (inputs / "accounts.csv").write_text(HOSTILE_ACCOUNTS)
+    (inputs / "usage.csv").write_text(USAGE + f"A002,2026-08-01T10:00:00Z,u3,login,1,{CLEAR}9\n")
+    code, out, err = run("explain", "A001", "--input-dir", str(inputs), "--as-of", "2026-10-31")
+    assert code == 0, err
+    assert out.splitlines()[0] == 'account A001 "\\x1b[2JAcme\\x1b]0;pwned\\x07" as of 2026-10-31'
+    code, out, err = run("validate", "--input-dir", str(inputs), "--as-of", "2026-10-31")
+    assert "\x1b" not in out + err and "\x07" not in out + err
+    assert "duration_seconds = '\\x1b[2J9'" in out
+
+
+def test_an_error_quoting_a_value_prints_it_escaped(inputs: Path) -> None:
+    code, _, err = run("explain", f"{TITLE}X", "--input-dir", str(inputs), "--as-of", "2026-10-31")
+    assert (code, err) == (1, "churnscore: error: account '\\x1b]0;pwned\\x07X' is not in the inputs (ids are "
+                              "matched exactly, leading zeros included).\n")
