@@ -148,3 +148,73 @@ def test_an_error_quoting_a_value_prints_it_escaped(inputs: Path) -> None:
     code, _, err = run("explain", f"{TITLE}X", "--input-dir", str(inputs), "--as-of", "2026-10-31")
     assert (code, err) == (1, "churnscore: error: account '\\x1b]0;pwned\\x07X' is not in the inputs (ids are "
                               "matched exactly, leading zeros included).\n")
+
+
+# ----------------------------------------------------------------------------- 3. signed models
+
+KEY = {"CHURNSCORE_MODEL_KEY": "nightly-secret", "CHURNSCORE_MODEL_KEY_FILE": ""}
+NO_KEY = {"CHURNSCORE_MODEL_KEY": "", "CHURNSCORE_MODEL_KEY_FILE": ""}
+
+
+def save_flat_model(path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Path:
+    """A model of the default config with every coefficient 0 (probability 0.5), saved under ``env``."""
+    import numpy as np
+
+    from churnscore.config import load_config
+    from churnscore.model import LinearChurnModel, feature_config_hash, model_columns, save_model
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    cfg = load_config(None)
+    n = len(model_columns(cfg))
+    save_model(LinearChurnModel(model_columns(cfg), np.zeros(n), [], np.zeros(n), np.ones(n), np.zeros(n), 0.0,
+                                {"feature_config_hash": feature_config_hash(cfg)}), path)
+    for name in env:
+        monkeypatch.delenv(name)
+    return path
+
+
+def forge(path: Path) -> None:
+    """Change the intercept and recompute the sha256, as anyone who can write the file can."""
+    import hashlib
+
+    doc = json.loads(path.read_text())
+    doc["params"]["intercept"] = 1000.0
+    body = {k: v for k, v in doc.items() if k != "sha256"}
+    doc["sha256"] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    path.write_text(json.dumps(doc))
+
+
+def test_with_a_key_a_signed_model_scores_and_a_forged_one_is_refused(inputs: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    model = save_flat_model(tmp_path / "model.json", monkeypatch, KEY)
+    assert len(json.loads(model.read_text())["signature"]) == 64
+    code, _, err = score(inputs, tmp_path / "r.csv", "--model", str(model), env=KEY)
+    assert code == 0, err
+    assert pd.read_csv(tmp_path / "r.csv")["churn_probability"].tolist() == [0.5, 0.5]
+    forge(model)
+    for args in (("score", "--input-dir", str(inputs), "--out", str(tmp_path / "r2.csv")),
+                 ("explain", "A001", "--input-dir", str(inputs))):
+        code, _, err = run(*args, "--model", str(model), env=KEY)
+        assert (code, err) == (1, f"churnscore: error: {model}: model file signature does not match the key in "
+                                  "CHURNSCORE_MODEL_KEY (or CHURNSCORE_MODEL_KEY_FILE): it was changed or signed "
+                                  "with another key; retrain it with this key.\n")
+    assert not (tmp_path / "r2.csv").exists()
+
+
+def test_with_a_key_an_unsigned_model_is_refused_and_without_one_it_scores(inputs: Path, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    model = save_flat_model(tmp_path / "model.json", monkeypatch, NO_KEY)
+    assert "signature" not in json.loads(model.read_text())
+    key_file = tmp_path / "key"
+    key_file.write_text("from-a-file\n")
+    env = {"CHURNSCORE_MODEL_KEY": "", "CHURNSCORE_MODEL_KEY_FILE": str(key_file)}
+    code, _, err = score(inputs, tmp_path / "r.csv", "--model", str(model), env=env)
+    assert (code, err) == (1, f"churnscore: error: {model}: model file is not signed, and CHURNSCORE_MODEL_KEY "
+                              "(or CHURNSCORE_MODEL_KEY_FILE) is set; retrain it with the key set, or unset the "
+                              "key to use unsigned models.\n")
+    assert score(inputs, tmp_path / "r.csv", "--model", str(model), env=NO_KEY)[0] == 0
+    signed = save_flat_model(tmp_path / "signed.json", monkeypatch, env)  # the key file signs as the variable does
+    assert score(inputs, tmp_path / "r.csv", "--model", str(signed), env=env)[0] == 0
+    code, _, err = score(inputs, tmp_path / "r.csv", "--model", str(signed), env=KEY)
+    assert code == 1 and "signature does not match the key" in err
