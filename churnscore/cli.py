@@ -69,10 +69,13 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .stopping import sigterm_watchdog
+
         told = signal.getsignal(signal.SIGTERM)
         signal.signal(signal.SIGTERM, _stop)
         try:
-            return fn(*args, **kwargs)
+            with sigterm_watchdog(_log_format()):  # blocked where _stop cannot run: ended after a grace time
+                return fn(*args, **kwargs)
         except ChurnscoreError as exc:
             _fail(exc)
         except OSError as exc:  # the file system said no (a full disk, a permission): one line, not a traceback
@@ -135,6 +138,11 @@ def _check_engine(engine: str, scheduler: str | None) -> None:
 
 
 def _config(path: Path | None, presets: tuple[str, ...] = ()) -> Config:
+    if path is not None:  # a FIFO or a device as --config would block or never end: refused unopened
+        from .errors import ConfigError
+        from .filetype import check_regular
+
+        check_regular(path, "the config (--config)", error=ConfigError)
     return load_config(path, presets)
 
 

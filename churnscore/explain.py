@@ -10,6 +10,7 @@ import pandas as pd
 
 from .config import Config
 from .errors import ChurnscoreError, InputDataError
+from .filetype import check_regular
 from .features import FEATURE_NAMES
 from .pipeline import score
 
@@ -17,6 +18,7 @@ from .pipeline import score
 def _history(paths: list[Path], account_id: str) -> list[str]:
     lines = []
     for path in paths:
+        check_regular(path, "an earlier ranked list (--history)")
         try:
             frame = pd.read_csv(path, dtype={"account_id": str}, keep_default_na=False)
         except (OSError, ValueError) as exc:

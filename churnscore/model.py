@@ -470,10 +470,12 @@ def load_model(path: str | Path, config: Config | None = None) -> LinearChurnMod
 
     Only JSON is parsed: no pickle, so a crafted file cannot run code here.
     """
+    from .filetype import check_regular
     from .signing import check_signature, model_key
 
     path = Path(path)
     key = model_key()  # a key that cannot be read stops the run before the model is
+    check_regular(path, "the model file", error=ModelError)  # a FIFO or /dev/zero: never opened
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from .errors import InputDataError
 from .features import index_positions
+from .filetype import check_regular
 from .write import FORMULA_STARTS
 
 MOVER_COLUMNS = ["previous_rank", "previous_score", "score_change"]
@@ -31,6 +32,7 @@ def read_previous(path: str | Path) -> pd.DataFrame:
     Returns rank, account_id, account_name, risk_score, risk_tier (the last two empty when absent).
     """
     path = Path(path)
+    check_regular(path, "the previous ranked list (--previous)")
     try:
         if path.suffix == ".parquet":
             raw = pd.read_parquet(path)

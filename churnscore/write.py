@@ -211,6 +211,14 @@ def file_mode() -> int:
 _FILE_MODE: int | None = None
 
 
+_LIVE_TEMPS: set[str] = set()  # temporaries being written, for a run ended at once (see live_temps)
+
+
+def live_temps() -> list[str]:
+    """The temporary files being written now: what a SIGTERM that cannot wait for the run to unwind removes."""
+    return sorted(_LIVE_TEMPS)
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write`` on a temporary file beside ``path``, then rename it into place.
 
@@ -221,6 +229,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # mkstemp opens with O_CREAT | O_EXCL | O_NOFOLLOW and a random name: a planted file or link is never written
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _LIVE_TEMPS.add(tmp)
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), file_mode())
@@ -234,6 +243,8 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
         except FileNotFoundError:
             pass
         raise
+    finally:
+        _LIVE_TEMPS.discard(tmp)
     return path
 
 

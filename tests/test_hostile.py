@@ -218,3 +218,112 @@ def test_with_a_key_an_unsigned_model_is_refused_and_without_one_it_scores(input
     assert score(inputs, tmp_path / "r.csv", "--model", str(signed), env=env)[0] == 0
     code, _, err = score(inputs, tmp_path / "r.csv", "--model", str(signed), env=KEY)
     assert code == 1 and "signature does not match the key" in err
+
+
+# ----------------------------------------------------------------------------- 12. FIFOs, devices, SIGTERM
+
+
+def test_a_fifo_as_the_usage_export_is_refused_unopened(inputs: Path, tmp_path: Path) -> None:
+    (inputs / "usage.csv").unlink()
+    os.mkfifo(inputs / "usage.csv")
+    code, _, err = score(inputs, tmp_path / "r.csv")  # a reader of the FIFO would block for ever
+    assert (code, err) == (1, f"churnscore: error: {inputs / 'usage.csv'}: the usage export is a FIFO (named "
+                              "pipe), not a regular file; give a regular file.\n")
+
+
+def test_a_fifo_or_device_named_in_the_config_or_an_option_is_refused_unopened(inputs: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"input_dir: {inputs}\ninputs:\n  tickets:\n    path: {fifo}\n")
+    assert run("score", "--config", str(config), "--out", str(tmp_path / "r.csv"))[1:] == (
+        "", f"churnscore: error: {fifo}: the tickets export is a FIFO (named pipe), not a regular file or a "
+            "folder; give a regular file or a folder.\n")
+    assert run("score", "--config", str(fifo))[2] == (
+        f"churnscore: error: {fifo}: the config (--config) is a FIFO (named pipe), not a regular file; give a "
+        "regular file.\n")
+    assert score(inputs, tmp_path / "r.csv", "--model", "/dev/zero")[2] == (
+        "churnscore: error: /dev/zero: the model file is a character device, not a regular file; give a regular "
+        "file.\n")
+    assert score(inputs, tmp_path / "r.csv", "--previous", str(fifo))[2] == (
+        f"churnscore: error: {fifo}: the previous ranked list (--previous) is a FIFO (named pipe), not a regular "
+        "file; give a regular file.\n")
+    assert run("explain", "A001", "--input-dir", str(inputs), "--history", str(fifo))[2] == (
+        f"churnscore: error: {fifo}: an earlier ranked list (--history) is a FIFO (named pipe), not a regular "
+        "file; give a regular file.\n")
+    assert not (tmp_path / "r.csv").exists()
+
+
+BLOCKED_RUN = """
+import sys
+from pathlib import Path
+import churnscore.load as load
+from churnscore.cli import main
+
+fifo = Path(sys.argv[1])
+real = load.find_files
+def find_files(config, name, input_dir):  # as if a FIFO took the file's place after the check
+    return [fifo] if name == "usage" else real(config, name, input_dir)
+load.find_files = find_files
+sys.argv = ["churnscore", "score", "--input-dir", sys.argv[2], "--out", sys.argv[3]]
+main()
+"""
+
+
+def test_sigterm_ends_a_run_blocked_on_a_fifo_and_releases_the_lock(inputs: Path, tmp_path: Path) -> None:
+    from churnscore.runlock import output_lock
+
+    fifo = tmp_path / "usage.csv"
+    os.mkfifo(fifo)
+    out = tmp_path / "o" / "r.csv"
+    proc = subprocess.Popen([sys.executable, "-c", BLOCKED_RUN, str(fifo), str(inputs), str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = out.with_name("r.lock")
+    deadline = time.monotonic() + 60
+    while not (lock.exists() and lock.read_text().strip() == str(proc.pid)) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the read of the FIFO
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=15)  # bounded: the run is given 5 s to unwind
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert err.splitlines()[-1].startswith("churnscore: error: stopped by SIGTERM")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["r.lock"]  # no temporaries left
+    with output_lock(out):  # the lock is free
+        pass
+
+
+STUCK_WRITE = """
+import signal, sys, time
+from churnscore.stopping import sigterm_watchdog
+from churnscore.write import atomic_write
+
+signal.signal(signal.SIGTERM, lambda *_: None)  # as if the run's handler never got to run (a C call)
+with sigterm_watchdog("text", grace=1.0):
+    atomic_write(sys.argv[1], lambda fh: (fh.write(b"half"), print("writing", flush=True), time.sleep(60)))
+"""
+
+
+def test_sigterm_ends_a_run_that_cannot_unwind_after_the_grace_time_and_removes_its_temporaries(
+        tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    out.write_text("last night\n")
+    proc = subprocess.Popen([sys.executable, "-c", STUCK_WRITE, str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "writing\n"
+    assert len(list(tmp_path.glob(".r.csv.*.tmp"))) == 1
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143
+    assert err == ("churnscore: error: stopped by SIGTERM; the run did not unwind within 1 s (blocked in a read or "
+                   "a library call), so it was ended at once: its temporary files are removed and every output is "
+                   "whole (the last run's, or this run's where it had already been written).\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv"]
+    assert out.read_text() == "last night\n"
