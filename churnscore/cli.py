@@ -239,28 +239,35 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
     from .runlock import output_lock
     from .terminal import stage_line, top_table, wants_colour
     from .universe import nothing_left
-    from .write import format_for, ready_to_write, remove_stale_temps, sibling, write_json, write_run, write_table
+    from .outset import SetWriter, check_inputs, check_not_inside, finish_switch, input_paths, plan_outputs
+    from .write import format_for, remove_stale_temps, table_writer, write_table
 
     started = datetime.now(timezone.utc)
     _check_engine(engine, scheduler)
     config = _config(config_path, presets)
     if report_path is not None:
-        from .report import check_available, run_report, write_report
+        from .report import check_available, run_report
 
         check_available()  # matplotlib missing: say so before the work
+    fmt = format_for(out, fmt, config.output.format)  # an --out's ending, not output.path's
+    # --out is relative to the working directory, output.path to the config; every output checked before the
+    # work: writable, no two of them one file, none of them an input or where the next run would take it for one
+    outputs = plan_outputs(out or config.output_path, report_path)
+    out = outputs.ranked
+    check_inputs(outputs, input_paths(config, input_dir, model=model_path, previous=previous,
+                                      exclude_previous_list=out))
+    check_not_inside(outputs, config, input_dir)
     live = stage_line(sys.stderr, enabled=_log_format() == "text")
     model = None
     if model_path is not None:
         from .model import load_model
 
         model = load_model(model_path, config)
-    fmt = format_for(out, fmt, config.output.format)  # an --out's ending, not output.path's
-    # --out is relative to the working directory, output.path to the config
-    out = ready_to_write(out or config.output_path)
-    if report_path is not None:
-        ready_to_write(report_path)
     with output_lock(out):
-        remove_stale_temps(out)  # what a killed run left; safe under the lock
+        if finish_switch(outputs):  # a run killed while switching its outputs: its new set, made whole
+            emit("score.switch_finished", f"churnscore: finished switching the outputs of a run killed while it "
+                 f"did ({outputs.journal})", level="warning", journal=str(outputs.journal))
+        remove_stale_temps(out, [p.name for p in outputs.every_path().values()])  # safe under the lock
         from .spill import remove_leftovers
 
         for folder in remove_leftovers():  # a killed run's usage rows on disk (GBs at 50 M rows)
@@ -273,12 +280,12 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
                            on_loaded=lambda loaded: early.start([p for st in loaded.stats.values()
                                                                  for p in st.files]))
         problem = reject_problem(result, config, strict)
-        if problem is not None or not len(result.ranked):  # keep the last good ranked list; show why
-            rejects = write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")
+        if problem is not None or not len(result.ranked):  # keep the last good set of outputs; show why, beside it
+            rejects = write_table(result.loaded.rejects, outputs.failed["rejects"], "csv")
             if problem is not None:
                 raise RejectLimitError(f"{problem} See {rejects}; the previous ranked list was left as it was.")
             # nobody to score (a wrong --as-of, a broken export): under cron, an empty list would replace it
-            path = write_table(result.excluded, sibling(out, "excluded", ".csv"), "csv")
+            path = write_table(result.excluded, outputs.failed["excluded"], "csv")
             raise NothingScoredError(f"{nothing_left(result.as_of, result.excluded)}. See {path}; the previous "
                                      "ranked list was left as it was.")
         stages = Stages(live, timings=result.timings)  # after pipeline.score's own
@@ -287,16 +294,24 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
             stages("report")
             html = run_report(result, config)
         stages("write")
-        paths = write_run(result.ranked, result.loaded.rejects, result.excluded, out, fmt,
-                          top or config.output.top)
+        # the outputs as one set: all written to temporaries first, the manifest (naming their sha256) last,
+        # then switched into place together (outset.py)
+        top = top or config.output.top
+        files = outputs.set_files()
+        writer = SetWriter(outputs)
+        writer.add("ranked", table_writer(result.ranked.head(top) if top else result.ranked, fmt))
+        writer.add("rejects", table_writer(result.loaded.rejects, "csv"))
+        writer.add("excluded", table_writer(result.excluded, "csv"))
         if html is not None:
-            paths["report"] = write_report(html, report_path)
+            data = html.encode("utf-8")
+            writer.add("report", lambda fh: fh.write(data))
+        paths = {name: files[name] for name in files if name != "manifest"}
         stages.stop()
         summary = result.summary()
         manifest = build_manifest(summary, paths, config_source=config.source, config_hash=config.hash,
                                   model_hash=model.metadata.get("sha256") if model is not None else None,
                                   started=started, early=early)
-        paths["manifest"] = write_json(manifest, sibling(out, "manifest", ".json"))
+        paths = writer.commit(manifest)
     if live is not None:
         live.clear()
     emit("score.done", summary_text(summary, paths), level="info", outputs={k: str(v) for k, v in paths.items()},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import hashlib
 import io
 import json
 import os
@@ -219,12 +220,29 @@ def live_temps() -> list[str]:
     return sorted(_LIVE_TEMPS)
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call ``write`` on a temporary file beside ``path``, then rename it into place.
+class _Hashing:
+    """A binary file that works out the sha256 of what is written through it."""
 
-    A reader sees the old file or the new one, never half of one; a run killed part-way leaves the
-    old file and at most a stray ``.<name>.*.tmp`` behind.
-    """
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+        self.digest = hashlib.sha256()
+
+    def write(self, data: Any) -> int:
+        self.digest.update(data if isinstance(data, bytes) else memoryview(data).cast("B"))
+        return self._fh.write(data)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:  # flush, tell, closed ... (pyarrow's writer asks for them)
+        return getattr(self._fh, name)
+
+
+def write_temp(path: str | Path, write: Callable[[IO[bytes]], None], *, digest: bool = False) -> tuple[str, str | None]:
+    """Call ``write`` on a new temporary file beside ``path`` (``.<name>.<random>.tmp``, mode from the umask),
+    synced to disk: (its name, the sha256 of its bytes when ``digest``). It is removed if ``write`` fails; the
+    caller renames it into place, then calls forget_temp."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # mkstemp opens with O_CREAT | O_EXCL | O_NOFOLLOW and a random name: a planted file or link is never written
@@ -233,18 +251,43 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), file_mode())
-            write(fh)
+            target: Any = _Hashing(fh) if digest else fh
+            write(target)
             fh.flush()
             os.fsync(fh.fileno())
+    except BaseException:
+        remove_temp(tmp)
+        raise
+    return tmp, target.digest.hexdigest() if digest else None
+
+
+def forget_temp(tmp: str) -> None:
+    """``tmp`` is in place (renamed) or listed in a switch journal: not removed by a SIGTERM's clean-up."""
+    _LIVE_TEMPS.discard(tmp)
+
+
+def remove_temp(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    _LIVE_TEMPS.discard(tmp)
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Call ``write`` on a temporary file beside ``path``, then rename it into place.
+
+    A reader sees the old file or the new one, never half of one; a run killed part-way leaves the
+    old file and at most a stray ``.<name>.*.tmp`` behind.
+    """
+    path = Path(path)
+    tmp, _ = write_temp(path, write)
+    try:
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        remove_temp(tmp)
         raise
-    finally:
-        _LIVE_TEMPS.discard(tmp)
+    forget_temp(tmp)
     return path
 
 
@@ -275,8 +318,8 @@ def format_for(path: str | Path | None, given: str | None, default: str) -> str:
     return ending if ending in FORMATS else default
 
 
-def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path:
-    """Write a table atomically as csv (formula-safe), parquet or json (records)."""
+def table_writer(frame: pd.DataFrame, fmt: str = "csv") -> Callable[[IO[bytes]], None]:
+    """What writes ``frame`` to a binary file as csv (formula-safe), parquet or json (records)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     if fmt == "csv":
@@ -288,10 +331,15 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path
             for chunk in chunks:
                 fh.write(chunk)
 
-        return atomic_write(path, write)
+        return write
     if fmt == "json":
-        return atomic_write(path, lambda fh: fh.writelines(json_chunks(frame)))
-    return atomic_write(path, lambda fh: frame.to_parquet(fh, index=False))
+        return lambda fh: fh.writelines(json_chunks(frame))
+    return lambda fh: frame.to_parquet(fh, index=False)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path:
+    """Write a table atomically as csv (formula-safe), parquet or json (records)."""
+    return atomic_write(path, table_writer(frame, fmt))
 
 
 def write_json(obj: Any, path: str | Path) -> Path:
@@ -306,8 +354,9 @@ def sibling(path: str | Path, tag: str, ending: str | None = None) -> Path:
     return path.with_name(f"{stem}.{tag}{ending if ending is not None else suffix}")
 
 
-def remove_stale_temps(out: str | Path) -> list[Path]:
-    """Delete the ``.<name>.*.tmp`` files that a killed run left beside ``out`` and its sibling files.
+def remove_stale_temps(out: str | Path, others: Iterable[str] = ()) -> list[Path]:
+    """Delete the ``.<name>.*.tmp`` files that a killed run left beside ``out`` and its sibling files (and
+    beside ``out`` for the file names ``others``).
 
     Only call it while holding the output's lock (runlock.output_lock): then no live writer owns them.
     """
@@ -316,6 +365,7 @@ def remove_stale_temps(out: str | Path) -> list[Path]:
         return []
     names = [out.name] + [sibling(out, tag, ending).name
                           for tag, ending in (("rejects", ".csv"), ("excluded", ".csv"), ("manifest", ".json"))]
+    names += [n for n in others if n not in names]
     removed = []
     for name in names:
         for path in sorted(out.parent.glob(f".{glob.escape(name)}.*.tmp")):

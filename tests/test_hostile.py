@@ -327,3 +327,183 @@ def test_sigterm_ends_a_run_that_cannot_unwind_after_the_grace_time_and_removes_
                    "whole (the last run's, or this run's where it had already been written).\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv"]
     assert out.read_text() == "last night\n"
+
+
+# ----------------------------------------------------------------------------- 10. outputs that collide
+
+
+def test_an_output_that_is_an_input_the_config_the_model_or_another_output_is_refused(inputs: Path,
+                                                                                      tmp_path: Path) -> None:
+    usage = inputs / "usage.csv"
+    before = usage.read_bytes()
+    assert score(inputs, usage)[2] == (f"churnscore: error: {usage}: the ranked list (--out) would overwrite the "
+                                       f"usage export ({usage}); write the outputs somewhere else.\n")
+    (tmp_path / "link.csv").symlink_to(usage)
+    assert "would overwrite the usage export" in score(inputs, tmp_path / "link.csv")[2]
+    os.link(usage, tmp_path / "hard.csv")
+    assert "would overwrite the usage export" in score(inputs, tmp_path / "hard.csv")[2]
+    config = tmp_path / "churnscore.yaml"
+    config.write_text(f"input_dir: {inputs}\n")
+    assert run("score", "--config", str(config), "--out", str(config))[2] == (
+        f"churnscore: error: {config}: the ranked list (--out) would overwrite the config ({config}); write the "
+        "outputs somewhere else.\n")
+    model = tmp_path / "m.json"
+    model.write_text("{}")
+    assert score(inputs, tmp_path / "x.csv", "--model", str(model), "--report", str(model))[2] == (
+        f"churnscore: error: {model}: the report file would overwrite the model (--model) ({model}); write the "
+        "outputs somewhere else.\n")
+    assert score(inputs, tmp_path / "r.html", "--report", str(tmp_path / "r.html"))[2] == (
+        f"churnscore: error: {tmp_path / 'r.html'}: the report file and the ranked list (--out) would be one file; "
+        "give --out and --report different names.\n")
+    assert "the manifest file and the report file would be one file" in score(
+        inputs, tmp_path / "r.csv", "--report", str(tmp_path / "r.manifest.json"))[2]
+    assert usage.read_bytes() == before and model.read_text() == "{}" and config.read_text() == f"input_dir: {inputs}\n"
+    assert not (tmp_path / "r.csv").exists() and not (tmp_path / "x.csv").exists()
+
+
+def test_an_output_where_the_next_run_would_read_it_as_an_export_is_refused(inputs: Path, tmp_path: Path) -> None:
+    assert score(inputs, inputs / "tickets.csv")[2] == (
+        f"churnscore: error: {inputs / 'tickets.csv'}: the ranked list (--out) would be read as the tickets export "
+        "by the next run; write the outputs somewhere else.\n")
+    (inputs / "nps").mkdir()
+    (inputs / "nps" / "a.csv").write_text("account_id,responded_at,score\nA001,2026-10-01,9\n")
+    assert "would be read as the nps export" in score(inputs, inputs / "nps" / "r.csv")[2]
+    assert not (inputs / "tickets.csv").exists() and not (inputs / "nps" / "r.csv").exists()
+
+
+def test_the_previous_list_may_be_the_list_being_replaced(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    assert score(inputs, out)[0] == 0
+    code, _, err = score(inputs, out, "--previous", str(out))  # read whole before anything is written
+    assert code == 0, err
+    assert pd.read_csv(out)["score_change"].tolist() == [0.0, 0.0]
+
+
+def test_an_output_named_as_if_compressed_is_refused(inputs: Path, tmp_path: Path) -> None:
+    assert score(inputs, tmp_path / "x.csv.gz")[2] == (
+        f"churnscore: error: {tmp_path / 'x.csv.gz'}: churnscore writes csv, parquet, json and html uncompressed; "
+        f"name it {tmp_path / 'x.csv'} (and compress it afterwards if you need to).\n")
+    assert list(tmp_path.glob("x.*")) == []
+
+
+# ----------------------------------------------------------------------------- 11. outputs as a set
+
+
+def manifest_matches(out: Path) -> bool:
+    """Every file the manifest names has the sha256 it records."""
+    import hashlib
+
+    manifest = json.loads(out.with_name(f"{out.stem}.manifest.json").read_text())
+    return all(hashlib.sha256(Path(manifest["outputs"][name]).read_bytes()).hexdigest() == digest
+               for name, digest in manifest["output_sha256"].items())
+
+
+def test_the_manifest_names_every_output_with_its_sha256(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    assert score(inputs, out)[0] == 0
+    manifest = json.loads((tmp_path / "r.manifest.json").read_text())
+    assert sorted(manifest["output_sha256"]) == ["excluded", "ranked", "rejects"]
+    assert manifest_matches(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "in", "r.csv", "r.excluded.csv", "r.lock", "r.manifest.json", "r.rejects.csv"]
+
+
+def test_a_sibling_path_that_is_a_folder_stops_the_run_before_any_file_changes(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o" / "r.csv"
+    assert score(inputs, out, "--as-of", "2026-09-30")[0] == 0
+    before = contents(out.parent)
+    (out.parent / "r.excluded.csv").unlink()
+    (out.parent / "r.excluded.csv").mkdir()
+    del before["r.excluded.csv"]
+    code, _, err = score(inputs, out)
+    assert (code, err) == (1, f"churnscore: error: {out.parent / 'r.excluded.csv'}: is a folder; give a file name.\n")
+    assert contents(out.parent) == before
+
+
+def test_a_full_disk_while_writing_the_report_leaves_the_whole_old_set(inputs: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import churnscore.outset as outset_mod
+
+    out = tmp_path / "o" / "r.csv"
+    report = out.parent / "r.html"
+    assert score(inputs, out, "--report", str(report), "--as-of", "2026-09-30")[0] == 0
+    before = contents(out.parent)
+    real = outset_mod.write_temp
+
+    def full_at_report(path, write, digest=False):  # noqa: ANN001, ANN202
+        if Path(path).suffix == ".html":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, write, digest=digest)
+
+    monkeypatch.setattr(outset_mod, "write_temp", full_at_report)
+    code, _, err = score(inputs, out, "--report", str(report))
+    assert (code, err) == (1, f"churnscore: error: {report}: No space left on device.\n")
+    assert contents(out.parent) == before  # no new list beside the old manifest, no temporary left
+    assert manifest_matches(out)
+
+
+KILLED_SWITCH = """
+import os, sys
+from churnscore.cli import main
+
+real, done = os.replace, []
+def replace(src, dst):  # killed after the first file of the set is in place
+    if str(dst).endswith(".csv") and ".switch.json" not in str(src):
+        if done:
+            os._exit(9)
+        done.append(dst)
+    return real(src, dst)
+os.replace = replace
+sys.argv = ["churnscore", "score", "--input-dir", sys.argv[1], "--as-of", "2026-10-31", "--out", sys.argv[2]]
+main()
+"""
+
+
+def test_a_kill_between_the_renames_is_finished_by_the_next_run(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o" / "r.csv"
+    assert score(inputs, out, "--as-of", "2026-09-30")[0] == 0
+    old = contents(out.parent)
+    killed = subprocess.run([sys.executable, "-c", KILLED_SWITCH, str(inputs), str(out)], capture_output=True,
+                            text=True, timeout=120)
+    assert killed.returncode == 9, killed.stderr
+    journal = out.parent / ".r.switch.json"
+    assert journal.exists()  # half switched: the new list beside the old manifest, and the journal says so
+    assert contents(out.parent)["r.csv"] != old["r.csv"]
+    assert contents(out.parent)["r.manifest.json"] == old["r.manifest.json"]
+    assert not manifest_matches(out)
+
+    from churnscore.outset import RunOutputs, finish_switch
+
+    assert finish_switch(RunOutputs(out, None))  # what the next run does first, under the lock
+    assert not journal.exists()
+    assert manifest_matches(out)
+    assert json.loads((out.parent / "r.manifest.json").read_text())["as_of"] == "2026-10-31"
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "r.csv", "r.excluded.csv", "r.lock", "r.manifest.json", "r.rejects.csv"]
+
+
+def test_the_next_run_finishes_a_killed_switch_and_says_so(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o" / "r.csv"
+    assert score(inputs, out, "--as-of", "2026-09-30")[0] == 0
+    subprocess.run([sys.executable, "-c", KILLED_SWITCH, str(inputs), str(out)], capture_output=True, timeout=120)
+    code, _, err = score(inputs, out, "--as-of", "2026-09-30")
+    assert code == 0, err
+    assert err.splitlines()[0] == ("churnscore: finished switching the outputs of a run killed while it did "
+                                   f"({out.parent / '.r.switch.json'})")
+    assert manifest_matches(out)
+    assert json.loads((out.parent / "r.manifest.json").read_text())["as_of"] == "2026-09-30"
+
+
+def test_a_planted_switch_journal_that_names_other_files_is_refused(inputs: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "o" / "r.csv"
+    out.parent.mkdir()
+    (out.parent / ".r.switch.json").write_text(json.dumps({"renames": [[str(victim), str(out)]], "remove": []}))
+    code, _, err = score(inputs, out)
+    assert code == 1
+    assert err.startswith(f"churnscore: error: {out.parent / '.r.switch.json'}: an unfinished switch of the "
+                          "outputs that cannot be read (entries that churnscore does not write)")
+    assert victim.read_text() == "precious\n" and not out.exists()
