@@ -23,20 +23,38 @@ from .errors import OutputError
 from .parallel import in_parallel
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Invisible and direction characters a spreadsheet may skip before a formula ("\ufeff=cmd|..."), and the
+# full-width signs some take for = + - @: a cell starting with one is quoted too.
+INVISIBLE_STARTS = ("\ufeff", "\u200b", "\u200c", "\u200d", "\u2060", "\u180e", "\u00ad", "\u061c", "\u200e",
+                    "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
+                    "\u2069", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# Every cell starting with one of these is written with a "'" before it; "'" is among them, so the mapping
+# can be undone exactly (unneutralise): "'-42" is written "''-42" and "-42" is written "'-42".
+QUOTED_STARTS = FORMULA_STARTS + INVISIBLE_STARTS + ("'",)
 FORMATS = ("csv", "parquet", "json")
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells a spreadsheet would run as a formula (=, +, -, @ first) with a quote."""
+    """Prefix text cells a spreadsheet would run as a formula (=, +, -, @ first, maybe behind an invisible
+    character) with a quote; and cells that already start with a quote, so that unneutralise gives back exactly
+    what was written."""
     out = frame.copy()
     for col in out.columns:
         s = out[col]
         if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
             text = s.astype("str")
-            risky = s.notna() & text.str.startswith(FORMULA_STARTS)
+            risky = s.notna() & text.str.startswith(QUOTED_STARTS)
             if risky.any():
                 out[col] = s.where(~risky, "'" + text)
     return out
+
+
+def unneutralise(s: pd.Series) -> pd.Series:
+    """Undo neutralise on text read back from a CSV file churnscore wrote: one leading quote removed, where there
+    is one (every cell starting with a quote was given one)."""
+    text = s.astype("str")
+    quoted = s.notna() & text.str.startswith("'")
+    return s.where(~quoted, text.str[1:])
 
 
 def _csv_line(fields: list[str]) -> str:
@@ -55,7 +73,7 @@ def _any_of(texts: tuple[str, ...]) -> str:
 # carriage return, is followed).
 _QUOTE_CHARS = tuple(c for c in ("\r", "\n", ",", '"') if _csv_line([f"a{c}b", "x"]).startswith('"'))
 _NEEDS_QUOTES = _any_of(_QUOTE_CHARS)
-_FORMULA = "^" + _any_of(FORMULA_STARTS)
+_FORMULA = "^" + _any_of(QUOTED_STARTS)
 _TEXT = pa.large_string()
 _BOOLS = pa.array(["False", "True"], _TEXT)  # str() of each, as the csv module writes them
 
@@ -119,7 +137,8 @@ def _cells(source: np.ndarray | pa.Array) -> pa.Array:
     if pa.types.is_integer(source.type):
         return pc.fill_null(pc.cast(source, _TEXT), _scalar(""))
     cells = pc.fill_null(source, _scalar(""))
-    # neutralise: a spreadsheet runs text starting with one of FORMULA_STARTS; prefix it with a quote
+    # neutralise: a spreadsheet runs text starting with one of FORMULA_STARTS; prefix it (and every other cell
+    # of QUOTED_STARTS) with a quote
     risky = pc.match_substring_regex(cells, _FORMULA)
     if pc.any(risky).as_py():
         cells = pc.if_else(risky, pc.binary_join_element_wise(_scalar("'"), cells, _scalar("")), cells)

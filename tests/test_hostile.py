@@ -507,3 +507,36 @@ def test_a_planted_switch_journal_that_names_other_files_is_refused(inputs: Path
     assert err.startswith(f"churnscore: error: {out.parent / '.r.switch.json'}: an unfinished switch of the "
                           "outputs that cannot be read (entries that churnscore does not write)")
     assert victim.read_text() == "precious\n" and not out.exists()
+
+
+# ----------------------------------------------------------------------------- 17. formula neutralisation
+
+TRICKY = ["-42", "'-42", "''-42", "=1+1", "\ufeff=cmd|' /C calc'!A0", "\u2067=1+1", "\u200b@SUM(A1)", "'t Hooft",
+          "plain", "a=b"]
+
+
+def test_neutralised_cells_read_back_exactly_and_invisible_prefixes_are_quoted(tmp_path: Path) -> None:
+    from churnscore.movers import read_previous
+    from churnscore.write import write_table
+
+    frame = pd.DataFrame({"rank": range(1, len(TRICKY) + 1), "account_id": TRICKY, "account_name": TRICKY,
+                          "risk_score": [50.0] * len(TRICKY)})
+    path = write_table(frame, tmp_path / "r.csv")
+    written = pd.read_csv(path, dtype=str)["account_id"].tolist()
+    assert written == ["'-42", "''-42", "'''-42", "'=1+1", "'\ufeff=cmd|' /C calc'!A0", "'\u2067=1+1",
+                       "'\u200b@SUM(A1)", "''t Hooft", "plain", "a=b"]
+    back = read_previous(path)
+    assert back["account_id"].tolist() == TRICKY
+    assert back["account_name"].tolist() == TRICKY
+
+
+def test_previous_tells_minus_42_from_quote_minus_42(inputs: Path, tmp_path: Path) -> None:
+    (inputs / "accounts.csv").write_text(ACCOUNTS.replace("A001,", "-42,").replace("A002,", "'-42,"))
+    (inputs / "usage.csv").write_text(USAGE.replace("A001,", "-42,").replace("A002,", "'-42,"))
+    out = tmp_path / "r.csv"
+    assert score(inputs, out)[0] == 0
+    assert sorted(pd.read_csv(out, dtype=str)["account_id"]) == ["''-42", "'-42"]  # two ids, two cells
+    code, _, err = score(inputs, out, "--previous", str(out))
+    assert code == 0, err
+    again = pd.read_csv(out, dtype=str)
+    assert (again["previous_rank"] == again["rank"]).all()  # each found its own row, not the other's
