@@ -51,7 +51,9 @@ def score(inputs: Path, out: Path, *more: str, env: dict[str, str] | None = None
 
 
 def contents(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and not p.is_symlink()}
+    """The files of a folder and their bytes (not the lock: it holds the pid of the last run)."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())
+            if p.is_file() and not p.is_symlink() and p.suffix != ".lock"}
 
 
 # ----------------------------------------------------------------------------- 1. the lock file
@@ -448,10 +450,10 @@ KILLED_SWITCH = """
 import os, sys
 from churnscore.cli import main
 
-real, done = os.replace, []
-def replace(src, dst):  # killed after the first file of the set is in place
-    if str(dst).endswith(".csv") and ".switch.json" not in str(src):
-        if done:
+real, done, after = os.replace, [], int(sys.argv[3])
+def replace(src, dst):  # killed once ``after`` files of the set are in place (the journal's own rename aside)
+    if not str(dst).endswith(".switch.json"):
+        if len(done) == after:
             os._exit(9)
         done.append(dst)
     return real(src, dst)
@@ -460,12 +462,57 @@ sys.argv = ["churnscore", "score", "--input-dir", sys.argv[1], "--as-of", "2026-
 main()
 """
 
+KILLED_WRITING = """
+import os, sys
+import churnscore.outset as outset
+from churnscore.cli import main
+
+real = outset.write_temp
+def write_temp(path, write, digest=False):  # killed while the excluded file's temporary is written
+    if str(path).endswith("excluded.csv"):
+        os._exit(9)
+    return real(path, write, digest=digest)
+outset.write_temp = write_temp
+sys.argv = ["churnscore", "score", "--input-dir", sys.argv[1], "--as-of", "2026-10-31", "--out", sys.argv[2]]
+main()
+"""
+
+
+def test_a_kill_while_the_temporaries_are_written_leaves_the_whole_old_set(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o" / "r.csv"
+    assert score(inputs, out, "--as-of", "2026-09-30")[0] == 0
+    old = contents(out.parent)
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITING, str(inputs), str(out)], capture_output=True,
+                            text=True, timeout=120)
+    assert killed.returncode == 9, killed.stderr
+    assert contents(out.parent) == {**old, **{n: b for n, b in contents(out.parent).items() if n.startswith(".")}}
+    assert score(inputs, out, "--as-of", "2026-09-30")[0] == 0  # the next run removes the stray temporaries
+    assert sorted(contents(out.parent)) == sorted(old)
+    assert manifest_matches(out)
+
+
+@pytest.mark.parametrize("after", [0, 1, 2, 3])
+def test_a_kill_at_any_rename_of_the_switch_is_rolled_forward(inputs: Path, tmp_path: Path, after: int) -> None:
+    from churnscore.outset import RunOutputs, finish_switch
+
+    out = tmp_path / "o" / "r.csv"
+    assert score(inputs, out, "--as-of", "2026-09-30")[0] == 0
+    killed = subprocess.run([sys.executable, "-c", KILLED_SWITCH, str(inputs), str(out), str(after)],
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == 9, killed.stderr
+    assert (out.parent / ".r.switch.json").exists()
+    assert finish_switch(RunOutputs(out, None))
+    assert manifest_matches(out)
+    assert json.loads((out.parent / "r.manifest.json").read_text())["as_of"] == "2026-10-31"
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "r.csv", "r.excluded.csv", "r.lock", "r.manifest.json", "r.rejects.csv"]
+
 
 def test_a_kill_between_the_renames_is_finished_by_the_next_run(inputs: Path, tmp_path: Path) -> None:
     out = tmp_path / "o" / "r.csv"
     assert score(inputs, out, "--as-of", "2026-09-30")[0] == 0
     old = contents(out.parent)
-    killed = subprocess.run([sys.executable, "-c", KILLED_SWITCH, str(inputs), str(out)], capture_output=True,
+    killed = subprocess.run([sys.executable, "-c", KILLED_SWITCH, str(inputs), str(out), "1"], capture_output=True,
                             text=True, timeout=120)
     assert killed.returncode == 9, killed.stderr
     journal = out.parent / ".r.switch.json"
@@ -487,7 +534,7 @@ def test_a_kill_between_the_renames_is_finished_by_the_next_run(inputs: Path, tm
 def test_the_next_run_finishes_a_killed_switch_and_says_so(inputs: Path, tmp_path: Path) -> None:
     out = tmp_path / "o" / "r.csv"
     assert score(inputs, out, "--as-of", "2026-09-30")[0] == 0
-    subprocess.run([sys.executable, "-c", KILLED_SWITCH, str(inputs), str(out)], capture_output=True, timeout=120)
+    subprocess.run([sys.executable, "-c", KILLED_SWITCH, str(inputs), str(out), "2"], capture_output=True, timeout=120)
     code, _, err = score(inputs, out, "--as-of", "2026-09-30")
     assert code == 0, err
     assert err.splitlines()[0] == ("churnscore: finished switching the outputs of a run killed while it did "
