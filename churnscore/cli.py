@@ -420,8 +420,10 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
         return
     from .pipeline import score as run_score
     from .terminal import stage_line
+    from .outset import check_ending
     from .write import format_for, ready_to_write, write_table
 
+    check_ending(out)  # features.csv.gz would be plain CSV under a compressed name
     ready_to_write(out)
     live = stage_line(sys.stderr, enabled=_log_format() == "text")
     result = run_score(config, input_dir=input_dir, as_of=as_of, engine=engine, scheduler=scheduler,
