@@ -587,3 +587,21 @@ def test_previous_tells_minus_42_from_quote_minus_42(inputs: Path, tmp_path: Pat
     assert code == 0, err
     again = pd.read_csv(out, dtype=str)
     assert (again["previous_rank"] == again["rank"]).all()  # each found its own row, not the other's
+
+
+def test_a_link_loop_a_dangling_link_or_a_folder_under_an_exports_file_name_is_refused(inputs: Path,
+                                                                                       tmp_path: Path) -> None:
+    (inputs / "tickets.csv").symlink_to(inputs / "tickets.csv")
+    assert score(inputs, tmp_path / "r.csv")[2] == (
+        f"churnscore: error: {inputs / 'tickets.csv'}: the tickets export is unreadable (Too many levels of symbolic "
+        "links), not a regular file; give a regular file.\n")
+    (inputs / "tickets.csv").unlink()
+    (inputs / "nps.csv").symlink_to(tmp_path / "gone.csv")
+    assert score(inputs, tmp_path / "r.csv")[2] == (
+        f"churnscore: error: {inputs / 'nps.csv'}: the nps export is a broken symbolic link, not a regular file; "
+        "give a regular file.\n")
+    (inputs / "nps.csv").unlink()
+    (inputs / "payments.csv").mkdir()
+    assert score(inputs, tmp_path / "r.csv")[2] == (
+        f"churnscore: error: {inputs / 'payments.csv'}: the payments export is a folder, not a regular file; give a "
+        "regular file.\n")
