@@ -40,17 +40,19 @@ def _log_format() -> str:
 
 def emit(event: str, text: str, **fields: Any) -> None:
     """One message on stderr: the text for people, or one JSON line for machines (--log-format json)."""
-    if _log_format() == "json":
+    if _log_format() == "json":  # json.dumps shows every control character as \u001b ...
         click.echo(json.dumps({"event": event, **fields}, sort_keys=True, default=str), err=True)
     else:
-        click.echo(text, err=True)
+        from .terminal import printable  # ... and so does printable: data never drives the terminal
+
+        click.echo(printable(text, newlines=True), err=True)
 
 
 def _fail(exc: ChurnscoreError) -> None:
-    from .terminal import clear_progress
+    from .terminal import clear_progress, printable
 
     clear_progress()  # an error starts on its own line, not after a progress line
-    emit("error", f"churnscore: error: {exc}", level="error", message=str(exc), exit_code=exc.exit_code,
+    emit("error", f"churnscore: error: {printable(exc)}", level="error", message=str(exc), exit_code=exc.exit_code,
          error=type(exc).__name__)
     sys.exit(exc.exit_code)
 
@@ -67,10 +69,13 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .stopping import sigterm_watchdog
+
         told = signal.getsignal(signal.SIGTERM)
         signal.signal(signal.SIGTERM, _stop)
         try:
-            return fn(*args, **kwargs)
+            with sigterm_watchdog(_log_format()):  # blocked where _stop cannot run: ended after a grace time
+                return fn(*args, **kwargs)
         except ChurnscoreError as exc:
             _fail(exc)
         except OSError as exc:  # the file system said no (a full disk, a permission): one line, not a traceback
@@ -133,6 +138,11 @@ def _check_engine(engine: str, scheduler: str | None) -> None:
 
 
 def _config(path: Path | None, presets: tuple[str, ...] = ()) -> Config:
+    if path is not None:  # a FIFO or a device as --config would block or never end: refused unopened
+        from .errors import ConfigError
+        from .filetype import check_regular
+
+        check_regular(path, "the config (--config)", error=ConfigError)
     return load_config(path, presets)
 
 
@@ -229,28 +239,35 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
     from .runlock import output_lock
     from .terminal import stage_line, top_table, wants_colour
     from .universe import nothing_left
-    from .write import format_for, ready_to_write, remove_stale_temps, sibling, write_json, write_run, write_table
+    from .outset import SetWriter, check_inputs, check_not_inside, finish_switch, input_paths, plan_outputs
+    from .write import format_for, remove_stale_temps, table_writer, write_table
 
     started = datetime.now(timezone.utc)
     _check_engine(engine, scheduler)
     config = _config(config_path, presets)
     if report_path is not None:
-        from .report import check_available, run_report, write_report
+        from .report import check_available, run_report
 
         check_available()  # matplotlib missing: say so before the work
+    fmt = format_for(out, fmt, config.output.format)  # an --out's ending, not output.path's
+    # --out is relative to the working directory, output.path to the config; every output checked before the
+    # work: writable, no two of them one file, none of them an input or where the next run would take it for one
+    outputs = plan_outputs(out or config.output_path, report_path)
+    out = outputs.ranked
+    check_inputs(outputs, input_paths(config, input_dir, model=model_path, previous=previous,
+                                      exclude_previous_list=out))
+    check_not_inside(outputs, config, input_dir)
     live = stage_line(sys.stderr, enabled=_log_format() == "text")
     model = None
     if model_path is not None:
         from .model import load_model
 
         model = load_model(model_path, config)
-    fmt = format_for(out, fmt, config.output.format)  # an --out's ending, not output.path's
-    # --out is relative to the working directory, output.path to the config
-    out = ready_to_write(out or config.output_path)
-    if report_path is not None:
-        ready_to_write(report_path)
     with output_lock(out):
-        remove_stale_temps(out)  # what a killed run left; safe under the lock
+        if finish_switch(outputs):  # a run killed while switching its outputs: its new set, made whole
+            emit("score.switch_finished", f"churnscore: finished switching the outputs of a run killed while it "
+                 f"did ({outputs.journal})", level="warning", journal=str(outputs.journal))
+        remove_stale_temps(out, [p.name for p in outputs.every_path().values()])  # safe under the lock
         from .spill import remove_leftovers
 
         for folder in remove_leftovers():  # a killed run's usage rows on disk (GBs at 50 M rows)
@@ -263,12 +280,12 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
                            on_loaded=lambda loaded: early.start([p for st in loaded.stats.values()
                                                                  for p in st.files]))
         problem = reject_problem(result, config, strict)
-        if problem is not None or not len(result.ranked):  # keep the last good ranked list; show why
-            rejects = write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")
+        if problem is not None or not len(result.ranked):  # keep the last good set of outputs; show why, beside it
+            rejects = write_table(result.loaded.rejects, outputs.failed["rejects"], "csv")
             if problem is not None:
                 raise RejectLimitError(f"{problem} See {rejects}; the previous ranked list was left as it was.")
             # nobody to score (a wrong --as-of, a broken export): under cron, an empty list would replace it
-            path = write_table(result.excluded, sibling(out, "excluded", ".csv"), "csv")
+            path = write_table(result.excluded, outputs.failed["excluded"], "csv")
             raise NothingScoredError(f"{nothing_left(result.as_of, result.excluded)}. See {path}; the previous "
                                      "ranked list was left as it was.")
         stages = Stages(live, timings=result.timings)  # after pipeline.score's own
@@ -277,16 +294,24 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
             stages("report")
             html = run_report(result, config)
         stages("write")
-        paths = write_run(result.ranked, result.loaded.rejects, result.excluded, out, fmt,
-                          top or config.output.top)
+        # the outputs as one set: all written to temporaries first, the manifest (naming their sha256) last,
+        # then switched into place together (outset.py)
+        top = top or config.output.top
+        files = outputs.set_files()
+        writer = SetWriter(outputs)
+        writer.add("ranked", table_writer(result.ranked.head(top) if top else result.ranked, fmt))
+        writer.add("rejects", table_writer(result.loaded.rejects, "csv"))
+        writer.add("excluded", table_writer(result.excluded, "csv"))
         if html is not None:
-            paths["report"] = write_report(html, report_path)
+            data = html.encode("utf-8")
+            writer.add("report", lambda fh: fh.write(data))
+        paths = {name: files[name] for name in files if name != "manifest"}
         stages.stop()
         summary = result.summary()
         manifest = build_manifest(summary, paths, config_source=config.source, config_hash=config.hash,
                                   model_hash=model.metadata.get("sha256") if model is not None else None,
                                   started=started, early=early)
-        paths["manifest"] = write_json(manifest, sibling(out, "manifest", ".json"))
+        paths = writer.commit(manifest)
     if live is not None:
         live.clear()
     emit("score.done", summary_text(summary, paths), level="info", outputs={k: str(v) for k, v in paths.items()},
@@ -395,8 +420,10 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
         return
     from .pipeline import score as run_score
     from .terminal import stage_line
+    from .outset import check_ending
     from .write import format_for, ready_to_write, write_table
 
+    check_ending(out)  # features.csv.gz would be plain CSV under a compressed name
     ready_to_write(out)
     live = stage_line(sys.stderr, enabled=_log_format() == "text")
     result = run_score(config, input_dir=input_dir, as_of=as_of, engine=engine, scheduler=scheduler,
@@ -582,8 +609,10 @@ def explain(account_id: str, config_path: Path | None, input_dir: Path | None, a
         from .model import load_model
 
         model = load_model(model_path, config)
-    click.echo(explain_account(config, account_id, input_dir=input_dir, as_of=as_of, model=model,
-                               history=list(history)))
+    from .terminal import printable
+
+    click.echo(printable(explain_account(config, account_id, input_dir=input_dir, as_of=as_of, model=model,
+                                         history=list(history)), newlines=True))
 
 
 @main.command("sample-data", epilog=EXIT_CODES)
@@ -661,8 +690,10 @@ def validate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     from .pipeline import parse_as_of
     from .validate import table_text, validate as run_validate
 
+    from .terminal import printable
+
     result = run_validate(_config(config_path, presets), input_dir, parse_as_of(as_of))
-    click.echo(table_text(result))
+    click.echo(printable(table_text(result), newlines=True))
     if _log_format() == "json":  # the table is for people (stdout); the verdict also as one line for machines
         fields = {"ok": result.ok, "problems": result.problems, "notes": result.notes}
         if result.ok:

@@ -10,13 +10,16 @@ import pandas as pd
 
 from .config import Config
 from .errors import ChurnscoreError, InputDataError
+from .filetype import check_regular
 from .features import FEATURE_NAMES
 from .pipeline import score
+from .write import unneutralise
 
 
 def _history(paths: list[Path], account_id: str) -> list[str]:
     lines = []
     for path in paths:
+        check_regular(path, "an earlier ranked list (--history)")
         try:
             frame = pd.read_csv(path, dtype={"account_id": str}, keep_default_na=False)
         except (OSError, ValueError) as exc:
@@ -24,7 +27,7 @@ def _history(paths: list[Path], account_id: str) -> list[str]:
         if "account_id" not in frame or "risk_score" not in frame:
             raise InputDataError(f"{path}: not a ranked list (needs account_id and risk_score columns).",
                                  file=str(path))
-        row = frame.loc[frame["account_id"] == account_id]
+        row = frame.loc[unneutralise(frame["account_id"]) == account_id]  # "'-42" was written for "-42"
         if row.empty:
             lines.append(f"    {path}: not listed")
         else:

@@ -30,6 +30,7 @@ from .arrow_text import value_bytes, value_offsets
 from .config import Config, InputSpec
 from .contract import EXPORTS, FALSE_WORDS, FILE_ENDINGS, TRUE_WORDS, Export
 from .errors import InputDataError
+from .filetype import check_regular
 from .memory import trim_heap
 
 REJECT_COLUMNS = ["file", "line", "column", "value", "reason"]
@@ -172,7 +173,10 @@ def find_files(config: Config, name: str, input_dir: Path | None) -> list[Path]:
             files = sorted(Path(p) for p in globmod.glob(str(target)))
             if not files:
                 raise InputDataError(f"{name}: the glob '{spec.path}' matches no file.", file=str(target))
+            for p in files:
+                check_regular(p, f"the {name} export")
             return files
+        check_regular(target, f"the {name} export", folder_ok=True)  # a FIFO would block the run for ever
         if target.is_dir():
             return _folder_files(target, name)
         if not target.exists():
@@ -181,6 +185,9 @@ def find_files(config: Config, name: str, input_dir: Path | None) -> list[Path]:
         return [target]
     if input_dir is None:
         return []
+    for p in (input_dir / f"{name}{ending}" for ending in FILE_ENDINGS):  # a FIFO, device, dangling link ...
+        if os.path.lexists(p):  # ... under an export's name is refused, not passed over as no export
+            check_regular(p, f"the {name} export")
     files = [p for p in (input_dir / f"{name}{ending}" for ending in FILE_ENDINGS) if p.is_file()]
     folder = input_dir / name
     found = [str(p) for p in files] + ([f"{folder}{os.sep}"] if folder.is_dir() else [])
@@ -196,7 +203,10 @@ def find_files(config: Config, name: str, input_dir: Path | None) -> list[Path]:
 
 
 def _folder_files(folder: Path, name: str) -> list[Path]:
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(FILE_ENDINGS))
+    named = sorted(p for p in folder.iterdir() if p.name.endswith(FILE_ENDINGS))
+    for p in named:
+        check_regular(p, f"a file of the {name} export", folder_ok=True)  # a subfolder is passed over
+    files = [p for p in named if p.is_file()]
     if not files:
         raise InputDataError(f"{folder}: folder for '{name}' has no .csv, .csv.gz or .parquet file.",
                              file=str(folder))
@@ -1361,6 +1371,7 @@ def _batches(path: Path, export: Export, spec: InputSpec, typed: bool, spans: bo
 
 
 READ_AHEAD = 2  # batches parsed ahead of the one being worked on
+JOIN_WAIT = 2.0  # seconds a reader leaving early waits for the parsing thread (one batch takes a few hundredths)
 
 
 def _hand(ready: queue.Queue, stop: threading.Event, item: object) -> bool:
@@ -1408,9 +1419,10 @@ def read_ahead(batches: Iterator[pa.Table], depth: int = READ_AHEAD) -> Iterator
             yield item
     finally:
         stop.set()
-        worker.join()
+        # bounded: a thread blocked in a read (a FIFO, a hung mount) must not hold up a run that is stopping
+        worker.join(JOIN_WAIT)
         close = getattr(batches, "close", None)
-        if close is not None:
+        if close is not None and not worker.is_alive():  # else the thread still runs it, and ends on ``stop``
             close()
 
 
@@ -1490,9 +1502,10 @@ class Prefetch:
                 self.close()
 
     def close(self) -> None:
-        """Stop the thread (it ends after the batch it is parsing)."""
+        """Stop the thread (it ends after the batch it is parsing). The wait is bounded: a thread blocked in a
+        read (a FIFO, a hung mount) is a daemon and is left behind, so a stopped run still ends at once."""
         self._stop.set()
-        self._thread.join()
+        self._thread.join(JOIN_WAIT)
 
 
 def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec, prefetch: Prefetch | None = None,

@@ -465,7 +465,12 @@ def save_model(model: LinearChurnModel, path: str | Path) -> str:
     """Write the model document atomically; returns its SHA-256 (also stored inside it)."""
     from .write import atomic_write
 
+    from .signing import model_key, signature
+
     doc = model.to_document()
+    key = model_key()
+    if key is not None:  # signed before hashed: the sha256 covers the signature too
+        doc["signature"] = signature(doc, key)
     doc["sha256"] = _payload_hash(doc)
     data = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
     atomic_write(path, lambda fh: fh.write(data))
@@ -477,7 +482,12 @@ def load_model(path: str | Path, config: Config | None = None) -> LinearChurnMod
 
     Only JSON is parsed: no pickle, so a crafted file cannot run code here.
     """
+    from .filetype import check_regular
+    from .signing import check_signature, model_key
+
     path = Path(path)
+    key = model_key()  # a key that cannot be read stops the run before the model is
+    check_regular(path, "the model file", error=ModelError)  # a FIFO or /dev/zero: never opened
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -494,6 +504,7 @@ def load_model(path: str | Path, config: Config | None = None) -> LinearChurnMod
     if doc.get("sha256") != _payload_hash(doc):
         raise ModelError(f"{path}: model file hash does not match its content (altered or corrupted); "
                          "retrain with 'churnscore train'.")
+    check_signature(doc, path, key)
     try:
         model = LinearChurnModel.from_document(doc)
     except (KeyError, TypeError, ValueError) as exc:

@@ -11,18 +11,12 @@ import pandas as pd
 
 from .errors import InputDataError
 from .features import index_positions
-from .write import FORMULA_STARTS
+from .filetype import check_regular
+from .write import unneutralise
 
 MOVER_COLUMNS = ["previous_rank", "previous_score", "score_change"]
 AT_RISK = ("high", "medium")
 NEEDED = ("rank", "account_id", "risk_score")
-
-
-def _unquote(s: pd.Series) -> pd.Series:
-    """Undo write.neutralise: "'=Evil" was written for "=Evil"."""
-    text = s.astype("str")
-    quoted = s.notna() & text.str.startswith("'") & text.str[1:2].isin(list(FORMULA_STARTS))
-    return s.where(~quoted, text.str[1:])
 
 
 def read_previous(path: str | Path) -> pd.DataFrame:
@@ -31,6 +25,7 @@ def read_previous(path: str | Path) -> pd.DataFrame:
     Returns rank, account_id, account_name, risk_score, risk_tier (the last two empty when absent).
     """
     path = Path(path)
+    check_regular(path, "the previous ranked list (--previous)")
     try:
         if path.suffix == ".parquet":
             raw = pd.read_parquet(path)
@@ -48,10 +43,12 @@ def read_previous(path: str | Path) -> pd.DataFrame:
     if missing:
         raise InputDataError(f"{path}: previous ranked list has no column '{missing[0]}'; pass a list written by "
                              "'churnscore score'.", file=str(path), line=1, column=missing[0])
+    # only CSV cells are neutralised ("'=Evil" was written for "=Evil"); JSON and Parquet hold the values as they are
+    unquote = unneutralise if path.suffix not in (".parquet", ".json") else (lambda s: s)
     out = pd.DataFrame({
         "rank": pd.to_numeric(raw["rank"], errors="coerce"),
-        "account_id": _unquote(raw["account_id"].astype("str")),
-        "account_name": _unquote(raw["account_name"].astype("str")) if "account_name" in raw else "",
+        "account_id": unquote(raw["account_id"].astype("str")),
+        "account_name": unquote(raw["account_name"].astype("str")) if "account_name" in raw else "",
         "risk_score": pd.to_numeric(raw["risk_score"], errors="coerce"),
         "risk_tier": raw["risk_tier"].astype("str") if "risk_tier" in raw else "",
     })

@@ -7,6 +7,7 @@ with no progress line and no colour. NO_COLOR in the environment, or TERM=dumb, 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from typing import IO, Any
@@ -19,6 +20,27 @@ STAGE_WORDS = {"load": "reading the exports", "features": "computing features", 
                "write": "writing the outputs", "report": "rendering the report",
                "snapshots": "computing snapshots", "choose_c": "choosing C", "fit": "fitting the model",
                "test": "testing the scorers"}
+
+
+# What a terminal acts on rather than shows: C0 controls (ESC among them), DEL, C1 controls (U+009B is a
+# one-character CSI), and the bidirectional marks and overrides that make text read other than it is.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: object, *, newlines: bool = False) -> str:
+    """``text`` safe to print on a terminal: every control character shown as an escape (ESC as ``\\x1b``,
+    a line break as ``\\n``, U+202E as ``\\u202e``), so data (account names come from customers) can never
+    clear the screen, set the window title or write the clipboard (OSC 52). ``newlines``: keep line breaks
+    (text of several lines that churnscore itself laid out)."""
+
+    def show(m: re.Match[str]) -> str:
+        c = m.group()
+        if newlines and c == "\n":
+            return c
+        return _NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+    return _UNSAFE.sub(show, str(text))
 
 
 def is_terminal(stream: IO[Any]) -> bool:
@@ -60,7 +82,8 @@ def top_table(ranked: pd.DataFrame, n: int = 10, *, colour: bool = False, width:
     reason_w = max(width - len(head) - 2, 12)
     lines = [head + "  top reason"]
     for _, r in rows.iterrows():
-        name = r["account_name"] if isinstance(r["account_name"], str) and r["account_name"] else r["account_id"]
+        name = printable(r["account_name"] if isinstance(r["account_name"], str) and r["account_name"]
+                         else r["account_id"])
         tier = f"{r['risk_tier']:<6}"
         if colour:
             tier = click.style(tier, fg=TIER_COLOURS.get(r["risk_tier"]), bold=r["risk_tier"] == "high")
@@ -68,7 +91,7 @@ def top_table(ranked: pd.DataFrame, n: int = 10, *, colour: bool = False, width:
                 f"{_money(r['revenue_at_risk']):>10}")
         if movers:
             line += f"  {_change(r):>6}"
-        reason = str(r["reasons"]).split("; ")[0] if isinstance(r["reasons"], str) and r["reasons"] else "-"
+        reason = printable(str(r["reasons"]).split("; ")[0] if isinstance(r["reasons"], str) and r["reasons"] else "-")
         lines.append(line + "  " + _fit(reason, reason_w))
     if len(ranked) > n:
         lines.append(f"     ... {len(ranked) - n:,} more in the ranked list")

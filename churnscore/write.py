@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import hashlib
 import io
 import json
 import os
@@ -22,20 +23,38 @@ from .errors import OutputError
 from .parallel import in_parallel
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Invisible and direction characters a spreadsheet may skip before a formula ("\ufeff=cmd|..."), and the
+# full-width signs some take for = + - @: a cell starting with one is quoted too.
+INVISIBLE_STARTS = ("\ufeff", "\u200b", "\u200c", "\u200d", "\u2060", "\u180e", "\u00ad", "\u061c", "\u200e",
+                    "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
+                    "\u2069", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# Every cell starting with one of these is written with a "'" before it; "'" is among them, so the mapping
+# can be undone exactly (unneutralise): "'-42" is written "''-42" and "-42" is written "'-42".
+QUOTED_STARTS = FORMULA_STARTS + INVISIBLE_STARTS + ("'",)
 FORMATS = ("csv", "parquet", "json")
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells a spreadsheet would run as a formula (=, +, -, @ first) with a quote."""
+    """Prefix text cells a spreadsheet would run as a formula (=, +, -, @ first, maybe behind an invisible
+    character) with a quote; and cells that already start with a quote, so that unneutralise gives back exactly
+    what was written."""
     out = frame.copy()
     for col in out.columns:
         s = out[col]
         if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
             text = s.astype("str")
-            risky = s.notna() & text.str.startswith(FORMULA_STARTS)
+            risky = s.notna() & text.str.startswith(QUOTED_STARTS)
             if risky.any():
                 out[col] = s.where(~risky, "'" + text)
     return out
+
+
+def unneutralise(s: pd.Series) -> pd.Series:
+    """Undo neutralise on text read back from a CSV file churnscore wrote: one leading quote removed, where there
+    is one (every cell starting with a quote was given one)."""
+    text = s.astype("str")
+    quoted = s.notna() & text.str.startswith("'")
+    return s.where(~quoted, text.str[1:])
 
 
 def _csv_line(fields: list[str]) -> str:
@@ -54,7 +73,7 @@ def _any_of(texts: tuple[str, ...]) -> str:
 # carriage return, is followed).
 _QUOTE_CHARS = tuple(c for c in ("\r", "\n", ",", '"') if _csv_line([f"a{c}b", "x"]).startswith('"'))
 _NEEDS_QUOTES = _any_of(_QUOTE_CHARS)
-_FORMULA = "^" + _any_of(FORMULA_STARTS)
+_FORMULA = "^" + _any_of(QUOTED_STARTS)
 _TEXT = pa.large_string()
 _BOOLS = pa.array(["False", "True"], _TEXT)  # str() of each, as the csv module writes them
 
@@ -118,7 +137,8 @@ def _cells(source: np.ndarray | pa.Array) -> pa.Array:
     if pa.types.is_integer(source.type):
         return pc.fill_null(pc.cast(source, _TEXT), _scalar(""))
     cells = pc.fill_null(source, _scalar(""))
-    # neutralise: a spreadsheet runs text starting with one of FORMULA_STARTS; prefix it with a quote
+    # neutralise: a spreadsheet runs text starting with one of FORMULA_STARTS; prefix it (and every other cell
+    # of QUOTED_STARTS) with a quote
     risky = pc.match_substring_regex(cells, _FORMULA)
     if pc.any(risky).as_py():
         cells = pc.if_else(risky, pc.binary_join_element_wise(_scalar("'"), cells, _scalar("")), cells)
@@ -184,6 +204,95 @@ def json_chunks(frame: pd.DataFrame) -> Iterator[bytes]:
     yield b"\n]\n"
 
 
+def _read_umask() -> int:
+    """The process's umask, read without changing it where Linux says it (/proc/self/status, since 4.7):
+    os.umask can only be read by setting it, which another thread could see for a moment."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a new output file gets: what open() would give it under the umask (0o666 & ~umask). mkstemp
+    makes 0600 files; forcing 0644 made customer data world-readable in a folder set up to hide it."""
+    global _FILE_MODE
+    if _FILE_MODE is None:
+        _FILE_MODE = 0o666 & ~_read_umask()
+    return _FILE_MODE
+
+
+_FILE_MODE: int | None = None
+
+
+_LIVE_TEMPS: set[str] = set()  # temporaries being written, for a run ended at once (see live_temps)
+
+
+def live_temps() -> list[str]:
+    """The temporary files being written now: what a SIGTERM that cannot wait for the run to unwind removes."""
+    return sorted(_LIVE_TEMPS)
+
+
+class _Hashing:
+    """A binary file that works out the sha256 of what is written through it."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+        self.digest = hashlib.sha256()
+
+    def write(self, data: Any) -> int:
+        self.digest.update(data if isinstance(data, bytes) else memoryview(data).cast("B"))
+        return self._fh.write(data)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:  # flush, tell, closed ... (pyarrow's writer asks for them)
+        return getattr(self._fh, name)
+
+
+def write_temp(path: str | Path, write: Callable[[IO[bytes]], None], *, digest: bool = False) -> tuple[str, str | None]:
+    """Call ``write`` on a new temporary file beside ``path`` (``.<name>.<random>.tmp``, mode from the umask),
+    synced to disk: (its name, the sha256 of its bytes when ``digest``). It is removed if ``write`` fails; the
+    caller renames it into place, then calls forget_temp."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp opens with O_CREAT | O_EXCL | O_NOFOLLOW and a random name: a planted file or link is never written
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _LIVE_TEMPS.add(tmp)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), file_mode())
+            target: Any = _Hashing(fh) if digest else fh
+            write(target)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        remove_temp(tmp)
+        raise
+    return tmp, target.digest.hexdigest() if digest else None
+
+
+def forget_temp(tmp: str) -> None:
+    """``tmp`` is in place (renamed) or listed in a switch journal: not removed by a SIGTERM's clean-up."""
+    _LIVE_TEMPS.discard(tmp)
+
+
+def remove_temp(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    _LIVE_TEMPS.discard(tmp)
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write`` on a temporary file beside ``path``, then rename it into place.
 
@@ -191,21 +300,13 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     old file and at most a stray ``.<name>.*.tmp`` behind.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp, _ = write_temp(path, write)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        remove_temp(tmp)
         raise
+    forget_temp(tmp)
     return path
 
 
@@ -236,8 +337,8 @@ def format_for(path: str | Path | None, given: str | None, default: str) -> str:
     return ending if ending in FORMATS else default
 
 
-def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path:
-    """Write a table atomically as csv (formula-safe), parquet or json (records)."""
+def table_writer(frame: pd.DataFrame, fmt: str = "csv") -> Callable[[IO[bytes]], None]:
+    """What writes ``frame`` to a binary file as csv (formula-safe), parquet or json (records)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     if fmt == "csv":
@@ -249,10 +350,15 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path
             for chunk in chunks:
                 fh.write(chunk)
 
-        return atomic_write(path, write)
+        return write
     if fmt == "json":
-        return atomic_write(path, lambda fh: fh.writelines(json_chunks(frame)))
-    return atomic_write(path, lambda fh: frame.to_parquet(fh, index=False))
+        return lambda fh: fh.writelines(json_chunks(frame))
+    return lambda fh: frame.to_parquet(fh, index=False)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path:
+    """Write a table atomically as csv (formula-safe), parquet or json (records)."""
+    return atomic_write(path, table_writer(frame, fmt))
 
 
 def write_json(obj: Any, path: str | Path) -> Path:
@@ -267,8 +373,9 @@ def sibling(path: str | Path, tag: str, ending: str | None = None) -> Path:
     return path.with_name(f"{stem}.{tag}{ending if ending is not None else suffix}")
 
 
-def remove_stale_temps(out: str | Path) -> list[Path]:
-    """Delete the ``.<name>.*.tmp`` files that a killed run left beside ``out`` and its sibling files.
+def remove_stale_temps(out: str | Path, others: Iterable[str] = ()) -> list[Path]:
+    """Delete the ``.<name>.*.tmp`` files that a killed run left beside ``out`` and its sibling files (and
+    beside ``out`` for the file names ``others``).
 
     Only call it while holding the output's lock (runlock.output_lock): then no live writer owns them.
     """
@@ -277,6 +384,7 @@ def remove_stale_temps(out: str | Path) -> list[Path]:
         return []
     names = [out.name] + [sibling(out, tag, ending).name
                           for tag, ending in (("rejects", ".csv"), ("excluded", ".csv"), ("manifest", ".json"))]
+    names += [n for n in others if n not in names]
     removed = []
     for name in names:
         for path in sorted(out.parent.glob(f".{glob.escape(name)}.*.tmp")):

@@ -302,16 +302,16 @@ def test_a_write_the_file_system_refuses_is_one_line_and_keeps_the_list(inputs: 
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    import churnscore.write as write_mod
+    import churnscore.outset as outset_mod
 
     out = tmp_path / "r.csv"
     assert run("score", "--input-dir", str(inputs), "--out", str(out))[0] == 0
     before = out.read_bytes()
 
-    def full(path, write):  # noqa: ANN001, ANN202 - the disk fills up as the first file is written
+    def full(path, write, digest=False):  # noqa: ANN001, ANN202 - the disk fills up as the first file is written
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(write_mod, "atomic_write", full)
+    monkeypatch.setattr(outset_mod, "write_temp", full)
     code, _, err = run("score", "--input-dir", str(inputs), "--out", str(out))
     assert (code, err) == (1, f"churnscore: error: {out}: No space left on device.\n")
     assert out.read_bytes() == before

@@ -25,7 +25,7 @@ from churnscore.runlock import output_lock
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and flock")
 
-OUTPUTS = {"ranked.csv", "ranked.rejects.csv", "ranked.excluded.csv", "ranked.manifest.json", "ranked.csv.lock"}
+OUTPUTS = {"ranked.csv", "ranked.rejects.csv", "ranked.excluded.csv", "ranked.manifest.json", "ranked.lock"}
 
 
 def start(out: Path, cwd: Path) -> subprocess.Popen[str]:
@@ -35,8 +35,8 @@ def start(out: Path, cwd: Path) -> subprocess.Popen[str]:
 
 
 def wait_for_lock(proc: subprocess.Popen[str], out: Path, timeout: float = 60.0) -> None:
-    """Until ``proc`` holds the output's lock (it writes its pid into <out>.lock once it has it)."""
-    lock = out.with_name(out.name + ".lock")
+    """Until ``proc`` holds the output's lock (it writes its pid into <stem>.lock once it has it)."""
+    lock = out.with_name(out.stem + ".lock")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -147,7 +147,7 @@ def test_a_second_run_on_a_locked_output_exits_3_and_writes_nothing(tmp_path: Pa
     assert json_run.returncode == 3
     assert json_run.stderr == ('{"error": "LockError", "event": "error", "exit_code": 3, "level": "error", '
                                f'"message": "{message}"}}\n')
-    assert listing(out.parent) == ({"ranked.csv.lock"}, set())
+    assert listing(out.parent) == ({"ranked.lock"}, set())
     # the lock is released with the holder: now it runs
     assert subprocess.run([sys.executable, "-m", "churnscore.cli", "score", "--input-dir", str(inputs),
                            "--out", str(out)], capture_output=True, timeout=120).returncode == 0

@@ -86,7 +86,7 @@ def test_init_config_writes_the_ranked_list_into_dir_out_whatever_the_working_di
     assert pd.read_csv(ranked, dtype=str)[["rank", "account_id", "risk_score", "risk_tier"]].values.tolist() == [
         ["1", "A1", "30.0", "medium"], ["2", "A2", "30.0", "medium"]]
     assert sorted(p.name for p in (tmp_path / "acme" / "out").iterdir()) == [
-        "ranked.csv", "ranked.csv.lock", "ranked.excluded.csv", "ranked.manifest.json", "ranked.rejects.csv"]
+        "ranked.csv", "ranked.excluded.csv", "ranked.lock", "ranked.manifest.json", "ranked.rejects.csv"]
     assert list(cron.iterdir()) == []
 
 

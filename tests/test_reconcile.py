@@ -156,11 +156,11 @@ def test_reruns_are_byte_identical_for_every_output_but_the_manifest(messy: Path
 
 def test_max_reject_rate_exceeded_fails_and_keeps_the_last_good_ranked_list(messy: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / "ranked.csv"
-    rejects = tmp_path / "out" / "ranked.rejects.csv"
+    rejects = tmp_path / "out" / "ranked.failed.rejects.csv"  # beside the set, not in it: the set stays whole
     assert score(messy, out, config_with(tmp_path, "lenient.yaml", 0.5))[0] == 0
     before = {p: p.read_bytes() for p in (out, tmp_path / "out" / "ranked.excluded.csv",
+                                           tmp_path / "out" / "ranked.rejects.csv",
                                            tmp_path / "out" / "ranked.manifest.json")}
-    rejects.unlink()
     code, stdout, err = score(messy, out, config_with(tmp_path, "strict.yaml", 0.25))
     # 8 of 26 rows rejected
     assert (code, stdout, err) == (1, "", f"churnscore: error: 30.8% of input rows rejected, above "
@@ -173,7 +173,7 @@ def test_max_reject_rate_exceeded_fails_and_keeps_the_last_good_ranked_list(mess
 def test_the_default_max_reject_rate_is_five_percent(messy: Path, tmp_path: Path) -> None:
     code, _, err = cli("score", "--input-dir", messy, "--as-of", AS_OF, "--out", tmp_path / "r.csv")
     assert (code, err) == (1, f"churnscore: error: 30.8% of input rows rejected, above rejects.max_reject_rate "
-                              f"5.0%; the ranking would be unreliable. See {tmp_path / 'r.rejects.csv'}; the "
+                              f"5.0%; the ranking would be unreliable. See {tmp_path / 'r.failed.rejects.csv'}; the "
                               "previous ranked list was left as it was.\n")
     assert not (tmp_path / "r.csv").exists()
 
@@ -183,14 +183,15 @@ def test_strict_fails_on_any_reject_and_passes_clean_data(messy: Path, tmp_path:
     lenient = config_with(tmp_path, "c.yaml", 1.0)
     code, _, err = score(messy, out, lenient, "--strict")
     assert (code, err) == (1, f"churnscore: error: 8 input rows rejected and --strict is set. See "
-                              f"{tmp_path / 'out' / 'ranked.rejects.csv'}; the previous ranked list was left as "
-                              "it was.\n")
+                              f"{tmp_path / 'out' / 'ranked.failed.rejects.csv'}; the previous ranked list was left "
+                              "as it was.\n")
     assert not out.exists()
     clean = tmp_path / "clean"
     write_text(clean / "accounts.csv", "account_id,mrr\nA1,10\n")
     write_text(clean / "usage.csv", "account_id,timestamp\nA1,2024-03-20\n")
     assert score(clean, out, lenient, "--strict")[0] == 0
     assert rows(tmp_path / "out" / "ranked.rejects.csv") == []
+    assert not (tmp_path / "out" / "ranked.failed.rejects.csv").exists()  # a good run clears the failed one's
 
 
 def test_manifest_counts_hashes_and_rejects_per_file_are_exact(messy: Path, tmp_path: Path) -> None:
@@ -241,9 +242,10 @@ def test_one_export_rejected_through_fails_even_when_the_rows_in_all_are_within_
     code, _, err = cli("score", "--input-dir", d, "--as-of", AS_OF, "--out", out)
     assert (code, err) == (1, "churnscore: error: payments: 2 of 2 rows rejected (100.0%), above "
                               "rejects.max_reject_rate 5.0%; the ranking would be unreliable. See "
-                              f"{tmp_path / 'out' / 'r.rejects.csv'}; the previous ranked list was left as it was.\n")
+                              f"{tmp_path / 'out' / 'r.failed.rejects.csv'}; the previous ranked list was left as it "
+                              "was.\n")
     assert not out.exists()
-    assert len(rows(tmp_path / "out" / "r.rejects.csv")) == 2
+    assert len(rows(tmp_path / "out" / "r.failed.rejects.csv")) == 2
     code, text, _ = cli("validate", "--input-dir", d, "--as-of", AS_OF)
     assert code == 1
     assert ("  - payments: 2 of 2 rows rejected (100.0%), above rejects.max_reject_rate 5.0%; 'churnscore score' "
@@ -271,9 +273,9 @@ def test_no_account_left_to_score_fails_and_keeps_the_last_good_list(tmp_path: P
     code, _, err = cli("score", "--input-dir", d, "--as-of", "2020-01-31", "--out", out)  # a typo for 2024
     assert (code, err) == (1, "churnscore: error: no account left to score as of 2020-01-31: all 20 accounts in "
                               "the inputs excluded (20 signed up after the as-of date). See "
-                              f"{tmp_path / 'r.excluded.csv'}; the previous ranked list was left as it was.\n")
+                              f"{tmp_path / 'r.failed.excluded.csv'}; the previous ranked list was left as it was.\n")
     assert out.read_bytes() == before
-    assert rows(tmp_path / "r.excluded.csv") == sorted([f"A{i}", "signed up after the as-of date"] for i in range(20))
+    assert rows(tmp_path / "r.failed.excluded.csv") == sorted([f"A{i}", "signed up after the as-of date"] for i in range(20))
     code, text, _ = cli("validate", "--input-dir", d, "--as-of", "2020-01-31")  # validate says so too
     assert code == 1
     assert ("  - no account left to score as of 2020-01-31: all 20 accounts in the inputs excluded (20 signed up "

@@ -40,7 +40,7 @@ def test_floats_are_written_as_python_repr_and_nan_as_nothing():
 TEXTS = ["plain", "a,b", 'say "hi"', "two\nlines", "cr\ronly", "", None, "=SUM(A1)", "+1", "-2", "@x", "\tx",
          "\rx", "x=1", "'already", "é ünïcode, ok", " padded ", '"', ",", "=a,b", '-"q"']
 TEXTS_SHOWN = ["plain", '"a,b"', '"say ""hi"""', '"two\nlines"', "cr\ronly", "", "", "'=SUM(A1)", "'+1", "'-2",
-               "'@x", "'\tx", "'\rx", "x=1", "'already", '"é ünïcode, ok"', " padded ", '""""', '","',
+               "'@x", "'\tx", "'\rx", "x=1", "''already", '"é ünïcode, ok"', " padded ", '""""', '","',
                "\"'=a,b\"", '"\'-""q"""']
 
 
