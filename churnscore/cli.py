@@ -331,6 +331,8 @@ def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
     tiers = s["at_risk"]
     lines.append(f"  risk: {tiers['high']:,} high, {tiers['medium']:,} medium, {tiers['low']:,} low; "
                  f"revenue at risk {s['revenue_at_risk']:,.2f}/month")
+    lines += [f"  rule {o['rule']} off: {o['reason']}" for o in s.get("rules_off", [])]
+    lines += [f"  rule note: {n}" for n in s.get("rule_notes", [])]
     lines.append(f"  wrote {paths['ranked']} (manifest {paths['manifest']})")
     if "report" in paths:
         lines.append(f"  report {paths['report']}")

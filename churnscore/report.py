@@ -290,6 +290,10 @@ def score_report(ranked: pd.DataFrame, flags: pd.DataFrame, summary: dict[str, A
                         f"<td class='num'>{c / max(len(flags), 1):.0%}</td>"
                         f"<td class='num'>{weights.get(n, float('nan')):.2f}</td></tr>" for n, c in fired.items())
     flag_chart = flags_chart(fired, len(flags)) if len(fired) else "<p class='note'>No red flag fired.</p>"
+    off = summary.get("rules_off", [])
+    if off:  # rules that could not judge on this data: never fired because they were switched off
+        flag_note += ("<ul id='rules-off'>" + "".join(f"<li><b>{escape(o['rule'])}</b> off: {escape(o['reason'])}</li>"
+                                                       for o in off) + "</ul>")
     body.append(f"<section id='flags'><h2>Red flags fired</h2>{flag_chart}"
                 "<details><summary>as a table, with each flag's weight</summary>"
                 "<table id='flag-counts'><thead><tr><th>red flag</th><th class='num'>accounts</th>"
