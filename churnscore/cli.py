@@ -514,13 +514,15 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
 
     Trains on the observation dates whose horizon ends before the first test date, tests on the last
     --test-dates dates: ROC AUC, PR AUC, top-decile churn rate and lift, precision/recall at k, Brier
-    score and calibration. On a terminal it shows each stage as it runs; stderr ends with each stage's time.
+    score and calibration. Then every rule on the training snapshots: share fired, churn rate when fired and
+    not, lift, and a warning for a rule that is inverted, fires on most accounts or never fires. On a terminal it shows each stage as it runs; stderr ends with each stage's time.
 
     \b
     Examples:
       churnscore evaluate --json out/backtest.json
       churnscore evaluate --report out/backtest.html
     """
+    from .audit import audit_text
     from .evaluate import backtest, table_text
     from .pipeline import resolve_as_of
     from .write import ready_to_write, write_json
@@ -543,6 +545,7 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     if live is not None:
         live.clear()
     click.echo(table_text(bt))  # the table first: a failed write below still leaves it on screen
+    click.echo(audit_text(bt.rule_audit))
     stages("write")
     outputs = {}
     if json_path is not None:
