@@ -131,3 +131,31 @@ def test_event_accounts_counts_accounts_per_event_by_the_as_of_date():
     use = EventUse(events_seen(usage), counts, 3)
     assert use.top() == [("login", 2 / 3), ("report", 2 / 3)]
     assert use.words() == "login (67% of accounts), report (67% of accounts)"
+
+
+def test_score_names_the_rules_off_in_the_summary_manifest_and_report(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from churnscore.cli import main
+
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "accounts.csv").write_text("account_id,signup_date\nA1,2024-03-20\nA2,2024-01-01\n")
+    (d / "usage.csv").write_text("account_id,timestamp,event\nA1,2024-03-25,page_view\nA2,2024-03-30,page_view\n"
+                                 "A2,2024-03-31,export\n")
+    out = tmp_path / "out" / "ranked.csv"
+    result = CliRunner().invoke(main, ["score", "--input-dir", str(d), "--out", str(out), "--report",
+                                       str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    weak = ("weak_start off: no 'login' event in usage; most frequent events: page_view (100% of accounts), "
+            "export (50% of accounts)")
+    keys = ("low_key_feature_adoption off: none of the key features ('report_created', 'dashboard_viewed', "
+            "'integration_sync') in usage; most frequent events: page_view (100% of accounts), export (50% of "
+            "accounts)")
+    assert [ln for ln in result.output.splitlines() if ln.startswith("  rule ")] == [f"  rule {keys}", f"  rule {weak}"]
+    manifest = json.loads((tmp_path / "out" / "ranked.manifest.json").read_text())
+    assert [o["rule"] for o in manifest["rules_off"]] == ["low_key_feature_adoption", "weak_start"]
+    html = (tmp_path / "r.html").read_text()
+    assert "<li><b>weak_start</b> off: no &#x27;login&#x27; event in usage;" in html
