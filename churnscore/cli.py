@@ -515,7 +515,8 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     Trains on the observation dates whose horizon ends before the first test date, tests on the last
     --test-dates dates: ROC AUC, PR AUC, top-decile churn rate and lift, precision/recall at k, Brier
     score and calibration. Then every rule on the training snapshots: share fired, churn rate when fired and
-    not, lift, and a warning for a rule that is inverted, fires on most accounts or never fires. On a terminal it shows each stage as it runs; stderr ends with each stage's time.
+    not, lift, and a warning for a rule that is inverted, fires on most accounts or never fires. On a
+    terminal it shows each stage as it runs; stderr ends with each stage's time.
 
     \b
     Examples:

@@ -232,7 +232,8 @@ def judge(rules: tuple[RuleSpec, ...], table: pd.DataFrame, params: FeatureParam
         on.append(rule if cond is rule.when else RuleSpec(rule.name, cond, rule.weight, rule.reason, rule.play))
         for why in dict.fromkeys(dropped):
             notes.append(f"{rule.name}: one 'any' branch dropped ({why})")
-    used = {leaf.feature for r in rules for leaf in rules_mod.leaves(r.when) if feature(leaf.feature).events == "key_features"}
+    used = {leaf.feature for r in rules for leaf in rules_mod.leaves(r.when)
+            if feature(leaf.feature).events == "key_features"}
     missing_keys = absent["key_features"]
     if used and missing_keys and len(missing_keys) < len(params.key_features):
         notes.append(f"key features never in usage: {', '.join(missing_keys)} (adoption is counted out of "

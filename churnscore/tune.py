@@ -234,14 +234,14 @@ def tuned_yaml(config: Config, tuned: Tuned, path: str | Path) -> str:
     rules_raw = {str(r.get("name")): r for r in raw.get("rules") or []}
     b, a = tuned.before, tuned.after
     head = [f"# Written by 'churnscore tune-rules' from {config.source}: rule weights learned from history.",
-            f"# Trained on {tuned.n_train:,} snapshot rows before {tuned.cutoff.date()}; tested on the {tuned.n_test:,} "
-            "rows of the later observation dates.",
-            f"# Rules only on the test dates: ROC AUC {_fig(b['roc_auc'], '{:.3f}')} -> {_fig(a['roc_auc'], '{:.3f}')}, "
-            f"top-decile lift {_fig(b['top_decile_lift'], '{:.2f}x')} -> {_fig(a['top_decile_lift'], '{:.2f}x')}.",
-            "# A weight is the chance that the red flag alone leads to churn within the horizon (model.horizon_days):",
-            "# w = 1 - exp(-t) of a non-negative noisy-OR regression, so the rule score is the fitted churn",
-            f"# probability above the base ({tuned.base:.1%} with no rule fired). scoring.tiers moved with the new scale:",
-            "# as many training rows are high and medium as under the weights before.", ""]
+            f"# Trained on {tuned.n_train:,} snapshot rows before {tuned.cutoff.date()}; tested on the "
+            f"{tuned.n_test:,} rows of the later observation dates.",
+            f"# Rules only on the test dates: ROC AUC {_fig(b['roc_auc'], '{:.3f}')} -> "
+            f"{_fig(a['roc_auc'], '{:.3f}')}, top-decile lift {_fig(b['top_decile_lift'], '{:.2f}x')} -> {_fig(a['top_decile_lift'], '{:.2f}x')}.",
+            "# A weight is the chance that the red flag alone leads to churn within the horizon",
+            "# (model.horizon_days): w = 1 - exp(-t) of a non-negative noisy-OR regression, so the rule score is",
+            f"# the fitted churn probability above the base ({tuned.base:.1%} with no rule fired). scoring.tiers",
+            "# moved with the new scale: as many training rows are high and medium as under the weights before.", ""]
     body = []
     for key, value in raw.items():
         if key != "rules":

@@ -170,7 +170,8 @@ def _rule_checks(config: Config, frames: dict[str, pd.DataFrame], spills: dict, 
     from .features import build_features
     from .pipeline import usage_events
 
-    given = {name: frames[name] if name in frames else empty_frame(EXPORTS[name]) for name in ("accounts", "usage", "nps", "tickets", "payments")}
+    given = {name: frames[name] if name in frames else empty_frame(EXPORTS[name])
+             for name in ("accounts", "usage", "nps", "tickets", "payments")}
     given.update(spills)
     usage = given["usage"]
     table = build_features(given, index, when, config)
