@@ -2,8 +2,8 @@
 
 The backtest's snapshots (evaluate.split_history: the same training and held-out test dates as evaluate) give
 each rule's flag and the churn label of every (observation date, account) row. Rules that are inverted on
-the training rows (the accounts they flagged churned less than the rest) or never fire are left out (see
-audit). The others get weights from a non-negative regression whose link is the rule score's own noisy OR:
+the training rows (the accounts they flagged churned less than the rest), never fire or fire on every row are
+left out (see audit). The others get weights from a non-negative regression whose link is the rule score's own noisy OR:
 
     P(churn within the horizon) = 1 - exp(-(b + sum_j t_j x_j)),   t_j >= 0, b > 0 (the base, no rule fired)
 
@@ -128,6 +128,8 @@ def choose_penalty(flags: np.ndarray, y: np.ndarray, dates: np.ndarray, horizon_
 def _left_out_why(a: RuleAudit) -> str | None:
     if NEVER_FIRES in a.warnings:
         return f"never fires on history ({a.rows:,} rows)"
+    if a.fired == a.rows:
+        return f"fires on every row of history ({a.rows:,} rows): it cannot tell accounts apart"
     if INVERTED in a.warnings:
         return (f"inverted on history: fired on {a.share:.1%} of {a.rows:,} rows; churn {a.churn_when_fired:.1%} "
                 f"when fired, {a.churn_when_not:.1%} when not (lift {a.lift:.2f}x)")
