@@ -23,6 +23,8 @@ RULES = [
      "reason": "big account", "play": "Say thanks."},
     {"name": "huge", "when": {"feature": "seats", "op": "ge", "value": 1000}, "weight": 0.2,
      "reason": "huge", "play": ""},
+    {"name": "everyone", "when": {"feature": "seats", "op": "ge", "value": 0}, "weight": 0.2,
+     "reason": "a customer", "play": ""},
 ]
 
 
@@ -59,7 +61,7 @@ def test_audit_counts_each_rule_and_warns():
                           "huge": [False] * 6})
     y = np.array([1, 1, 0, 0, 1, 0])
     rules = parse_config({"rules": RULES}).rules
-    small, big, huge = audit_rules(flags, y, rules)
+    small, big, huge, _ = audit_rules(flags, y, rules)
     assert (small.fired, small.share, small.churn_when_fired, small.churn_when_not, small.lift, small.warnings) == (
         2, 2 / 6, 1.0, 0.25, 2.0, ())
     assert (big.fired, big.churn_when_fired, big.churn_when_not, big.warnings) == (4, 0.25, 1.0,
@@ -113,6 +115,8 @@ def test_tune_gives_the_predictive_rule_weight_and_leaves_out_inverted_and_silen
     ]
     assert lines[at + 6] == f"  # big left out: {tuned.dropped['big']}"
     assert lines[at + 7] == f"  # huge left out: {tuned.dropped['huge']}"
+    assert lines[at + 8] == ("  # everyone left out: fires on every row of history (1,290 rows): it cannot tell "
+                             "accounts apart")
     assert [r["name"] for r in yaml.safe_load(text)["rules"]] == ["small"]
 
 
