@@ -138,11 +138,11 @@ def _left_out_why(a: RuleAudit) -> str | None:
 
 def tier_at(scores: np.ndarray, share: float) -> float:
     """The lowest score (to one decimal, rounded down) that puts about ``share`` of the rows at or above it;
-    100 when the share is 0."""
+    100 when the share is 0, and never below 0.1 (an account no rule flagged is never at risk)."""
     if share <= 0 or not len(scores):
         return 100.0
     k = max(1, int(round(share * len(scores))))
-    return float(np.floor(np.sort(scores)[::-1][k - 1] * 10) / 10)
+    return max(0.1, float(np.floor(np.sort(scores)[::-1][k - 1] * 10) / 10))
 
 
 def _ranking(y: np.ndarray, score: np.ndarray) -> dict[str, float]:

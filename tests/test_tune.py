@@ -91,6 +91,7 @@ def test_tier_at_keeps_the_share_of_rows():
     assert tier_at(scores, 0.4) == 40.0
     assert tier_at(scores, 0.2) == 50.0
     assert tier_at(scores, 0.0) == 100.0
+    assert tier_at(scores, 1.0) == 0.1  # a score of 0 (no rule fired) is never at risk
 
 
 def test_tune_gives_the_predictive_rule_weight_and_leaves_out_inverted_and_silent_ones(tmp_path):
