@@ -3,7 +3,7 @@
 The backtest's snapshots (evaluate.split_history: the same training and held-out test dates as evaluate) give
 each rule's flag and the churn label of every (observation date, account) row. Rules that are inverted on
 the training rows (the accounts they flagged churned less than the rest), never fire or fire on every row are
-left out (see audit). The others get weights from a non-negative regression whose link is the rule score's own noisy OR:
+left out (see audit), and so are the rules score switches off on the data of the as-of date (rulecheck). The others get weights from a non-negative regression whose link is the rule score's own noisy OR:
 
     P(churn within the horizon) = 1 - exp(-(b + sum_j t_j x_j)),   t_j >= 0, b > 0 (the base, no rule fired)
 
@@ -157,7 +157,18 @@ def tune(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, test_dates: int
     train, test, cutoff = split_history(loaded, config, as_of, test_dates, stages)
     stages("tune")
     audit = audit_rules(train.flags, train.y, config.rules)
-    dropped = {a.rule: why for a in audit if (why := _left_out_why(a)) is not None}
+    # the rules score switches off on the data as of today (rulecheck: they cannot judge there; the reason
+    # says what to fix), then the ones history speaks against
+    from .pipeline import score
+
+    today = score(config, loaded=loaded, as_of=as_of).checks
+    dropped = {o.rule: f"switched off on the data of {pd.Timestamp(as_of).date()}: {o.reason}"
+               for o in (today.off if today is not None else ())}
+    for a in audit:
+        why = _left_out_why(a)
+        if why is not None:
+            dropped.setdefault(a.rule, why)
+    dropped = {r.name: dropped[r.name] for r in config.rules if r.name in dropped}
     kept = [r.name for r in config.rules if r.name not in dropped]
     if not kept:
         raise ModelError("tune-rules: every rule is inverted or never fires on history; nothing to weigh.")

@@ -29,13 +29,13 @@ RULES = [
 
 
 def history(folder: Path) -> Path:
-    """200 accounts over 2025: the small ones (1 seat, every 4th) churn through the year, the big ones (MRR 1000)
+    """200 accounts over 2025: most small ones (1 seat, every 4th) churn through the year, the big ones (MRR 1000)
     never do, a few others do; one usage row a month until churn. No account has 1000 seats."""
     accounts, usage = [], []
     for i in range(200):
         small, big = i % 4 == 0, i % 4 == 1
         churn = None
-        if small:
+        if small and (i // 4) % 5:  # four in five small accounts churn
             churn = pd.Timestamp("2025-03-15") + pd.DateOffset(months=(i // 4) % 9)
         elif i % 20 == 2:
             churn = pd.Timestamp("2025-04-10") + pd.DateOffset(months=(i // 20) % 6)
@@ -99,10 +99,10 @@ def test_tune_gives_the_predictive_rule_weight_and_leaves_out_inverted_and_silen
     loaded = load_all(cfg)
     tuned = tune(loaded, cfg, AS_OF, test_dates=2)
     assert list(tuned.weights) == ["small"]
-    assert tuned.weights["small"] > 0.2 > 0.05 > tuned.base  # a red flag, well above the base chance
-    assert tuned.dropped["huge"] == "never fires on history (1,290 rows)"
-    assert tuned.dropped["big"] == ("inverted on history: fired on 27.1% of 1,290 rows; churn 0.0% when fired, "
-                                    "10.0% when not (lift 0.00x)")
+    assert tuned.weights["small"] > 0.15 > 0.05 > tuned.base  # a red flag, well above the base chance
+    assert tuned.dropped["huge"] == "never fires on history (1,310 rows)"
+    assert tuned.dropped["big"] == ("inverted on history: fired on 26.7% of 1,310 rows; churn 0.0% when fired, "
+                                    "8.2% when not (lift 0.00x)")
     assert tuned.after["roc_auc"] >= tuned.before["roc_auc"]
     text = tuned_yaml(cfg, tuned, tmp_path / "tuned.yaml")
     lines = text.splitlines()
@@ -116,7 +116,7 @@ def test_tune_gives_the_predictive_rule_weight_and_leaves_out_inverted_and_silen
     ]
     assert lines[at + 6] == f"  # big left out: {tuned.dropped['big']}"
     assert lines[at + 7] == f"  # huge left out: {tuned.dropped['huge']}"
-    assert lines[at + 8] == ("  # everyone left out: fires on every row of history (1,290 rows): it cannot tell "
+    assert lines[at + 8] == ("  # everyone left out: fires on every row of history (1,310 rows): it cannot tell "
                              "accounts apart")
     assert [r["name"] for r in yaml.safe_load(text)["rules"]] == ["small"]
 
@@ -135,3 +135,15 @@ def test_tune_rules_command_writes_a_config_that_scores(tmp_path):
     assert tuned.resolve(tuned.input_dir) == folder.resolve()  # written elsewhere: the input folder still found
     scored = CliRunner().invoke(main, ["score", "--config", str(out), "--out", str(tmp_path / "r.csv")])
     assert scored.exit_code == 0, scored.output
+
+
+def test_tune_leaves_out_a_rule_switched_off_on_todays_data(tmp_path):
+    folder = history(tmp_path / "in")
+    start = {"name": "start", "when": {"feature": "first30_logins_per_day", "op": "lt", "value": 0.5}, "weight": 0.3,
+             "reason": "weak start", "play": ""}
+    cfg = parse_config({"input_dir": str(folder), "rules": RULES + [start], "features": {"login_event": "signin"},
+                        "model": {"horizon_days": 60, "min_history_days": 30, "cv_folds": 2}})
+    tuned = tune(load_all(cfg), cfg, AS_OF, test_dates=2)
+    assert tuned.dropped["start"].startswith("switched off on the data of 2025-12-31: no 'signin' event in usage; "
+                                             "most frequent events: login (100% of accounts)")
+    assert list(tuned.weights) == ["small"]
