@@ -356,6 +356,8 @@ def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
     tiers = s["at_risk"]
     lines.append(f"  risk: {tiers['high']:,} high, {tiers['medium']:,} medium, {tiers['low']:,} low; "
                  f"revenue at risk {s['revenue_at_risk']:,.2f}/month")
+    lines += [f"  rule {o['rule']} off: {o['reason']}" for o in s.get("rules_off", [])]
+    lines += [f"  rule note: {n}" for n in s.get("rule_notes", [])]
     lines.append(f"  wrote {paths['ranked']} (manifest {paths['manifest']})")
     if "report" in paths:
         lines.append(f"  report {paths['report']}")
@@ -539,13 +541,16 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
 
     Trains on the observation dates whose horizon ends before the first test date, tests on the last
     --test-dates dates: ROC AUC, PR AUC, top-decile churn rate and lift, precision/recall at k, Brier
-    score and calibration. On a terminal it shows each stage as it runs; stderr ends with each stage's time.
+    score and calibration. Then every rule on the training snapshots: share fired, churn rate when fired and
+    not, lift, and a warning for a rule that is inverted, fires on most accounts or never fires. On a
+    terminal it shows each stage as it runs; stderr ends with each stage's time.
 
     \b
     Examples:
       churnscore evaluate --json out/backtest.json
       churnscore evaluate --report out/backtest.html
     """
+    from .audit import audit_text
     from .evaluate import backtest, table_text
     from .pipeline import resolve_as_of
     from .write import ready_to_write, write_json
@@ -568,6 +573,7 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     if live is not None:
         live.clear()
     click.echo(table_text(bt))  # the table first: a failed write below still leaves it on screen
+    click.echo(audit_text(bt.rule_audit))
     stages("write")
     outputs = {}
     if json_path is not None:
@@ -580,6 +586,49 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     text = "\n".join([f"churnscore: wrote {path}" for path in outputs.values()] + [timings_text(timings)])
     emit("evaluate.done", text, level="info", outputs={k: str(v) for k, v in outputs.items()},
          timings_s=rounded(timings))
+
+
+@main.command("tune-rules", epilog=EXIT_CODES)
+@config_option
+@input_dir_option
+@click.option("--as-of", default=None, metavar="YYYY-MM-DD", callback=_date,
+              help="End of the history used. Default: the latest date in the usage export.")
+@click.option("--test-dates", type=click.IntRange(min=1), default=2, show_default=True,
+              help="How many of the last observation dates to hold out (as evaluate does).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The config to write: this one with the learned rule weights.")
+@preset_option
+@handle_errors
+def tune_rules(config_path: Path | None, input_dir: Path | None, as_of: str | None, test_dates: int, out: Path,
+               presets: tuple[str, ...] = ()) -> None:
+    """Learn the rule weights from history and write a config with them.
+
+    Weights from a non-negative regression on the rules' flags over the backtest's training snapshots
+    (time-ordered CV); inverted rules and rules that never fire are left out with a comment. Prints the
+    rules-only ROC AUC and top-decile lift before and after on the held-out test dates.
+
+    \b
+    Examples:
+      churnscore tune-rules --out tuned.yaml
+      churnscore score --config tuned.yaml
+    """
+    from .pipeline import resolve_as_of
+    from .tune import tune, tuned_text, write_tuned
+    from .write import ready_to_write
+
+    config = _config(config_path, presets)
+    ready_to_write(out)
+    live, stages, loaded = _history(config, input_dir)
+    try:
+        tuned = tune(loaded, config, resolve_as_of(loaded, as_of)[0], test_dates=test_dates, stages=stages)
+    finally:
+        loaded.close()
+    path = write_tuned(config, tuned, out)
+    if live is not None:
+        live.clear()
+    click.echo(tuned_text(tuned, config))
+    emit("tune_rules.done", f"churnscore: wrote {path}\n{timings_text(stages.stop())}", level="info",
+         outputs={"config": str(path)}, timings_s=rounded(stages.timings))
 
 
 @main.command(epilog=EXIT_CODES)

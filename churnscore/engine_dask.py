@@ -38,6 +38,7 @@ from .errors import ChurnscoreError, InputDataError
 from .features import FEATURE_NAMES, build_features, norm_rows
 from .load import (REJECT_COLUMNS, FileStats, Loaded, _check_order, _dedupe, concat_frames, empty_frame,
                    file_order, file_sorted, find_files, read_file, take_rejected_ids)
+from .rulecheck import added, event_accounts, events_seen
 from .universe import present_ids
 
 INSTALL = "pip install 'churnscore[dask]'"
@@ -138,6 +139,10 @@ def _digest(part: pd.DataFrame, name: str) -> pd.DataFrame:
     out = part.groupby("account_id", observed=True, sort=False)[col].agg(["min", "max", "size"])
     out.index = pd.Index(out.index.astype("str"), dtype="str", name="account_id")
     return out.reset_index()
+
+
+def _events(part: pd.DataFrame) -> frozenset[str]:
+    return events_seen(part)
 
 
 def _after(part: pd.DataFrame, column: str, end: pd.Timestamp) -> int:
@@ -369,6 +374,27 @@ class DaskEngine:
                 if known is not None:
                     unknown = known.unique().get_indexer(digest["account_id"].astype("str")) < 0
                     loaded.unknown_rows[name] = int(digest["size"][unknown].sum())
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ events, for the rule checks
+
+    def events_seen(self) -> frozenset[str]:
+        """The usage export's event names (rulecheck.events_seen of every partition)."""
+        try:
+            return frozenset().union(*self.client.gather(self.client.map(_events, self._parts.get("usage", []))))
+        except BaseException:
+            self.close()
+            raise
+
+    def event_accounts(self, index: pd.Index, as_of: pd.Timestamp) -> pd.Series:
+        """rulecheck.event_accounts over the partitions (each holds whole accounts: the counts add up)."""
+        try:
+            where = self.client.scatter(index, broadcast=True)
+            parts = self.client.gather(self.client.map(event_accounts, self._parts.get("usage", []), index=where,
+                                                       as_of=as_of))
+            return added(parts)
         except BaseException:
             self.close()
             raise

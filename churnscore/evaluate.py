@@ -6,7 +6,7 @@ Scorers: the rules alone, the logistic model, and a gradient-boosting reference
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,8 @@ from .config import Config
 from .errors import ModelError
 from .load import Loaded
 from .stages import Stages
-from .model import (calibration_table, fit_logistic, observation_dates, roc_auc, select_c,
+from .audit import RuleAudit, audit_rules
+from .model import (TrainingSet, calibration_table, fit_logistic, observation_dates, roc_auc, select_c,
                     training_set)
 
 SCORERS = ("rules", "logistic", "gradient_boosting")
@@ -58,25 +59,23 @@ class Backtest:
     n_test: int
     results: dict[str, dict[str, Any]]
     curves: dict[str, dict[str, list[float]]]  # per scorer: y and score of the test rows, for reports
+    rule_audit: list[RuleAudit] = field(default_factory=list)  # every rule on the training snapshots
 
     def to_dict(self) -> dict[str, Any]:
         return {"cutoff": self.cutoff.date().isoformat(), "train_dates": self.train_dates,
                 "test_dates": self.test_dates, "n_train": self.n_train, "n_test": self.n_test,
-                "scorers": self.results}
+                "scorers": self.results, "rule_audit": [a.to_dict() for a in self.rule_audit]}
 
 
-def backtest(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, test_dates: int = 2,
-             top_k: int = 100, stages: Stages | None = None) -> Backtest:
-    """Train each scorer on the observation dates whose horizon ends by the first test date; test on the
-    last ``test_dates`` observation dates. ``stages`` is told "snapshots", "choose_c" and "test" as each
-    starts (and stopped at the end)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
+def split_history(loaded: Loaded, config: Config, as_of: pd.Timestamp, test_dates: int,
+                  stages: Stages) -> tuple[TrainingSet, TrainingSet, pd.Timestamp]:
+    """The backtest's snapshots, split in time: (train, test, cut-off). Test: the last ``test_dates``
+    observation dates; train: the dates whose horizon ends by the first of them. ``stages`` is told
+    "snapshots". Shared by evaluate and tune-rules, so both judge on the same held-out dates."""
     dates = observation_dates(loaded, as_of, config)
     if len(dates) < test_dates + 1:
         raise ModelError(f"backtest needs at least {test_dates + 1} observation dates before "
                          f"{as_of.date()}; found {len(dates)}. Use a longer history or fewer --test-dates.")
-    stages = stages or Stages()
     stages("snapshots")
     ts = training_set(loaded, config, dates, stages)
     cutoff = dates[-test_dates]
@@ -86,7 +85,18 @@ def backtest(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, test_dates:
     if not train_mask.any():
         raise ModelError(f"backtest: no observation date ends its {config.model.horizon_days}-day horizon "
                          f"before the cut-off {cutoff.date()}; use a longer history or fewer --test-dates.")
-    train, test = ts.subset(train_mask), ts.subset(test_mask)
+    return ts.subset(train_mask), ts.subset(test_mask), cutoff
+
+
+def backtest(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, test_dates: int = 2,
+             top_k: int = 100, stages: Stages | None = None) -> Backtest:
+    """Train each scorer on the observation dates whose horizon ends by the first test date; test on the
+    last ``test_dates`` observation dates. ``stages`` is told "snapshots", "choose_c" and "test" as each
+    starts (and stopped at the end)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    stages = stages or Stages()
+    train, test, cutoff = split_history(loaded, config, as_of, test_dates, stages)
     stages("choose_c")
     C, _ = select_c(train, config, stages)
     stages("test")
@@ -103,7 +113,8 @@ def backtest(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, test_dates:
     curves = {name: {"y": test.y.astype(int).tolist(), "score": np.asarray(s, dtype=float).tolist()}
               for name, (s, _) in scores.items()}
     fmt = lambda ds: sorted({pd.Timestamp(d).date().isoformat() for d in ds})  # noqa: E731
-    return Backtest(cutoff, fmt(train.date), fmt(test.date), len(train.y), len(test.y), results, curves)
+    return Backtest(cutoff, fmt(train.date), fmt(test.date), len(train.y), len(test.y), results, curves,
+                    audit_rules(train.flags, train.y, config.rules))
 
 
 def table_text(bt: Backtest) -> str:

@@ -63,11 +63,17 @@ def explain_account(config: Config, account_id: str, *, input_dir: str | Path | 
         lines.append(f"  in words: {row['reasons']}")
     if row["suggested_play"]:
         lines.append(f"  suggested play: {row['suggested_play']}")
+    if result.checks is not None and result.checks.off:
+        lines.append("  rules switched off on this data: " + "; ".join(result.checks.lines()[:len(result.checks.off)]))
     contrib: dict[str, float] = {}
     if model is not None:
         from .model import design_matrix
 
-        X = design_matrix(result.features.loc[[account_id]], result.flags.loc[[account_id]], model.columns)
+        from .rules import evaluate
+
+        # the model's flags as score gives them: every rule, none switched off (as in its training snapshots)
+        model_flags = evaluate(config.rules, result.features.loc[[account_id]])
+        X = design_matrix(result.features.loc[[account_id]], model_flags, model.columns)
         values = model.contributions(X)[0]
         contrib = dict(zip(model.transformed_names, values))
     lines.append(f"  {'feature':<34}{'value':>12}" + (f"{'contribution':>14}" if model is not None else ""))
@@ -85,7 +91,7 @@ def explain_account(config: Config, account_id: str, *, input_dir: str | Path | 
     if model is not None:
         for r in config.rules:
             c = contrib.get(f"flag_{r.name}", 0.0)
-            fired = bool(result.flags.loc[account_id, r.name])
+            fired = bool(model_flags.loc[account_id, r.name])
             if fired or abs(c) > 1e-9:
                 lines.append(f"  {'flag ' + r.name + (' (fired)' if fired else ''):<34}{int(fired):>12}{c:>+14.3f}")
         lines.append(f"  {'(intercept)':<34}{'':>12}{model.intercept:>+14.3f}")

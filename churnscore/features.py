@@ -30,11 +30,12 @@ class Feature:
     meaning: str
     low: float | None = None  # documented range; None: unbounded
     high: float | None = None
+    events: str = ""  # the features setting (login_event, key_features) naming the events it is built from
 
 
 def _f(name: str, source: str, window: str, meaning: str, low: float | None = 0.0,
-       high: float | None = None) -> Feature:
-    return Feature(name, source, window, meaning, low, high)
+       high: float | None = None, events: str = "") -> Feature:
+    return Feature(name, source, window, meaning, low, high, events)
 
 
 CATALOGUE: tuple[Feature, ...] = (
@@ -53,16 +54,17 @@ CATALOGUE: tuple[Feature, ...] = (
     _f("seat_utilisation", "usage+accounts", "short", "active users in the last short window / licensed "
        "seats", 0, None),
     _f("key_feature_adoption", "usage", "short", "share of the configured key features used in the last "
-       "short window", 0, 1),
-    _f("key_feature_events_30d", "usage", "short", "events on key features in the last short window"),
+       "short window", 0, 1, events="key_features"),
+    _f("key_feature_events_30d", "usage", "short", "events on key features in the last short window",
+       events="key_features"),
     _f("avg_session_seconds_30d", "usage", "short", "mean session length (duration of login events; of "
        "all events if there are none) in the last short window"),
     _f("task_time_vs_norm_30d", "usage", "short", "median of duration / the event's norm (median over all "
        "accounts in the long window); 3 = tasks take three times as long as usual"),
     _f("first30_logins_per_day", "usage+accounts", "first30", "young accounts only: login events per "
-       "day in their first 30 days (so far)"),
+       "day in their first 30 days (so far)", events="login_event"),
     _f("first_session_seconds", "usage+accounts", "first30", "young accounts only: length of the first "
-       "session (first login event)"),
+       "session (first login event)", events="login_event"),
     # nps
     _f("nps_latest", "nps", "all", "mean score of the latest survey round (responses within a short "
        "window of the last one)", 0, 10),

@@ -119,6 +119,7 @@ def build_manifest(summary: dict[str, Any], outputs: dict[str, Path], *, config_
         "files": _absolute_files(summary["files"]),
         "counts": {k: summary[k] for k in ("accounts_in_inputs", "accounts_scored", "accounts_excluded",
                                             "at_risk", "rows_read", "rows_rejected", "revenue_at_risk")},
+        "rules_off": summary.get("rules_off", []),  # rules that could not judge on this data, and why
         "timings_s": summary["timings_s"],
         "outputs": {k: absolute(v) for k, v in outputs.items()},
     }

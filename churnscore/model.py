@@ -89,10 +89,11 @@ class TrainingSet:
     date: np.ndarray  # observation date of each row (datetime64[ns])
     account: np.ndarray
     rule_score: np.ndarray  # the rules-only score (0-100) of each row, for comparison
+    flags: pd.DataFrame | None = None  # every rule's flag (one bool column per rule, config order) of each row
 
     def subset(self, mask: np.ndarray) -> "TrainingSet":
         return TrainingSet(self.X.loc[mask], self.y[mask], self.date[mask], self.account[mask],
-                           self.rule_score[mask])
+                           self.rule_score[mask], None if self.flags is None else self.flags.loc[mask])
 
 
 def observation_dates(loaded: Loaded, as_of: pd.Timestamp, config: Config) -> list[pd.Timestamp]:
@@ -123,7 +124,7 @@ def training_set(loaded: Loaded, config: Config, dates: list[pd.Timestamp],
     frames.update(loaded.spilled)  # a large usage export is read from disk, part by part, at each date
     columns = model_columns(config)
     horizon = pd.Timedelta(days=config.model.horizon_days)
-    parts, ys, ds, accs, rs = [], [], [], [], []
+    parts, ys, ds, accs, rs, fl = [], [], [], [], [], []
     for i, d in enumerate(dates):
         if stages is not None:
             stages.detail(f"{d.date()}, {i + 1} of {len(dates)}")
@@ -138,11 +139,13 @@ def training_set(loaded: Loaded, config: Config, dates: list[pd.Timestamp],
         ds.append(np.full(len(index), d.to_datetime64(), dtype="datetime64[ns]"))
         accs.append(index.to_numpy(dtype=object))
         rs.append(rules_mod.rule_score(flags, config.rules).to_numpy())
+        fl.append(flags.reset_index(drop=True))
     if not parts:
         raise ModelError("no observation date has active accounts; the history is too short for the "
                          f"horizon of {config.model.horizon_days} days.")
     X = pd.concat(parts, ignore_index=True)
-    return TrainingSet(X, np.concatenate(ys), np.concatenate(ds), np.concatenate(accs), np.concatenate(rs))
+    return TrainingSet(X, np.concatenate(ys), np.concatenate(ds), np.concatenate(accs), np.concatenate(rs),
+                       pd.concat(fl, ignore_index=True))
 
 
 # ----------------------------------------------------------------------------- the fitted model

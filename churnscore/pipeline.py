@@ -18,6 +18,7 @@ from .load import Loaded, load_all
 from .memory import trim_heap
 from .movers import add_previous, read_previous
 from .rank import rank
+from .rulecheck import EventUse, RuleChecks, event_accounts, events_seen, flags_of, judge, needs_counts
 from .stages import Stages, rounded
 from .universe import account_universe, ids_in, present_ids, shared_ids, used
 
@@ -35,6 +36,7 @@ class ScoreResult:
     as_of_source: str
     timings: dict[str, float] = field(default_factory=dict)
     previous: pd.DataFrame | None = None  # the previous ranked list (--previous), as movers.read_previous reads it
+    checks: RuleChecks | None = None  # the rules that judged, and those switched off with why (rulecheck)
 
     def summary(self) -> dict[str, Any]:
         """Counts for people and machines: accounts in = scored + excluded, rows read and rejected."""
@@ -65,6 +67,7 @@ class ScoreResult:
             "rows_rejected": int(len(self.loaded.rejects)),
             "files": files,
             "missing_exports": list(self.loaded.missing),
+            **(self.checks.to_dict() if self.checks is not None else {}),
             "timings_s": rounded(self.timings),
         }
 
@@ -178,6 +181,12 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     else:
         dask_run.note_rows(loaded, as_of)
     index, excluded = account_universe(loaded, as_of)
+    if dask_run is None:  # the event names now: the usage rows may be gone once the features are built
+        usage = loaded.spilled.get("usage", loaded.frame("usage"))
+        events = usage_events(config, events_seen(usage), lambda: event_accounts(usage, index, as_of), len(index))
+    else:
+        events = usage_events(config, dask_run.events_seen(), lambda: dask_run.event_accounts(index, as_of),
+                              len(index))
 
     stage("features")
     if dask_run is None:
@@ -193,14 +202,16 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
         table = dask_run.features(index, as_of)  # and closes the engine
 
     stage("score")
-    flags = rules_mod.evaluate(config.rules, table)
-    risk = rules_mod.rule_score(flags, config.rules)
-    words = rules_mod.explain(flags, config.rules, table)
+    checks = judge(config.rules, table, config.features, events)
+    flags = flags_of(checks, config.rules, table)
+    risk = rules_mod.rule_score(flags, checks.rules)
+    words = rules_mod.explain(flags, checks.rules, table)
     extra = None
     if model is not None:
         from .model import design_matrix, probability_and_reasons
 
-        X = design_matrix(table, flags, model.columns)
+        # the model's flags as in its training snapshots: every rule, none switched off
+        X = design_matrix(table, rules_mod.evaluate(config.rules, table), model.columns)
         p, reasons = probability_and_reasons(model, X, table)
         probability = pd.Series(p, index=table.index)
         extra = pd.DataFrame({"churn_probability": probability.round(4),
@@ -212,4 +223,12 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
                   finer=risk if model is not None else None)
     if prior is not None:
         ranked = add_previous(ranked, prior)
-    return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, stage.stop(), prior)
+    return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, stage.stop(), prior, checks)
+
+
+def usage_events(config: Config, seen: frozenset[str], count: Callable[[], pd.Series], accounts: int, *,
+                 always: bool = False) -> EventUse:
+    """The usage export's event names (``seen``, its codebook) and, when a rule loses an input to an absent
+    event (or ``always``, as validate lists them), ``count()``: how many accounts used each event."""
+    counts = count() if always or needs_counts(config.rules, config.features, seen) else None
+    return EventUse(seen, counts, accounts)

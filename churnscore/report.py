@@ -290,6 +290,10 @@ def score_report(ranked: pd.DataFrame, flags: pd.DataFrame, summary: dict[str, A
                         f"<td class='num'>{c / max(len(flags), 1):.0%}</td>"
                         f"<td class='num'>{weights.get(n, float('nan')):.2f}</td></tr>" for n, c in fired.items())
     flag_chart = flags_chart(fired, len(flags)) if len(fired) else "<p class='note'>No red flag fired.</p>"
+    off = summary.get("rules_off", [])
+    if off:  # rules that could not judge on this data: never fired because they were switched off
+        flag_note += ("<ul id='rules-off'>" + "".join(f"<li><b>{escape(o['rule'])}</b> off: {escape(o['reason'])}</li>"
+                                                       for o in off) + "</ul>")
     body.append(f"<section id='flags'><h2>Red flags fired</h2>{flag_chart}"
                 "<details><summary>as a table, with each flag's weight</summary>"
                 "<table id='flag-counts'><thead><tr><th>red flag</th><th class='num'>accounts</th>"
@@ -442,8 +446,28 @@ def evaluate_report(bt: Any, *, title: str = "Churn model backtest", generated: 
                 f"<th class='num'>decile</th>{head}</tr></thead><tbody>{lift_rows}</tbody></table><p class='note'>"
                 "Deciles: the test rows by score, highest first, cut in ten near-equal groups; the top-decile "
                 "figures above take exactly the first round(n/10) rows, so they can differ slightly.</p></section>")
+    body.append(_audit_section(getattr(bt, "rule_audit", [])))
     subtitle = f"Cut-off {bt.cutoff.date().isoformat()} · generated {when}"
     return _page(title, subtitle, "\n".join(body))
+
+
+def _audit_section(audit: list[Any]) -> str:
+    """The rule audit (audit.RuleAudit per rule) as the terminal shows it, warnings highlighted."""
+    if not audit:
+        return ""
+    pct = lambda v: "-" if v != v else f"{v:.1%}"  # noqa: E731
+    rows = "".join(
+        f"<tr><td>{escape(a.rule)}</td><td class='num'>{a.weight:.2f}</td><td class='num'>{pct(a.share)}</td>"
+        f"<td class='num'>{pct(a.churn_when_fired)}</td><td class='num'>{pct(a.churn_when_not)}</td>"
+        f"<td class='num'>{'-' if a.lift != a.lift else f'{a.lift:.2f}x'}</td>"
+        f"<td>{'<b>' + escape(', '.join(a.warnings)) + '</b>' if a.warnings else ''}</td></tr>" for a in audit)
+    return ("<section id='rule-audit'><h2>Rules on the training snapshots</h2><table id='rule-audit-table'><thead>"
+            "<tr><th>rule</th><th class='num'>weight</th><th class='num'>fired</th><th class='num'>churn when fired"
+            "</th><th class='num'>churn when not</th><th class='num'>lift</th><th>warning</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table><p class='note'>{audit[0].rows:,} rows (observation date, account) "
+            "before the cut-off; churn within the model's horizon. Lift: churn rate when fired over the base rate. "
+            "Inverted: the accounts it flagged churned less than the rest. 'churnscore tune-rules' learns weights "
+            "from this history and leaves such rules out.</p></section>")
 
 
 def write_report(html: str, path: str | Path) -> Path:

@@ -14,6 +14,11 @@ CONFIG_NAME = "churnscore.yaml"
 EXPORTS_DIR = "exports"
 OUTPUT_DIR = "out"  # the ranked list (output.path) and the suggested report go here, beside the config
 
+EVENTS_NOTE = """\
+  # EDIT FIRST: the event names of YOUR product (the 'event' column of usage). Names that never occur there
+  # switch off the rules built on them (weak_start, low_key_feature_adoption); 'churnscore validate' lists
+  # the events your accounts use most, with the share of accounts using each.
+"""
 HEADER = """\
 # churnscore config for this team, written by 'churnscore init'. Paths are relative to this file.
 # Every key is checked: a typo fails at start with the closest key named.
@@ -21,6 +26,8 @@ HEADER = """\
 # Next steps, from the folder 'churnscore init' ran in (paths on the command line are relative to where you are):
 #   1. put your exports in exports/ (exports/README.txt lists the files and their columns)
 #   2. churnscore validate --config {config}
+#      then EDIT FIRST features.login_event and features.key_features below: your product's event names,
+#      picked from the events validate lists as most used
 #   3. churnscore score --config {config} --report {report}
 #      the ranked list goes to {output} next to this file (output.path below), from any working directory
 """
@@ -79,6 +86,8 @@ def starter_config(presets: tuple[str, ...] = (), config_name: str = CONFIG_NAME
             out.append(line.replace("strftime format;", "strftime format, or unix (seconds since 1970);"))
             out.append(ACCOUNT_SOURCE_LINE)
             continue
+        if section == "features" and line.startswith("  key_features:"):
+            out.append(EVENTS_NOTE)
         out.append(line)
         if line.startswith("# inputs:"):
             out.append(ACCOUNT_MAP_BLOCK)

@@ -14,8 +14,9 @@ from .accounts_map import find_account_map, map_accounts
 from .config import Config
 from .contract import EXPORTS
 from .errors import ChurnscoreError, InputDataError
-from .load import (REJECT_COLUMNS, FileStats, Loaded, find_files, parts_to_spill, read_export,
+from .load import (REJECT_COLUMNS, FileStats, Loaded, empty_frame, find_files, parts_to_spill, read_export,
                    reject_limit_problem)
+from .rulecheck import RuleChecks, event_accounts, events_seen, judge
 from .universe import account_universe, nothing_left, present_ids
 
 
@@ -44,6 +45,7 @@ class Validation:
     notes: list[str]  # worth knowing, not fatal
     as_of: pd.Timestamp | None
     as_of_source: str
+    rule_checks: RuleChecks | None = None  # the rules switched off on this data, and the events most used
 
     @property
     def ok(self) -> bool:
@@ -144,10 +146,13 @@ def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spi
                 if rows:
                     notes.append(f"{name}: {rows:,} rows for {ids:,} account ids not in the "
                                  "accounts export (they are not scored).")
+    rule_checks = None
     if when is not None and not problems and "usage" in frames:  # as score would find it: no account to score
         index, excluded = account_universe(Loaded(frames, all_rejects, stats, []), when)
         if not len(index):
             problems.append(f"{nothing_left(when, excluded)}; 'churnscore score' would stop.")
+        else:
+            rule_checks = _rule_checks(config, frames, spills, index, when)
     read = sum(st.rows_read for st in stats.values())
     rate = len(all_rejects) / read if read else 0.0
     over = reject_limit_problem(stats, config.rejects.max_reject_rate)
@@ -156,7 +161,23 @@ def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spi
     elif len(all_rejects):
         notes.append(f"{len(all_rejects):,} rows rejected ({rate:.1%}, within rejects.max_reject_rate "
                      f"{config.rejects.max_reject_rate:.1%}): 'churnscore score' lists them in its rejects file.")
-    return Validation([checks[n] for n in EXPORTS], all_rejects, problems, notes, when, source)
+    return Validation([checks[n] for n in EXPORTS], all_rejects, problems, notes, when, source, rule_checks)
+
+
+def _rule_checks(config: Config, frames: dict[str, pd.DataFrame], spills: dict, index: pd.Index,
+                 when: pd.Timestamp) -> RuleChecks:
+    """The rules score would switch off on this data (the features as score builds them), and every event's use."""
+    from .features import build_features
+    from .pipeline import usage_events
+
+    given = {name: frames[name] if name in frames else empty_frame(EXPORTS[name])
+             for name in ("accounts", "usage", "nps", "tickets", "payments")}
+    given.update(spills)
+    usage = given["usage"]
+    table = build_features(given, index, when, config)
+    events = usage_events(config, events_seen(usage), lambda: event_accounts(usage, index, when), len(index),
+                          always=True)
+    return judge(config.rules, table, config.features, events)
 
 
 def _range(check: ExportCheck) -> str:
@@ -207,6 +228,14 @@ def table_text(v: Validation, *, max_rejects: int = 5) -> str:
                                                                 if r.column and str(r.value) else ""))
     if v.as_of is not None:
         lines += ["", f"as of {v.as_of.date()} ({v.as_of_source})"]
+    if v.rule_checks is not None:
+        top = v.rule_checks.events.top()
+        lines += ["", f"events most used (share of the {v.rule_checks.events.total:,} accounts scored; pick "
+                      "features.login_event and key_features among them):"]
+        lines += [f"  {e:<30} {share:>5.0%}" for e, share in top] or ["  (no usage row by the as-of date)"]
+        off = v.rule_checks.lines()
+        lines += ["", "rules switched off on this data:" if v.rule_checks.off else "rules: all can judge on this data"]
+        lines += [f"  - {line}" for line in off]
     if v.notes:
         lines += ["", "notes:"] + [f"  - {n}" for n in v.notes]
     if v.problems:
@@ -214,6 +243,8 @@ def table_text(v: Validation, *, max_rejects: int = 5) -> str:
         lines.append(f"churnscore: validate: {len(v.problems)} problem{'s' if len(v.problems) > 1 else ''}; "
                      "fix before scoring.")
     else:
-        lines.append("churnscore: validate: ok, ready to score.")
+        off = len(v.rule_checks.off) if v.rule_checks is not None else 0
+        lines.append("churnscore: validate: ok, ready to score" + (
+            f" ({off} rule{'s' if off > 1 else ''} switched off, listed above)." if off else "."))
     return "\n".join(lines)
 

@@ -381,7 +381,7 @@ def test_ids_with_leading_zeros_or_spaces_stay_strings_trimmed_and_join(tmp_path
     assert rejects == []
     # "  007 " in accounts, "007" in usage and "007  " in nps are one account; the NPS 2 reaches it
     assert ranked[["account_id", "account_name", "red_flags"]].values.tolist() == [
-        ["007", "Bond", "weak_start, nps_detractor"], ["00123", "Zeros", "weak_start"]]
+        ["007", "Bond", "nps_detractor"], ["00123", "Zeros", ""]]  # no 'login' event: weak_start is off
     assert "accounts: 2 in inputs = 2 scored + 0 excluded" in err
     features = d.parent / "features.csv"
     code, _, _ = cli("features", "--input-dir", d, "--as-of", AS_OF, "--out", features)

@@ -181,6 +181,21 @@ def test_messy_input_gives_the_same_rejects_and_excluded_accounts(scheduler: str
         ["A007", "not in the accounts export"]]
 
 
+def test_rules_switched_off_and_the_events_counted_are_the_pandas_engines(scheduler: str, messy: Path,
+                                                                         tmp_path: Path) -> None:
+    raw = yaml.safe_load(messy.read_text())
+    raw["features"] = {**raw["features"], "login_event": "signin"}  # no such event: weak_start is off
+    path = messy.parent / "signin.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    config = load_config(path)
+    pandas_run = score(config, as_of=AS_OF)
+    dask_run = score(config, as_of=AS_OF, engine="dask", scheduler=scheduler)
+    same_run(pandas_run, dask_run, tmp_path)
+    off = {o["rule"]: o["reason"] for o in dask_run.summary()["rules_off"]}
+    assert off["weak_start"].startswith("no 'signin' event in usage; most frequent events: ")
+    assert dask_run.summary()["top_events"] == pandas_run.summary()["top_events"] != []
+
+
 def test_cli_dask_engine_writes_the_same_files(scheduler: str, messy: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     for engine in ("pandas", "dask"):

@@ -57,15 +57,20 @@ def test_init_from_the_parent_suggests_paths_that_land_in_dir_out(tmp_path, monk
         "  3. churnscore score --config acme/churnscore.yaml --report acme/out/report.html",
         "     (the ranked list goes to acme/out/ranked.csv: output.path of the config, relative to it)"]
     text = (tmp_path / "acme" / "churnscore.yaml").read_text()
-    assert text.splitlines()[3:8] == [
+    assert text.splitlines()[3:10] == [
         "# Next steps, from the folder 'churnscore init' ran in (paths on the command line are relative to where "
         "you are):",
         "#   1. put your exports in exports/ (exports/README.txt lists the files and their columns)",
         "#   2. churnscore validate --config acme/churnscore.yaml",
+        "#      then EDIT FIRST features.login_event and features.key_features below: your product's event names,",
+        "#      picked from the events validate lists as most used",
         "#   3. churnscore score --config acme/churnscore.yaml --report acme/out/report.html",
         "#      the ranked list goes to out/ranked.csv next to this file (output.path below), from any working "
         "directory"]
     lines = text.splitlines()
+    at = lines.index("features:")  # the event names: marked as the first thing to edit
+    assert lines[at + 1].startswith("  # EDIT FIRST: the event names of YOUR product")
+    assert lines[at + 4].startswith("  key_features:")
     at = lines.index("output:")
     assert lines[at + 1:at + 4] == [
         "  path: out/ranked.csv           # relative to this file, like input_dir, wherever churnscore runs;",
@@ -83,8 +88,10 @@ def test_init_config_writes_the_ranked_list_into_dir_out_whatever_the_working_di
     code, _, err = run("score", "--config", "../acme/churnscore.yaml")
     assert code == 0, err
     ranked = tmp_path / "acme" / "out" / "ranked.csv"
+    # no event column, so no 'login' event: weak_start cannot judge and is off (it fired on both before)
     assert pd.read_csv(ranked, dtype=str)[["rank", "account_id", "risk_score", "risk_tier"]].values.tolist() == [
-        ["1", "A1", "30.0", "medium"], ["2", "A2", "30.0", "medium"]]
+        ["1", "A1", "0.0", "low"], ["2", "A2", "0.0", "low"]]
+    assert "  rule weak_start off: no 'login' event in usage; most frequent events: none" in err.splitlines()
     assert sorted(p.name for p in (tmp_path / "acme" / "out").iterdir()) == [
         "ranked.csv", "ranked.excluded.csv", "ranked.lock", "ranked.manifest.json", "ranked.rejects.csv"]
     assert list(cron.iterdir()) == []
@@ -131,7 +138,14 @@ def test_validate_prints_a_table_per_export_and_passes(tmp_path):
         "  usage: not in the file (optional): user_id, count, duration_seconds",
         "",
         "as of 2026-10-07 (latest usage date)",
-        "churnscore: validate: ok, ready to score."]
+        "",
+        "events most used (share of the 2 accounts scored; pick features.login_event and key_features among them):",
+        "  login                           100%",
+        "",
+        "rules switched off on this data:",
+        "  - low_key_feature_adoption off: none of the key features ('report_created', 'dashboard_viewed', "
+        "'integration_sync') in usage; most frequent events: login (100% of accounts)",
+        "churnscore: validate: ok, ready to score (1 rule switched off, listed above)."]
 
 
 def test_validate_lists_every_problem_at_once_and_exits_1(tmp_path):

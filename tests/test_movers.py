@@ -74,9 +74,10 @@ def test_score_previous_adds_the_columns_to_the_written_list(tmp_path):
                                        "--previous", str(prev)])
     assert result.exit_code == 0, result.stderr
     ranked = pd.read_csv(out, dtype=str, keep_default_na=False)
-    # 00123: dormant 30 days (0.4) and no key feature (0.15): 1 - 0.6 x 0.85 = 49.0; A2: no key feature, 15.0
+    # 00123: dormant 30 days (0.4); A2: nothing. (No event column: no key feature occurs in usage, so
+    # low_key_feature_adoption cannot judge and is switched off.)
     assert ranked[["account_id", "risk_score", "previous_rank", "previous_score", "score_change"]].values.tolist() == [
-        ["00123", "49.0", "1", "10.0", "39.0"], ["A2", "15.0", "", "", ""]]
+        ["00123", "40.0", "1", "10.0", "30.0"], ["A2", "0.0", "", "", ""]]
 
 
 def test_score_previous_missing_file_is_one_line_exit_1(tmp_path):

@@ -220,3 +220,22 @@ def test_train_and_evaluate_read_a_large_usage_export_by_account(monkeypatch, in
     else:
         assert out["disk"] == out["memory"]
         assert out["disk"]["n_test"] > 1000
+
+
+def test_rules_off_and_event_counts_of_a_spilled_usage_export_are_the_in_memory_ones(monkeypatch, inputs):
+    from dataclasses import replace
+
+    config = load_config(DEFAULT_CONFIG, [])
+    config = replace(config, features=replace(config.features, login_event="signin"))  # no such event
+    monkeypatch.setattr(spill_mod, "parts_for", lambda size: 3)
+    runs = []
+    for threshold in (1 << 60, 0):
+        monkeypatch.setattr(spill_mod, "SPILL_BYTES", threshold)
+        runs.append(score(config, input_dir=inputs))
+    memory, disk = runs
+    assert "usage" in disk.loaded.spilled
+    a, b = disk.summary(), memory.summary()
+    assert [o["rule"] for o in a["rules_off"]] == ["weak_start"]
+    assert a["rules_off"] == b["rules_off"] and a["top_events"] == b["top_events"]
+    assert a["top_events"][0]["event"] == "login"
+    pd.testing.assert_frame_equal(disk.ranked, memory.ranked, check_exact=True)
