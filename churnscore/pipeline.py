@@ -82,6 +82,13 @@ def default_as_of(loaded: Loaded) -> pd.Timestamp:
     return ts.max().normalize()
 
 
+def accounts_date(loaded: Loaded, config: Config) -> pd.Timestamp:
+    """The day the accounts export describes: inputs.accounts.snapshot_date, else the latest usage date (the
+    default as-of). On it the export's renewal dates are used as they are; earlier days step them back."""
+    given = config.inputs["accounts"].snapshot_date if "accounts" in config.inputs else None
+    return pd.Timestamp(given) if given is not None else default_as_of(loaded)
+
+
 def _note_rows(loaded: Loaded, as_of: pd.Timestamp) -> None:
     """Count, per export, rows after the as-of date and rows for ids the accounts export lacks."""
     end = as_of + pd.Timedelta(days=1)
@@ -183,14 +190,14 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     if dask_run is None:
         frames = {name: loaded.frame(name) for name in ("accounts", "usage", "nps", "tickets", "payments")}
         frames.update(loaded.spilled)  # a large usage export is read from disk, part by part
-        table = build_features(frames, index, as_of, config)
+        table = build_features(frames, index, as_of, config, accounts_date=accounts_date(loaded, config))
         del frames
         loaded.close()
         if own:
             loaded.keep_dates_only()
         trim_heap()
     else:
-        table = dask_run.features(index, as_of)  # and closes the engine
+        table = dask_run.features(index, as_of, accounts_date(loaded, config))  # and closes the engine
 
     stage("score")
     flags = rules_mod.evaluate(config.rules, table)

@@ -76,6 +76,27 @@ def test_train_and_evaluate_log_one_json_line_each_with_json_logs(history: Path,
     assert set(event["timings_s"]) == {"load", "snapshots", "choose_c", "test", "write"}
 
 
+def test_train_says_for_how_many_accounts_the_contract_term_is_unknown(history: Path, tmp_path: Path) -> None:
+    for name in ("usage", "nps", "tickets", "payments"):
+        (tmp_path / f"{name}.csv").write_bytes((history / f"{name}.csv").read_bytes())
+    accounts = pd.read_csv(history / "accounts.csv", dtype=str)
+    accounts.drop(columns=["contract_term_months"]).to_csv(tmp_path / "accounts.csv", index=False)
+    config = tmp_path / "fast.yaml"
+    config.write_text("model:\n  c_grid: [0.1]\n")
+    code, out, err = run("train", "--config", str(config), "--input-dir", str(tmp_path),
+                         "--model-out", str(tmp_path / "m.json"))
+    assert code == 0, err
+    terms = json.loads((tmp_path / "m.json").read_text())["metadata"]["renewal_terms"]
+    n = terms["accounts_with_renewal_date"]
+    assert n > 0 and terms == {"accounts_with_renewal_date": n, "unknown_term": n, "unknown_term_share": 1.0}
+    assert (f"  renewal features left empty before the export date for 100% of accounts ({n:,} of {n:,} with a "
+            "renewal date): no contract term; set contract_term_months or features.contract_terms") in err.splitlines()
+    code, out, err = run("--log-format", "json", "train", "--config", str(config), "--input-dir", str(history),
+                         "--model-out", str(tmp_path / "m2.json"))  # the sample says every account's term
+    assert code == 0 and json.loads(err)["renewal_terms"]["unknown_term"] == 0
+    assert "renewal features left empty" not in err
+
+
 def test_score_with_model_ranks_by_probability_and_by_revenue(history: Path, trained: tuple[Path, str],
                                                               tmp_path: Path) -> None:
     model, _ = trained
