@@ -262,6 +262,8 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
                            on_rows=live.rows if live is not None else None,
                            on_loaded=lambda loaded: early.start([p for st in loaded.stats.values()
                                                                  for p in st.files]))
+        for event, line in result.model_checks.warnings if result.model_checks is not None else []:
+            emit(event, line, level="warning", message=line, **result.model_checks.to_dict())
         problem = reject_problem(result, config, strict)
         if problem is not None or not len(result.ranked):  # keep the last good ranked list; show why
             rejects = write_table(result.loaded.rejects, sibling(out, "rejects", ".csv"), "csv")

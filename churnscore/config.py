@@ -126,6 +126,7 @@ class ModelParams:
     class_weight: str | None = "balanced"
     random_state: int = 0
     exclude_features: tuple[str, ...] = ()  # kept out of the model (and the flags that use them)
+    max_age_days: int = 120  # score --model warns when the model's training as-of is longer ago than this
 
 
 @dataclass(frozen=True)
@@ -418,7 +419,8 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
     model = _section(ModelParams, raw.get("model"), "model", {
         "horizon_days": (int, 1), "observation_interval_days": (int, 1), "observation_count": (int, 1),
         "min_history_days": (int, 0), "cv_folds": (int, 2), "cv_max_rows": (int, 100), "c_grid": (tuple, None),
-        "class_weight": (str, None), "random_state": (int, 0), "exclude_features": (tuple, None)})
+        "class_weight": (str, None), "random_state": (int, 0), "exclude_features": (tuple, None),
+        "max_age_days": (int, 1)})
     input_dir = raw.get("input_dir")
     if input_dir is not None and not isinstance(input_dir, str):
         raise ConfigError(f"config: 'input_dir' must be a path, got {input_dir!r}.")

@@ -120,5 +120,6 @@ def build_manifest(summary: dict[str, Any], outputs: dict[str, Path], *, config_
         "counts": {k: summary[k] for k in ("accounts_in_inputs", "accounts_scored", "accounts_excluded",
                                             "at_risk", "rows_read", "rows_rejected", "revenue_at_risk")},
         "timings_s": summary["timings_s"],
+        **({"model_checks": summary["model_checks"]} if "model_checks" in summary else {}),
         "outputs": {k: absolute(v) for k, v in outputs.items()},
     }

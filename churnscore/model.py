@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from . import __version__
 from . import rules as rules_mod
 from .config import Config
+from .drift import distributions
 from .errors import ModelError
 from .features import CATALOGUE, FEATURE_NAMES, account_attributes, build_features, code_runs, contract_terms
 from .load import Loaded
@@ -452,6 +453,7 @@ def train(loaded: Loaded, config: Config, as_of: pd.Timestamp,
         "train_brier": float(brier_score_loss(ts.y, p)),
         "calibration": calibration_table(ts.y, p),
         "renewal_terms": unknown_terms(loaded, config, ts.account),
+        "distributions": distributions(ts.X),  # each input on the training rows: score --model checks drift
     }
     return model, ts
 

@@ -35,6 +35,7 @@ class ScoreResult:
     as_of_source: str
     timings: dict[str, float] = field(default_factory=dict)
     previous: pd.DataFrame | None = None  # the previous ranked list (--previous), as movers.read_previous reads it
+    model_checks: Any = None  # drift.ModelChecks with a model: input drift, model age, calibration
 
     def summary(self) -> dict[str, Any]:
         """Counts for people and machines: accounts in = scored + excluded, rows read and rejected."""
@@ -66,6 +67,7 @@ class ScoreResult:
             "files": files,
             "missing_exports": list(self.loaded.missing),
             "timings_s": rounded(self.timings),
+            **({"model_checks": self.model_checks.to_dict()} if self.model_checks is not None else {}),
         }
 
 
@@ -203,12 +205,14 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     flags = rules_mod.evaluate(config.rules, table)
     risk = rules_mod.rule_score(flags, config.rules)
     words = rules_mod.explain(flags, config.rules, table)
-    extra = None
+    extra = checks = None
     if model is not None:
+        from .drift import check_model
         from .model import design_matrix, probability_and_reasons
 
         X = design_matrix(table, flags, model.columns)
         p, reasons = probability_and_reasons(model, X, table)
+        checks = check_model(model.metadata, X, p, as_of, config.model.max_age_days)
         probability = pd.Series(p, index=table.index)
         extra = pd.DataFrame({"churn_probability": probability.round(4),
                               "rule_score": risk.round(1),
@@ -219,4 +223,4 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
                   finer=risk if model is not None else None)
     if prior is not None:
         ranked = add_previous(ranked, prior)
-    return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, stage.stop(), prior)
+    return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, stage.stop(), prior, checks)
