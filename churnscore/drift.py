@@ -21,7 +21,8 @@ def input_distribution(values: np.ndarray | pd.Series, bins: int = BINS) -> dict
     first bin has no lower edge, the last no upper one) and the share of rows with no value."""
     v = np.asarray(values, dtype="float64")
     seen = v[~np.isnan(v)]
-    edges = np.unique(np.quantile(seen, np.arange(1, bins) / bins)) if len(seen) else np.array([])
+    edges = (np.unique(np.quantile(seen, np.arange(1, bins) / bins, method="inverted_cdf")) if len(seen)
+             else np.array([]))  # edges are values seen: a flag has the edges 0 and 1
     return {"edges": edges.tolist(), "shares": _shares(v, edges).tolist(),
             "missing": float(np.isnan(v).mean()) if len(v) else 0.0}
 

@@ -114,6 +114,27 @@ def test_score_with_model_ranks_by_probability_and_by_revenue(history: Path, tra
     assert sorted(by_revenue["account_id"]) == sorted(ranked["account_id"])
 
 
+def test_score_with_model_keeps_every_input_psi_and_warns_once_per_problem(history: Path,
+                                                                          trained: tuple[Path, str],
+                                                                          tmp_path: Path) -> None:
+    model, _ = trained
+    doc = json.loads(model.read_text())
+    assert set(doc["metadata"]["distributions"]) == set(doc["params"]["columns"])
+    out = tmp_path / "r.csv"
+    code, _, err = run("--log-format", "json", "score", "--input-dir", str(history), "--model", str(model),
+                       "--out", str(out), "--as-of", "2026-10-31")
+    assert code == 0, err
+    manifest = json.loads(out.with_name("r.manifest.json").read_text())
+    checks = manifest["model_checks"]
+    assert set(checks["psi"]) == set(doc["params"]["columns"])
+    assert checks["age_days"] == 0 and checks["max_age_days"] == 120
+    events = [json.loads(line) for line in err.splitlines()]
+    warned = [e["event"] for e in events if e.get("level") == "warning"]
+    assert warned == checks["warnings"]
+    done = [e for e in events if e["event"] == "score.done"][0]
+    assert done["model_checks"] == checks
+
+
 def test_explain_contributions_add_up_to_the_probability(history: Path, trained: tuple[Path, str],
                                                          tmp_path: Path) -> None:
     model, _ = trained
