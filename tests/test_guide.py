@@ -127,7 +127,7 @@ def test_validate_prints_a_table_per_export_and_passes(tmp_path):
         "",
         "columns:",
         "  accounts: not in the file (optional): plan, mrr, seats, signup_date, renewal_date, auto_renew, segment, "
-        "churn_date",
+        "churn_date, contract_term_months",
         "  usage: not in the file (optional): user_id, count, duration_seconds",
         "",
         "as of 2026-10-07 (latest usage date)",
