@@ -64,7 +64,8 @@ def explain_account(config: Config, account_id: str, *, input_dir: str | Path | 
     if model is not None:
         from .model import design_matrix
 
-        X = design_matrix(result.features.loc[[account_id]], result.flags.loc[[account_id]], model.columns)
+        X = (result.model_inputs.loc[[account_id]] if result.model_inputs is not None else
+             design_matrix(result.features.loc[[account_id]], result.flags.loc[[account_id]], model.columns))
         values = model.contributions(X)[0]
         contrib = dict(zip(model.transformed_names, values))
     lines.append(f"  {'feature':<34}{'value':>12}" + (f"{'contribution':>14}" if model is not None else ""))

@@ -68,3 +68,31 @@ def test_a_model_in_line_with_today_and_an_old_model_file_warn_about_nothing():
     old = check_model({k: v for k, v in metadata().items() if k != "distributions"}, X, p,
                       pd.Timestamp("2026-02-01"), 120)
     assert old.psi == {} and [e for e, _ in old.warnings] == ["score.model_calibration"]  # 0.4 vs 5 churners
+
+
+def test_on_the_export_day_the_model_meets_no_renewal_where_training_had_none():
+    from conftest import typed
+
+    from churnscore.config import parse_config
+    from churnscore.pipeline import as_in_training
+
+    cfg = parse_config({"rules": [{"name": "renewal_soon", "when": {"feature": "days_to_renewal", "op": "le",
+                                                                       "value": 60}, "weight": 0.5, "reason": "r"},
+                                  {"name": "dormant", "when": {"feature": "tenure_days", "op": "ge", "value": 1},
+                                   "weight": 0.5, "reason": "d"}],
+                        "features": {"contract_terms": {"pro": 12}}})
+    index = pd.Index(["A", "B", "C"], name="account_id", dtype="str")
+    table = pd.DataFrame({"days_to_renewal": [30.0, 30.0, 300.0], "renewal_within_90d": [1.0, 1.0, 0.0],
+                          "tenure_days": [5.0, 5.0, 5.0]}, index=index)
+    X = pd.DataFrame({"days_to_renewal": [30.0, 30.0, 300.0], "renewal_within_90d": [1.0, 1.0, 0.0],
+                      "tenure_days": [5.0, 5.0, 5.0], "flag_renewal_soon": [1.0, 1.0, 0.0],
+                      "flag_dormant": [1.0, 1.0, 1.0]}, index=index)
+    accounts = typed("accounts", [{"account_id": "A", "plan": "Pro"},  # term from the plan
+                                  {"account_id": "B", "plan": "starter"},  # no term
+                                  {"account_id": "C", "contract_term_months": 1}])
+    out = as_in_training(X, table, cfg, accounts)
+    expected = pd.DataFrame({"days_to_renewal": [30.0, NAN, 300.0], "renewal_within_90d": [1.0, NAN, 0.0],
+                             "tenure_days": [5.0, 5.0, 5.0], "flag_renewal_soon": [1.0, 0.0, 0.0],
+                             "flag_dormant": [1.0, 1.0, 1.0]}, index=index)
+    pd.testing.assert_frame_equal(out, expected)
+    assert X.loc["B", "days_to_renewal"] == 30.0  # the rules' table and matrix are left as they were
