@@ -49,6 +49,17 @@ def test_observation_dates_step_back_from_as_of_minus_horizon() -> None:
     assert [d.date().isoformat() for d in dates] == ["2024-02-01", "2024-03-02", "2024-04-01", "2024-05-01"]
 
 
+def test_the_accounts_export_describes_the_latest_usage_day_or_its_configured_snapshot_date() -> None:
+    from churnscore.pipeline import accounts_date
+
+    usage = typed("usage", [{"account_id": "A", "timestamp": "2024-01-01 10:00"},
+                            {"account_id": "A", "timestamp": "2024-03-31 23:00"}])
+    loaded = loaded_from({"usage": usage})
+    assert accounts_date(loaded, parse_config({})) == pd.Timestamp("2024-03-31")
+    configured = parse_config({"inputs": {"accounts": {"snapshot_date": "2024-04-15"}}})
+    assert accounts_date(loaded, configured) == pd.Timestamp("2024-04-15")
+
+
 def test_labels_count_churn_inside_the_horizon_only() -> None:
     accounts = typed("accounts", [
         {"account_id": "IN", "signup_date": "2023-01-01", "churn_date": "2024-03-15"},   # within 90 d: 1
