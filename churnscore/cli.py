@@ -279,6 +279,8 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
                            on_rows=live.rows if live is not None else None,
                            on_loaded=lambda loaded: early.start([p for st in loaded.stats.values()
                                                                  for p in st.files]))
+        for event, line in result.model_checks.warnings if result.model_checks is not None else []:
+            emit(event, line, level="warning", message=line, **result.model_checks.to_dict())
         problem = reject_problem(result, config, strict)
         if problem is not None or not len(result.ranked):  # keep the last good set of outputs; show why, beside it
             rejects = write_table(result.loaded.rejects, outputs.failed["rejects"], "csv")
@@ -485,7 +487,7 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     m = model.metadata
     emit("train.done", train_text(model, digest, model_out, timings), level="info", model=str(model_out),
          sha256=digest, rows=m["rows"], churners=m["churners"], observation_dates=m["observation_dates"],
-         C=m["C"], train_roc_auc=m["train_roc_auc"], timings_s=rounded(timings))
+         C=m["C"], train_roc_auc=m["train_roc_auc"], renewal_terms=m["renewal_terms"], timings_s=rounded(timings))
 
 
 def describe_input(name: str) -> str:
@@ -513,6 +515,11 @@ def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | 
              "  strongest coefficients (log-odds per standard deviation):"]
     for name, coef in model.strongest(8):
         lines.append(f"    {coef:+.2f}  {describe_input(name)}: {'raises' if coef > 0 else 'lowers'} risk")
+    terms = m.get("renewal_terms") or {}
+    if terms.get("unknown_term"):
+        lines.append(f"  renewal features left empty before the export date for {terms['unknown_term_share']:.0%} of "
+                     f"accounts ({terms['unknown_term']:,} of {terms['accounts_with_renewal_date']:,} with a renewal "
+                     "date): no contract term; set contract_term_months or features.contract_terms")
     if timings:
         lines.append(timings_text(timings))
     lines.append(f"  wrote {path} (sha256 {digest[:16]}...)")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import hashlib
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ class InputSpec:
     sep: str | None = None  # None: detect (comma, semicolon, tab, pipe)
     encoding: str | None = None  # None: UTF-8 (with or without BOM), else fail clearly
     account_source: str | None = None  # account_map source whose keys this export's account_id holds; None: ids
+    snapshot_date: datetime.date | None = None  # accounts only: the day the export describes; None: the latest day
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ class FeatureParams:
     nps_silence_days: int = 180
     ticket_silence_min_prior: int = 3
     late_grace_days: int = 0
-    contract_months: int | None = None  # None: each account's billing cycle, from its invoices
+    contract_months: int | None = None  # contract term for every account without a term of its own; None: unknown
+    contract_terms: dict[str, int] = field(default_factory=dict)  # plan (any case) -> contract term in months
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ class ModelParams:
     class_weight: str | None = "balanced"
     random_state: int = 0
     exclude_features: tuple[str, ...] = ()  # kept out of the model (and the flags that use them)
+    max_age_days: int = 120  # score --model warns when the model's training as-of is longer ago than this
 
 
 @dataclass(frozen=True)
@@ -270,7 +274,8 @@ def _inputs(raw: Any) -> dict[str, InputSpec]:
     for name in EXPORTS:
         spec = _mapping(d.get(name), f"inputs.{name}")
         path = f"inputs.{name}"
-        _check_keys(spec, ["path", "columns", "values", "date_format", "sep", "encoding", "account_source"], path)
+        _check_keys(spec, ["path", "columns", "values", "date_format", "sep", "encoding", "account_source"]
+                    + (["snapshot_date"] if name == "accounts" else []), path)
         for key in ("path", "date_format", "sep", "encoding", "account_source"):
             if spec.get(key) is not None and not isinstance(spec[key], str):
                 raise ConfigError(f"config: '{path}.{key}' must be a string, got {spec[key]!r}.")
@@ -289,7 +294,31 @@ def _inputs(raw: Any) -> dict[str, InputSpec]:
             sep=spec.get("sep"),
             encoding=spec.get("encoding"),
             account_source=spec.get("account_source"),
+            snapshot_date=_day(spec.get("snapshot_date"), f"{path}.snapshot_date"),
         )
+    return out
+
+
+def _day(value: Any, path: str) -> datetime.date | None:
+    """A calendar day from YAML (which reads 2026-11-30 as a date) or from text; None stays None."""
+    if value is None or (isinstance(value, datetime.date) and not isinstance(value, datetime.datetime)):
+        return value
+    try:
+        return datetime.date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"config: '{path}' must be a date (YYYY-MM-DD), got {value!r}.") from None
+
+
+def _contract_terms(raw: Any, path: str) -> dict[str, int]:
+    """features.contract_terms: plan -> contract term in whole months (>= 1); plans matched in any case."""
+    d = _mapping(raw, path)
+    out: dict[str, int] = {}
+    for plan, months in d.items():
+        _typed(months, int, f"{path}.{plan}", minimum=1)
+        key = str(plan).lower()
+        if key in out:
+            raise ConfigError(f"config: '{path}' names plan '{plan}' twice (plans are matched in any case).")
+        out[key] = months
     return out
 
 
@@ -364,10 +393,14 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
                        {"short_days": (int, 1), "long_days": (int, 1)})
     if windows.long_days < windows.short_days:
         raise ConfigError("config: 'windows.long_days' must be >= 'windows.short_days'.")
-    features = _section(FeatureParams, raw.get("features"), "features", {
+    features_raw = _mapping(raw.get("features"), "features")
+    features = _section(FeatureParams, {k: v for k, v in features_raw.items() if k != "contract_terms"},
+                        "features", {
         "key_features": (tuple, None), "login_event": (str, None), "unresolved_days": (int, 0),
-        "young_account_days": (int, 1), "nps_silence_days": (int, 1),
-        "ticket_silence_min_prior": (int, 1), "late_grace_days": (int, 0), "contract_months": (int, 1)})
+        "young_account_days": (int, 1), "nps_silence_days": (int, 1), "ticket_silence_min_prior": (int, 1),
+        "late_grace_days": (int, 0), "contract_months": (int, 1), "contract_terms": (dict, None)})
+    features = replace(features, contract_terms=_contract_terms(features_raw.get("contract_terms"),
+                                                                "features.contract_terms"))
     scoring_raw = _mapping(raw.get("scoring"), "scoring")
     _check_keys(scoring_raw, ["tiers", "rank_by"], "scoring")
     tiers = _mapping(scoring_raw.get("tiers"), "scoring.tiers")
@@ -386,7 +419,8 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
     model = _section(ModelParams, raw.get("model"), "model", {
         "horizon_days": (int, 1), "observation_interval_days": (int, 1), "observation_count": (int, 1),
         "min_history_days": (int, 0), "cv_folds": (int, 2), "cv_max_rows": (int, 100), "c_grid": (tuple, None),
-        "class_weight": (str, None), "random_state": (int, 0), "exclude_features": (tuple, None)})
+        "class_weight": (str, None), "random_state": (int, 0), "exclude_features": (tuple, None),
+        "max_age_days": (int, 1)})
     input_dir = raw.get("input_dir")
     if input_dir is not None and not isinstance(input_dir, str):
         raise ConfigError(f"config: 'input_dir' must be a path, got {input_dir!r}.")

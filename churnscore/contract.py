@@ -68,6 +68,7 @@ ACCOUNTS = Export(
         Column("auto_renew", "bool"),
         Column("segment", "string"),
         Column("churn_date", "date"),
+        Column("contract_term_months", "int", min=1),  # the contract's term (12: renews yearly), not its billing
     ),
     date_column=None,
     key="account_id",

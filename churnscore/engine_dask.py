@@ -151,7 +151,8 @@ def _after(part: pd.DataFrame, column: str, end: pd.Timestamp) -> int:
 
 def _features_part(usage: pd.DataFrame | None, nps: pd.DataFrame | None, tickets: pd.DataFrame | None,
                    payments: pd.DataFrame | None, accounts: pd.DataFrame | None, index: pd.Index,
-                   as_of: pd.Timestamp, config: Config, norms: pd.Series, surveyed: bool) -> pd.DataFrame:
+                   as_of: pd.Timestamp, config: Config, norms: pd.Series, surveyed: bool,
+                   accounts_date: pd.Timestamp | None = None) -> pd.DataFrame:
     """build_features on one partition, for the accounts of ``index`` whose rows are in it."""
     given = {"usage": usage, "nps": nps, "tickets": tickets, "payments": payments, "accounts": accounts}
     frames = {name: frame if frame is not None else empty_frame(EXPORTS[name]) for name, frame in given.items()}
@@ -159,7 +160,8 @@ def _features_part(usage: pd.DataFrame | None, nps: pd.DataFrame | None, tickets
     for frame in frames.values():
         present = present.union(present_ids(frame["account_id"]))
     in_part = present.get_indexer(index) >= 0  # not Index.isin: seconds for a million string ids
-    return build_features(frames, index[in_part], as_of, config, norms=norms, nps_surveyed=surveyed)
+    return build_features(frames, index[in_part], as_of, config, norms=norms, nps_surveyed=surveyed,
+                          accounts_date=accounts_date)
 
 
 # ----------------------------------------------------------------------------- the engine (client side)
@@ -401,14 +403,16 @@ class DaskEngine:
 
     # ------------------------------------------------------------------ features
 
-    def features(self, index: pd.Index, as_of: pd.Timestamp) -> pd.DataFrame:
+    def features(self, index: pd.Index, as_of: pd.Timestamp,
+                 accounts_date: pd.Timestamp | None = None) -> pd.DataFrame:
         """build_features per account partition; the table on the client, in ``index`` order. Closes the engine."""
         try:
-            return self._features(index, pd.Timestamp(as_of).normalize())
+            return self._features(index, pd.Timestamp(as_of).normalize(), accounts_date)
         finally:
             self.close()
 
-    def _features(self, index: pd.Index, as_of: pd.Timestamp) -> pd.DataFrame:
+    def _features(self, index: pd.Index, as_of: pd.Timestamp,
+                  accounts_date: pd.Timestamp | None = None) -> pd.DataFrame:
         import dask
 
         dd, _ = _dask()
@@ -427,7 +431,7 @@ class DaskEngine:
                             index=pd.Index([], dtype="str", name="account_id"))
         args = [colls.get(name) for name in ("usage", "nps", "tickets", "payments", "accounts")]
         table = dd.map_partitions(_features_part, *args, dask.delayed(index), as_of, config,
-                                  dask.delayed(norms), surveyed, meta=meta, align_dataframes=False,
+                                  dask.delayed(norms), surveyed, accounts_date, meta=meta, align_dataframes=False,
                                   enforce_metadata=False)
         table = client.compute(table).result()
         if len(table) != len(index) or (index.get_indexer(table.index) < 0).any():

@@ -104,8 +104,9 @@ def backtest(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, test_dates:
     p_log = logistic.predict_proba(test.X)
     # scikit-learn's defaults: a reference, not a contender tuned to win or lose
     hgb = HistGradientBoostingClassifier(random_state=config.model.random_state)
-    hgb.fit(train.X.to_numpy(), train.y)
-    p_hgb = hgb.predict_proba(test.X.to_numpy())[:, 1]
+    seen = train.X.notna().any().to_numpy()  # an input empty on every training row (renewal features without
+    hgb.fit(train.X.to_numpy()[:, seen], train.y)  # a contract term) has nothing to bin: scikit-learn fails on it
+    p_hgb = hgb.predict_proba(test.X.to_numpy()[:, seen])[:, 1]
     scores = {"rules": (test.rule_score, None), "logistic": (p_log, p_log), "gradient_boosting": (p_hgb, p_hgb)}
     results = {name: metrics(test.y, s, p, top_k) for name, (s, p) in scores.items()}
     results["logistic"]["C"] = C

@@ -67,13 +67,11 @@ def explain_account(config: Config, account_id: str, *, input_dir: str | Path | 
         lines.append("  rules switched off on this data: " + "; ".join(result.checks.lines()[:len(result.checks.off)]))
     contrib: dict[str, float] = {}
     if model is not None:
-        from .model import design_matrix
-
         from .rules import evaluate
 
+        X = result.model_inputs.loc[[account_id]]  # as score gave them to the model
         # the model's flags as score gives them: every rule, none switched off (as in its training snapshots)
         model_flags = evaluate(config.rules, result.features.loc[[account_id]])
-        X = design_matrix(result.features.loc[[account_id]], model_flags, model.columns)
         values = model.contributions(X)[0]
         contrib = dict(zip(model.transformed_names, values))
     lines.append(f"  {'feature':<34}{'value':>12}" + (f"{'contribution':>14}" if model is not None else ""))

@@ -98,19 +98,24 @@ CATALOGUE: tuple[Feature, ...] = (
     _f("failed_card_declined_90d", "payments", "long", "failed charges in the long window for any other "
        "reason (declined, insufficient funds, ...)"),
     _f("card_expiring_before_renewal", "payments+accounts", "now", "1 if the card on file expires before the "
-       "next renewal (or within the long window when no renewal date is known)", 0, 1),
+       "next renewal (see days_to_renewal; within the long window when it is empty)", 0, 1),
     _f("payment_method_changed_90d", "payments", "long", "1 if invoices in the long window used more than "
        "one payment method", 0, 1),
     _f("mrr_change_pct_90d", "payments", "long", "change of the latest invoice amount (per month of its "
        "billing cycle) vs the one a long window earlier, as a fraction (-0.3 = downgrade by 30%)", -1.0, None),
-    _f("contract_months", "payments", "all", "contract cycle in months (1 monthly ... 12 annual): features."
-       "contract_months when set, else the billing cycle from the gaps between invoice due dates; empty with "
-       "fewer than two invoices", 1, 12),
+    _f("contract_months", "accounts+payments", "all", "contract term in months (12 = renews yearly): the "
+       "accounts' contract_term_months, else features.contract_terms for the plan, else features.contract_months; "
+       "where none is set, the billing cycle from the gaps between invoice due dates (empty with fewer than two "
+       "invoices)", 1, None),
     # accounts
     _f("tenure_days", "accounts", "now", "days since signup (first activity when no signup date)"),
-    _f("days_to_renewal", "accounts+payments", "now", "days until the next renewal on or after the as-of date: "
-       "the accounts export's renewal date stepped back by whole billing cycles; empty if unknown"),
-    _f("renewal_within_90d", "accounts+payments", "long", "1 if the next renewal falls within the long window", 0, 1),
+    _f("days_to_renewal", "accounts", "now", "days until the next renewal on or after the as-of date: on the "
+       "day the accounts export describes (the latest day in the data, or inputs.accounts.snapshot_date), its "
+       "renewal_date as it is; on earlier days that date stepped back by whole contract terms (contract_term_"
+       "months, features.contract_terms or features.contract_months; never the billing cycle); empty when the "
+       "date is unknown or passed, or before the export's day when the term is unknown"),
+    _f("renewal_within_90d", "accounts", "long", "1 if the next renewal (days_to_renewal) falls within the long "
+       "window", 0, 1),
     _f("mrr", "accounts", "now", "monthly recurring revenue (latest invoice per month of its cycle when "
        "accounts has none)"),
     _f("seats", "accounts", "now", "licensed seats"),
@@ -715,16 +720,39 @@ def contract_months(inv: pd.DataFrame, n: int) -> np.ndarray:
     return out
 
 
-def renewal_on(renewal: np.ndarray, as_of: pd.Timestamp, term_months: np.ndarray) -> np.ndarray:
-    """The first renewal on or after the as-of date, stepping the accounts export's (latest known)
-    renewal date back by whole contract cycles (12 months when the cycle is unknown). The export is a
-    snapshot of today; without this a past date would see today's next renewal, and a churned account's
-    contract end, as its own.
+def contract_terms(accounts: pd.DataFrame, params: FeatureParams) -> np.ndarray:
+    """Contract term per account in months (how often it renews, not how often it is billed), first found of:
+    the accounts' contract_term_months, features.contract_terms for the account's plan (any case),
+    features.contract_months; NaN where none says. ``accounts``: account_attributes' frame."""
+    n = len(accounts)
+    term = (accounts["contract_term_months"].to_numpy(dtype="float64") if "contract_term_months" in accounts
+            else np.full(n, np.nan))
+    if params.contract_terms and "plan" in accounts:
+        plan = lowered(accounts["plan"].astype("string"))
+        by_plan = plan.map(params.contract_terms).to_numpy(dtype="float64", na_value=np.nan)
+        term = np.where(np.isnan(term), by_plan, term)
+    if params.contract_months is not None:
+        term = np.where(np.isnan(term), float(params.contract_months), term)
+    return term
+
+
+def renewal_on(renewal: np.ndarray, as_of: pd.Timestamp, term_months: np.ndarray,
+               accounts_date: pd.Timestamp | None = None) -> np.ndarray:
+    """The first renewal on or after the as-of date; NaT where unknown or passed.
+
+    On the day the accounts export describes (``accounts_date``; None: the as-of date) and after it, that is
+    the export's renewal date as it is. On earlier days the export is a snapshot of the future: its renewal
+    date is stepped back by whole contract terms (``term_months``), so that a past date does not see today's
+    next renewal, or a churned account's contract end, as its own; where the term is unknown (NaN) the
+    renewal is left unknown rather than guessed.
     """
-    term = np.where(np.isnan(term_months), 12, term_months).astype("int64")
     known = ~np.isnat(renewal)
-    r = np.where(known, renewal, np.datetime64("2000-01-01")).astype("datetime64[ns]")
     asof64 = np.datetime64(as_of.to_datetime64(), "ns")
+    if accounts_date is None or as_of >= pd.Timestamp(accounts_date).normalize():
+        return np.where(known & (renewal >= asof64), renewal, np.datetime64("NaT"))
+    has_term = ~np.isnan(term_months)
+    term = np.where(has_term, term_months, 12).astype("int64")
+    r = np.where(known, renewal, np.datetime64("2000-01-01")).astype("datetime64[ns]")
     r_month = r.astype("datetime64[M]")
     offset = r - r_month.astype("datetime64[ns]")
     months_ahead = (r_month - np.datetime64(as_of.to_datetime64(), "M")).astype("int64")
@@ -733,12 +761,14 @@ def renewal_on(renewal: np.ndarray, as_of: pd.Timestamp, term_months: np.ndarray
     behind = cand < asof64
     cand = np.where(behind & (k > 0), (r_month - ((k - 1) * term).astype("timedelta64[M]"))
                     .astype("datetime64[ns]") + offset, cand)
-    return np.where(known & (renewal >= asof64), cand, np.datetime64("NaT"))
+    return np.where(known & has_term & (renewal >= asof64), cand, np.datetime64("NaT"))
 
 
 def payment_features(payments: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, windows: Windows,
-                     params: FeatureParams, renewal: np.ndarray) -> dict[str, np.ndarray]:
-    """Payment features; ``renewal`` is the accounts export's renewal date (rolled back here per cycle)."""
+                     params: FeatureParams, renewal: np.ndarray, term: np.ndarray | None = None,
+                     accounts_date: pd.Timestamp | None = None) -> dict[str, np.ndarray]:
+    """Payment features; ``renewal`` is the accounts export's renewal date and ``term`` each account's contract
+    term (see contract_terms; None: features.contract_months for all); see renewal_on for ``accounts_date``."""
     n = len(index)
     S, L = windows.short_days, windows.long_days
     p = _cut(payments, "due_date", as_of)
@@ -760,7 +790,8 @@ def payment_features(payments: pd.DataFrame, index: pd.Index, as_of: pd.Timestam
     days_overdue = np.nan_to_num(_group_reduce(ic, iage, n, unpaid_overdue, "max"), nan=0.0)
 
     cycle = contract_months(inv, n)  # billing cycle: turns invoice amounts into monthly revenue
-    term = cycle if params.contract_months is None else np.full(n, float(params.contract_months))
+    if term is None:
+        term = np.full(n, np.nan if params.contract_months is None else float(params.contract_months))
     live = inv.loc[~inv["void"]]
     monthly = live["amount"] / np.where(np.isnan(cycle), 1.0, cycle)[live["c"].to_numpy()]
     now_amount = monthly.groupby(live["c"]).last()
@@ -773,7 +804,7 @@ def payment_features(payments: pd.DataFrame, index: pd.Index, as_of: pd.Timestam
     card_expiry = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     card_expiry[expiry.index.to_numpy()] = expiry.to_numpy()
     asof64 = np.datetime64(as_of.to_datetime64(), "ns")
-    next_renewal = renewal_on(renewal, as_of, term)
+    next_renewal = renewal_on(renewal, as_of, term, accounts_date)
     horizon = np.where(np.isnat(next_renewal), asof64 + np.timedelta64(L, "D"), next_renewal)
     expiring = (~np.isnat(card_expiry) & (card_expiry < horizon)).astype("float64")
     methods = _nunique(codes, lowered(p["payment_method"]), n, long & (codes >= 0))
@@ -787,7 +818,7 @@ def payment_features(payments: pd.DataFrame, index: pd.Index, as_of: pd.Timestam
         "card_expiring_before_renewal": expiring,
         "payment_method_changed_90d": (methods > 1).astype("float64"),
         "mrr_change_pct_90d": _ratio(amount_now - amount_before, amount_before),
-        "contract_months": term,
+        "contract_months": np.where(np.isnan(term), cycle, term),
         "_latest_amount": amount_now,
         "_next_renewal": next_renewal,
     }
@@ -809,12 +840,13 @@ def account_attributes(accounts: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
 
 def build_features(frames: dict[str, pd.DataFrame], index: pd.Index, as_of: pd.Timestamp,
                    config: Config, *, norms: pd.Series | None = None,
-                   nps_surveyed: bool | None = None) -> pd.DataFrame:
+                   nps_surveyed: bool | None = None, accounts_date: pd.Timestamp | None = None) -> pd.DataFrame:
     """The feature table: one row per account of ``index`` (in that order), CATALOGUE's columns.
 
     ``frames`` holds typed export frames (see load.Loaded.frame); absent exports are empty frames.
     ``norms`` and ``nps_surveyed`` are the two figures taken over every account (see usage_features and
     nps_features): pass them when ``frames`` hold only some accounts' rows (the dask engine's partitions).
+    ``accounts_date``: the day the accounts export describes (see renewal_on); None: the as-of date.
     """
     as_of = pd.Timestamp(as_of).normalize()
     windows, params = config.windows, config.features
@@ -826,7 +858,8 @@ def build_features(frames: dict[str, pd.DataFrame], index: pd.Index, as_of: pd.T
     cols.update(usage_features_in_pieces(frames["usage"], index, as_of, windows, params, signup, seats, norms))
     cols.update(nps_features(frames["nps"], index, as_of, windows, params, nps_surveyed))
     cols.update(ticket_features(frames["tickets"], index, as_of, windows, params))
-    cols.update(payment_features(frames["payments"], index, as_of, windows, params, renewal))
+    cols.update(payment_features(frames["payments"], index, as_of, windows, params, renewal,
+                                 contract_terms(acc, params), accounts_date))
     asof64 = np.datetime64(as_of.to_datetime64(), "ns")
     days_to_renewal = (cols.pop("_next_renewal") - asof64) / DAY
     mrr = acc["mrr"].to_numpy(dtype="float64")

@@ -121,5 +121,6 @@ def build_manifest(summary: dict[str, Any], outputs: dict[str, Path], *, config_
                                             "at_risk", "rows_read", "rows_rejected", "revenue_at_risk")},
         "rules_off": summary.get("rules_off", []),  # rules that could not judge on this data, and why
         "timings_s": summary["timings_s"],
+        **({"model_checks": summary["model_checks"]} if "model_checks" in summary else {}),
         "outputs": {k: absolute(v) for k, v in outputs.items()},
     }

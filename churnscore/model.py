@@ -24,8 +24,9 @@ import pyarrow.compute as pc
 from . import __version__
 from . import rules as rules_mod
 from .config import Config
+from .drift import distributions
 from .errors import ModelError
-from .features import CATALOGUE, FEATURE_NAMES, build_features, code_runs
+from .features import CATALOGUE, FEATURE_NAMES, account_attributes, build_features, code_runs, contract_terms
 from .load import Loaded
 from .stages import Stages
 from .universe import account_universe
@@ -124,6 +125,9 @@ def training_set(loaded: Loaded, config: Config, dates: list[pd.Timestamp],
     frames.update(loaded.spilled)  # a large usage export is read from disk, part by part, at each date
     columns = model_columns(config)
     horizon = pd.Timedelta(days=config.model.horizon_days)
+    from .pipeline import accounts_date  # the pipeline imports this module only inside score()
+
+    described = accounts_date(loaded, config)  # renewal dates are stepped back from this day
     parts, ys, ds, accs, rs, fl = [], [], [], [], [], []
     for i, d in enumerate(dates):
         if stages is not None:
@@ -131,7 +135,7 @@ def training_set(loaded: Loaded, config: Config, dates: list[pd.Timestamp],
         index, _ = account_universe(loaded, d)
         if not len(index):
             continue
-        table = build_features(frames, index, d, config)
+        table = build_features(frames, index, d, config, accounts_date=described)
         flags = rules_mod.evaluate(config.rules, table)
         parts.append(design_matrix(table, flags, columns))
         churn = acc["churn_date"].reindex(index)
@@ -411,6 +415,17 @@ def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict
     return out
 
 
+def unknown_terms(loaded: Loaded, config: Config, accounts: np.ndarray) -> dict[str, Any]:
+    """Of the ``accounts`` with a renewal date, how many have no contract term (see features.contract_terms):
+    their renewal features are left empty on every day before the accounts export's own."""
+    ids = pd.Index(pd.unique(pd.Series(accounts, dtype="object")).astype(str))
+    attrs = account_attributes(loaded.frame("accounts"), ids)
+    dated = attrs["renewal_date"].notna().to_numpy()
+    unknown = dated & np.isnan(contract_terms(attrs, config.features))
+    n, k = int(dated.sum()), int(unknown.sum())
+    return {"accounts_with_renewal_date": n, "unknown_term": k, "unknown_term_share": k / n if n else 0.0}
+
+
 def train(loaded: Loaded, config: Config, as_of: pd.Timestamp,
           stages: Stages | None = None) -> tuple[LinearChurnModel, TrainingSet]:
     """Build the training set up to as_of, choose C by time-ordered CV, fit on all of it, describe it.
@@ -452,6 +467,8 @@ def train(loaded: Loaded, config: Config, as_of: pd.Timestamp,
         "train_roc_auc": roc_auc(ts.y, p),
         "train_brier": float(brier_score_loss(ts.y, p)),
         "calibration": calibration_table(ts.y, p),
+        "renewal_terms": unknown_terms(loaded, config, ts.account),
+        "distributions": distributions(ts.X),  # each input on the training rows: score --model checks drift
     }
     return model, ts
 

@@ -37,6 +37,8 @@ class ScoreResult:
     timings: dict[str, float] = field(default_factory=dict)
     previous: pd.DataFrame | None = None  # the previous ranked list (--previous), as movers.read_previous reads it
     checks: RuleChecks | None = None  # the rules that judged, and those switched off with why (rulecheck)
+    model_checks: Any = None  # drift.ModelChecks with a model: input drift, model age, calibration
+    model_inputs: pd.DataFrame | None = None  # the model's inputs, as it scored them (see as_in_training)
 
     def summary(self) -> dict[str, Any]:
         """Counts for people and machines: accounts in = scored + excluded, rows read and rejected."""
@@ -69,6 +71,7 @@ class ScoreResult:
             "missing_exports": list(self.loaded.missing),
             **(self.checks.to_dict() if self.checks is not None else {}),
             "timings_s": rounded(self.timings),
+            **({"model_checks": self.model_checks.to_dict()} if self.model_checks is not None else {}),
         }
 
 
@@ -83,6 +86,41 @@ def default_as_of(loaded: Loaded) -> pd.Timestamp:
                              "(fix the export, or pass --as-of YYYY-MM-DD and see the rejects file).",
                              file=where if st is not None and len(st.files) == 1 else None)
     return ts.max().normalize()
+
+
+def accounts_date(loaded: Loaded, config: Config) -> pd.Timestamp:
+    """The day the accounts export describes: inputs.accounts.snapshot_date, else the latest usage date (the
+    default as-of). On it the export's renewal dates are used as they are; earlier days step them back."""
+    given = config.inputs["accounts"].snapshot_date if "accounts" in config.inputs else None
+    return pd.Timestamp(given) if given is not None else default_as_of(loaded)
+
+
+RENEWAL_FEATURES = ("days_to_renewal", "renewal_within_90d")
+
+
+def as_in_training(X: pd.DataFrame, table: pd.DataFrame, config: Config, accounts: pd.DataFrame) -> pd.DataFrame:
+    """A design matrix on the accounts export's own day, made like the training snapshots' for the accounts
+    without a contract term: the renewal features (and the flags that use them) are empty for them, as
+    they are on every earlier day, so that the model meets no value it never saw in training."""
+    from .features import contract_terms
+
+    unknown = np.isnan(contract_terms(account_attributes(accounts, table.index), config.features))
+    if not unknown.any():
+        return X
+    X = X.copy()
+    for name in RENEWAL_FEATURES:
+        if name in X.columns:
+            X[name] = np.where(unknown, np.nan, X[name].to_numpy())
+    rules = [r for r in config.rules if f"flag_{r.name}" in X.columns
+             and {leaf.feature for leaf in rules_mod.leaves(r.when)} & set(RENEWAL_FEATURES)]
+    if rules:
+        used = sorted({leaf.feature for r in rules for leaf in rules_mod.leaves(r.when)})
+        blanked = pd.DataFrame({c: np.where(unknown, np.nan, table[c].to_numpy()) if c in RENEWAL_FEATURES
+                                else table[c].to_numpy() for c in used}, index=table.index)
+        flags = rules_mod.evaluate(tuple(rules), blanked)
+        for r in rules:
+            X[f"flag_{r.name}"] = flags[r.name].to_numpy(dtype="float64")
+    return X
 
 
 def _note_rows(loaded: Loaded, as_of: pd.Timestamp) -> None:
@@ -187,19 +225,20 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     else:
         events = usage_events(config, dask_run.events_seen(), lambda: dask_run.event_accounts(index, as_of),
                               len(index))
+    described = accounts_date(loaded, config)
 
     stage("features")
     if dask_run is None:
         frames = {name: loaded.frame(name) for name in ("accounts", "usage", "nps", "tickets", "payments")}
         frames.update(loaded.spilled)  # a large usage export is read from disk, part by part
-        table = build_features(frames, index, as_of, config)
+        table = build_features(frames, index, as_of, config, accounts_date=described)
         del frames
         loaded.close()
         if own:
             loaded.keep_dates_only()
         trim_heap()
     else:
-        table = dask_run.features(index, as_of)  # and closes the engine
+        table = dask_run.features(index, as_of, described)  # and closes the engine
 
     stage("score")
     checks = judge(config.rules, table, config.features, events)
@@ -207,12 +246,17 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     risk = rules_mod.rule_score(flags, checks.rules)
     words = rules_mod.explain(flags, checks.rules, table)
     extra = None
+    model_checks = None
     if model is not None:
+        from .drift import check_model
         from .model import design_matrix, probability_and_reasons
 
         # the model's flags as in its training snapshots: every rule, none switched off
         X = design_matrix(table, rules_mod.evaluate(config.rules, table), model.columns)
+        if as_of >= described:  # the export's own renewal dates: the model saw none where the term is unknown
+            X = as_in_training(X, table, config, loaded.frame("accounts"))
         p, reasons = probability_and_reasons(model, X, table)
+        model_checks = check_model(model.metadata, X, p, as_of, config.model.max_age_days)
         probability = pd.Series(p, index=table.index)
         extra = pd.DataFrame({"churn_probability": probability.round(4),
                               "rule_score": risk.round(1),
@@ -223,7 +267,8 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
                   finer=risk if model is not None else None)
     if prior is not None:
         ranked = add_previous(ranked, prior)
-    return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, stage.stop(), prior, checks)
+    return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, stage.stop(), prior, checks,
+                       model_checks, X if model is not None else None)
 
 
 def usage_events(config: Config, seen: frozenset[str], count: Callable[[], pd.Series], accounts: int, *,

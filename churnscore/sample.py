@@ -441,6 +441,7 @@ def _accounts_frame(W: _World) -> pd.DataFrame:
         "auto_renew": W.snap_auto.astype(bool),
         "segment": _str_col(_SEGMENTS[W.seg]),
         "churn_date": _dates(W.base, np.where(W.churned, W.churn, 0), ~W.churned),
+        "contract_term_months": np.where(W.annual, 12, 1).astype(np.int64),  # billed once per term here
     })
 
 

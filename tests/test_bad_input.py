@@ -134,7 +134,7 @@ def test_validate_reports_the_ambiguous_export_and_exits_1(tmp_path):
     lines = out.splitlines()
     assert lines[:3] == [
         "export    files        rows  accounts  date range             rejects  columns mapped",
-        "accounts      1           2         2  -                            0  2/10",
+        "accounts      1           2         2  -                            0  2/11",
         f"usage     ERROR  {message}"]
     assert lines[-3:] == ["problems:", f"  - {message}", "churnscore: validate: 1 problem; fix before scoring."]
 

@@ -13,12 +13,12 @@ from click.testing import CliRunner
 from churnscore.cli import main
 from churnscore.config import DEFAULT_CONFIG, Output, load_config
 
-ACCOUNTS = """account_id,account_name,plan,mrr,seats,signup_date,renewal_date,auto_renew,segment,churn_date
-A001,Acme,pro,500,5,2025-01-01,2026-12-01,true,SMB,
-A002,=Evil,starter,100,2,2025-06-01,2027-01-01,false,SMB,
-A003,Gone Inc,pro,300,3,2025-01-01,2026-12-01,true,SMB,2026-09-01
-A004,Future,pro,300,3,2026-11-01,2027-11-01,true,SMB,
-"""
+ACCOUNTS = """account_id,account_name,plan,mrr,seats,signup_date,renewal_date,auto_renew,segment,churn_date,contract_term_months
+A001,Acme,pro,500,5,2025-01-01,2026-12-01,true,SMB,,12
+A002,=Evil,starter,100,2,2025-06-01,2027-01-01,false,SMB,,12
+A003,Gone Inc,pro,300,3,2025-01-01,2026-12-01,true,SMB,2026-09-01,12
+A004,Future,pro,300,3,2026-11-01,2027-11-01,true,SMB,,12
+"""  # yearly terms: --as-of 2026-10-31 is before the latest usage day (2026-11-05), the export's day
 USAGE = """account_id,timestamp,user_id,event,count,duration_seconds
 A001,2026-10-30T10:00:00Z,u1,login,3,200
 A001,2026-09-15T10:00:00Z,u1,login,10,200

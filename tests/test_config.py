@@ -193,3 +193,30 @@ def test_default_config_loads():
     assert len({r.name for r in config.rules}) == len(config.rules)
     assert config.output.format in {"csv", "parquet", "json"}
     assert config.scoring.tier_medium <= config.scoring.tier_high
+
+
+def test_contract_terms_and_the_accounts_snapshot_date_are_parsed():
+    import datetime
+
+    cfg = parse_config({"features": {"contract_terms": {"Enterprise": 12, "starter": 1}},
+                        "inputs": {"accounts": {"snapshot_date": "2026-10-31"}}})
+    assert cfg.features.contract_terms == {"enterprise": 12, "starter": 1}
+    assert cfg.inputs["accounts"].snapshot_date == datetime.date(2026, 10, 31)
+    assert parse_config({"inputs": {"accounts": {"snapshot_date": datetime.date(2026, 1, 2)}}}) \
+        .inputs["accounts"].snapshot_date == datetime.date(2026, 1, 2)  # as YAML reads an unquoted date
+    assert parse_config({}).features.contract_terms == {}
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"features": {"contract_terms": {"Enterprise": 0}}}, "'features.contract_terms.Enterprise' must be >= 1, got 0"),
+    ({"features": {"contract_terms": {"Enterprise": "yearly"}}},
+     "'features.contract_terms.Enterprise' must be int, got 'yearly'"),
+    ({"features": {"contract_terms": [12]}}, "'features.contract_terms' must be a mapping"),
+    ({"features": {"contract_terms": {"Pro": 12, "pro": 1}}}, "names plan 'pro' twice"),
+    ({"inputs": {"accounts": {"snapshot_date": "last week"}}},
+     "'inputs.accounts.snapshot_date' must be a date \\(YYYY-MM-DD\\), got 'last week'"),
+    ({"inputs": {"usage": {"snapshot_date": "2026-10-31"}}}, "unknown key 'inputs.usage.snapshot_date'"),
+])
+def test_contract_terms_and_snapshot_date_reject_bad_values(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)

@@ -295,35 +295,76 @@ def test_payment_features():
     })
 
 
-def test_billing_cycle_turns_invoices_into_monthly_revenue_and_steps_the_renewal_back():
+def test_billing_cycle_turns_invoices_into_monthly_revenue_and_leaves_the_export_renewal_as_it_is():
     rows = [
         p("m1", "M", 95, 10.0), p("m2", "M", 64, 10.0), p("m3", "M", 33, 10.0), p("m4", "M", 2, 10.0),
         p("q1", "Q", 200, 300.0), p("q2", "Q", 109, 300.0), p("q3", "Q", 18, 300.0),  # every 91 days
         p("y1", "Y", 400, 1200.0), p("y2", "Y", 34, 1200.0),  # 366 days apart
         p("v1", "V", 60, 20.0, None, "void"), p("v2", "V", 30, 20.0),  # a void invoice is no cycle
     ]
-    accounts = [{"account_id": "M", "renewal_date": "2024-12-15"},  # monthly: next renewal 2024-04-15
-                {"account_id": "Q", "renewal_date": "2024-10-10"},  # quarterly: 2024-04-10
-                {"account_id": "Y", "renewal_date": "2026-04-30"},  # annual: 2024-04-30
-                {"account_id": "X", "renewal_date": "2026-01-15"},  # cycle unknown, 12 months: 2025-01-15
+    accounts = [{"account_id": "M", "renewal_date": "2024-12-15"},  # on the export's day: as the export says
+                {"account_id": "Q", "renewal_date": "2024-10-10"},
+                {"account_id": "Y", "renewal_date": "2026-04-30"},
+                {"account_id": "X", "renewal_date": "2026-01-15"},  # no invoices, no term
                 {"account_id": "V"}]
     table = features(["M", "Q", "Y", "X", "V"], payments=rows, accounts=accounts, usage=[u("M", 0)])
     expect(table, {
-        "contract_months": [1, 3, 12, NAN, NAN],
-        "days_to_renewal": [15, 10, 30, 290, NAN],
-        "renewal_within_90d": [1, 1, 1, 0, NAN],
+        "contract_months": [1, 3, 12, NAN, NAN],  # no term set: the billing cycle
+        "days_to_renewal": [259, 193, 760, 655, NAN],
+        "renewal_within_90d": [0, 0, 0, 0, NAN],
         "mrr": [10.0, 100.0, 100.0, NAN, 20.0],  # the latest invoice per month of its cycle
         "mrr_change_pct_90d": [0.0, 0.0, 0.0, NAN, NAN],
     })
 
 
-def test_configured_contract_term_overrides_the_billing_cycle():
-    rows = [p("m1", "M", 95, 10.0), p("m2", "M", 64, 10.0), p("m3", "M", 33, 10.0), p("m4", "M", 2, 10.0)]
-    accounts = [{"account_id": "M", "renewal_date": "2024-12-15"}]  # annual contract billed monthly
-    table = features(["M"], payments=rows, accounts=accounts, usage=[u("M", 0)],
-                     raw_config={"features": {"contract_months": 12}})
-    expect(table, {"contract_months": [12], "days_to_renewal": [259], "renewal_within_90d": [0],
-                   "mrr": [10.0]})  # revenue still per month of the billing cycle
+MONTHLY_INVOICES = [p("m1", "M", 95, 10.0), p("m2", "M", 64, 10.0), p("m3", "M", 33, 10.0), p("m4", "M", 2, 10.0)]
+
+
+def renewal_table(as_of: str, accounts: list[dict], raw_config: dict | None = None) -> pd.DataFrame:
+    """The feature table at ``as_of`` for accounts whose export describes AS_OF (2024-03-31)."""
+    ids = [a["account_id"] for a in accounts]
+    index = pd.Index(ids, name="account_id", dtype="str")
+    given = frames(payments=MONTHLY_INVOICES, accounts=accounts, usage=[u(i, 0) for i in ids])
+    return build_features(given, index, pd.Timestamp(as_of), parse_config(raw_config or {}), accounts_date=AS_OF)
+
+
+def test_a_yearly_contract_billed_monthly_renews_once_a_year():
+    yearly = [{"account_id": "M", "renewal_date": "2024-12-16", "contract_term_months": 12}]  # 260 days away
+    on_export_day = renewal_table("2024-03-31", yearly)
+    expect(on_export_day, {"contract_months": [12], "days_to_renewal": [260], "renewal_within_90d": [0],
+                           "mrr": [10.0]})  # revenue still per month of the billing cycle
+    a_year_earlier = renewal_table("2023-03-31", yearly)  # stepped back 12 months: 2023-12-16
+    expect(a_year_earlier, {"contract_months": [12], "days_to_renewal": [260], "renewal_within_90d": [0]})
+    two_months_earlier = renewal_table("2024-01-31", yearly)  # not a month: the same renewal, 2024-12-16
+    expect(two_months_earlier, {"days_to_renewal": [320]})
+    just_after_a_renewal = renewal_table("2023-12-20", yearly)  # 2023-12-16 has passed: the next, 2024-12-16
+    expect(just_after_a_renewal, {"days_to_renewal": [362]})
+
+
+def test_contract_term_from_the_account_then_the_plan_map_then_contract_months():
+    accounts = [
+        {"account_id": "E", "plan": "Enterprise", "renewal_date": "2024-12-16"},  # plan map: 12 months
+        {"account_id": "S", "plan": "starter", "renewal_date": "2024-04-10"},  # plan map (any case): 1 month
+        {"account_id": "C", "plan": "Enterprise", "renewal_date": "2024-12-16", "contract_term_months": 1},
+        {"account_id": "O", "plan": "Other", "renewal_date": "2024-06-01"},  # no term anywhere
+    ]
+    by_plan = {"features": {"contract_terms": {"Enterprise": 12, "Starter": 1}}}
+    table = renewal_table("2023-03-31", accounts, by_plan)
+    expect(table, {"days_to_renewal": [260, 10, 16, NAN],  # 2023-12-16, 2023-04-10, 2023-04-16, unknown
+                   "renewal_within_90d": [0, 1, 1, NAN],
+                   "contract_months": [12, 1, 1, NAN]})  # O: no term, and no invoices for a billing cycle
+    fallback = {"features": {"contract_terms": {"Enterprise": 12}, "contract_months": 6}}
+    table = renewal_table("2023-03-31", accounts, fallback)
+    expect(table, {"days_to_renewal": [260, 10, 16, 62],  # S, O: every 6 months -> 2023-04-10, 2023-06-01
+                   "contract_months": [12, 6, 1, 6]})
+
+
+def test_an_unknown_term_leaves_the_renewal_empty_before_the_export_day_only():
+    accounts = [{"account_id": "M", "renewal_date": "2024-12-16"}]  # billed monthly, term unknown
+    expect(renewal_table("2023-03-31", accounts), {  # not guessed from the monthly invoices
+        "days_to_renewal": [NAN], "renewal_within_90d": [NAN], "contract_months": [NAN]})
+    expect(renewal_table("2024-03-01", accounts), {"days_to_renewal": [NAN], "contract_months": [1]})
+    expect(renewal_table("2024-03-31", accounts), {"days_to_renewal": [260], "renewal_within_90d": [0]})
 
 
 def test_late_grace_days_come_from_the_config():

@@ -126,7 +126,7 @@ def test_validate_prints_a_table_per_export_and_passes(tmp_path):
     assert code == 0
     assert out.splitlines() == [
         "export    files        rows  accounts  date range             rejects  columns mapped",
-        "accounts      1           2         2  -                            0  2/10",
+        "accounts      1           2         2  -                            0  2/11",
         "usage         1           3         2  2026-10-01..2026-10-07       0  3/6",
         "nps           -           -         -  -                            -  not found: scored without its signals",
         "tickets       -           -         -  -                            -  not found: scored without its signals",
@@ -134,7 +134,7 @@ def test_validate_prints_a_table_per_export_and_passes(tmp_path):
         "",
         "columns:",
         "  accounts: not in the file (optional): plan, mrr, seats, signup_date, renewal_date, auto_renew, segment, "
-        "churn_date",
+        "churn_date, contract_term_months",
         "  usage: not in the file (optional): user_id, count, duration_seconds",
         "",
         "as of 2026-10-07 (latest usage date)",

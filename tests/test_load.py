@@ -291,6 +291,19 @@ def test_payment_amount_negative_or_non_numeric_is_rejected(tmp_path):
                    (str(path), 5, "due_date", "31/02/2024", "unparseable date in due_date"))
 
 
+def test_contract_term_months_must_be_a_positive_whole_number(tmp_path):
+    write_text(tmp_path / "usage.csv", USAGE_OK)
+    path = write_text(tmp_path / "accounts.csv", "account_id,contract_term_months\n"
+                      "A1,12\nA2,0\nA3,1.5\nA4,yearly\nA5,\n")
+    loaded = load(tmp_path)
+    accounts = loaded.frame("accounts")
+    assert accounts["account_id"].tolist() == ["A1", "A5"]
+    assert accounts["contract_term_months"].tolist()[0] == 12.0 and accounts["contract_term_months"].isna().tolist() == [False, True]
+    assert_rejects(loaded, (str(path), 3, "contract_term_months", "0", "contract_term_months below 1"),
+                   (str(path), 4, "contract_term_months", "1.5", "contract_term_months is not a whole number"),
+                   (str(path), 5, "contract_term_months", "yearly", "contract_term_months is not a number"))
+
+
 def test_duplicate_ticket_id_and_duplicate_row_are_rejected_keeping_the_first(tmp_path):
     write_text(tmp_path / "usage.csv", USAGE_OK)
     path = write_text(tmp_path / "tickets.csv", "ticket_id,account_id,created_at,priority\n"

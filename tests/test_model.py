@@ -49,6 +49,17 @@ def test_observation_dates_step_back_from_as_of_minus_horizon() -> None:
     assert [d.date().isoformat() for d in dates] == ["2024-02-01", "2024-03-02", "2024-04-01", "2024-05-01"]
 
 
+def test_the_accounts_export_describes_the_latest_usage_day_or_its_configured_snapshot_date() -> None:
+    from churnscore.pipeline import accounts_date
+
+    usage = typed("usage", [{"account_id": "A", "timestamp": "2024-01-01 10:00"},
+                            {"account_id": "A", "timestamp": "2024-03-31 23:00"}])
+    loaded = loaded_from({"usage": usage})
+    assert accounts_date(loaded, parse_config({})) == pd.Timestamp("2024-03-31")
+    configured = parse_config({"inputs": {"accounts": {"snapshot_date": "2024-04-15"}}})
+    assert accounts_date(loaded, configured) == pd.Timestamp("2024-04-15")
+
+
 def test_labels_count_churn_inside_the_horizon_only() -> None:
     accounts = typed("accounts", [
         {"account_id": "IN", "signup_date": "2023-01-01", "churn_date": "2024-03-15"},   # within 90 d: 1
@@ -249,8 +260,8 @@ def test_many_accounts_are_scored_block_by_block_with_the_same_figures(monkeypat
     np.testing.assert_array_equal(model.predict_proba(ts.X), whole[0])
     pd.testing.assert_series_equal(top_reasons(model, ts.X, ts.X), whole[1])
     assert ((whole[1] != "").sum(), whole[1].str.contains("; ").sum()) == (441, 441)
-    assert whole[1].iloc[0] == ("no data for ticket resolution median hours; 0 key-feature events in 30 days; "
-                                "renewal within 90 days")
+    assert whole[1].iloc[0] == ("no data for ticket resolution median hours; last active 4 days ago; "
+                                "0 key-feature events in 30 days")
 
 
 # ----------------------------------------------------------------------------- persistence

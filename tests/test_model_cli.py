@@ -76,6 +76,27 @@ def test_train_and_evaluate_log_one_json_line_each_with_json_logs(history: Path,
     assert set(event["timings_s"]) == {"load", "snapshots", "choose_c", "test", "write"}
 
 
+def test_train_says_for_how_many_accounts_the_contract_term_is_unknown(history: Path, tmp_path: Path) -> None:
+    for name in ("usage", "nps", "tickets", "payments"):
+        (tmp_path / f"{name}.csv").write_bytes((history / f"{name}.csv").read_bytes())
+    accounts = pd.read_csv(history / "accounts.csv", dtype=str)
+    accounts.drop(columns=["contract_term_months"]).to_csv(tmp_path / "accounts.csv", index=False)
+    config = tmp_path / "fast.yaml"
+    config.write_text("model:\n  c_grid: [0.1]\n")
+    code, out, err = run("train", "--config", str(config), "--input-dir", str(tmp_path),
+                         "--model-out", str(tmp_path / "m.json"))
+    assert code == 0, err
+    terms = json.loads((tmp_path / "m.json").read_text())["metadata"]["renewal_terms"]
+    n = terms["accounts_with_renewal_date"]
+    assert n > 0 and terms == {"accounts_with_renewal_date": n, "unknown_term": n, "unknown_term_share": 1.0}
+    assert (f"  renewal features left empty before the export date for 100% of accounts ({n:,} of {n:,} with a "
+            "renewal date): no contract term; set contract_term_months or features.contract_terms") in err.splitlines()
+    code, out, err = run("--log-format", "json", "train", "--config", str(config), "--input-dir", str(history),
+                         "--model-out", str(tmp_path / "m2.json"))  # the sample says every account's term
+    assert code == 0 and json.loads(err)["renewal_terms"]["unknown_term"] == 0
+    assert "renewal features left empty" not in err
+
+
 def test_score_with_model_ranks_by_probability_and_by_revenue(history: Path, trained: tuple[Path, str],
                                                               tmp_path: Path) -> None:
     model, _ = trained
@@ -91,6 +112,27 @@ def test_score_with_model_ranks_by_probability_and_by_revenue(history: Path, tra
     by_revenue = pd.read_csv(out, dtype={"account_id": str}, keep_default_na=False)
     assert by_revenue["revenue_at_risk"].is_monotonic_decreasing
     assert sorted(by_revenue["account_id"]) == sorted(ranked["account_id"])
+
+
+def test_score_with_model_keeps_every_input_psi_and_warns_once_per_problem(history: Path,
+                                                                          trained: tuple[Path, str],
+                                                                          tmp_path: Path) -> None:
+    model, _ = trained
+    doc = json.loads(model.read_text())
+    assert set(doc["metadata"]["distributions"]) == set(doc["params"]["columns"])
+    out = tmp_path / "r.csv"
+    code, _, err = run("--log-format", "json", "score", "--input-dir", str(history), "--model", str(model),
+                       "--out", str(out), "--as-of", "2026-10-31")
+    assert code == 0, err
+    manifest = json.loads(out.with_name("r.manifest.json").read_text())
+    checks = manifest["model_checks"]
+    assert set(checks["psi"]) == set(doc["params"]["columns"])
+    assert checks["age_days"] == 0 and checks["max_age_days"] == 120
+    events = [json.loads(line) for line in err.splitlines()]
+    warned = [e["event"] for e in events if e.get("level") == "warning"]
+    assert warned == checks["warnings"]
+    done = [e for e in events if e["event"] == "score.done"][0]
+    assert done["model_checks"] == checks
 
 
 def test_explain_contributions_add_up_to_the_probability(history: Path, trained: tuple[Path, str],
