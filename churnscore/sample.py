@@ -320,6 +320,10 @@ def _build_world(n: int, months: int, seed: int, end_date: datetime.date,
         T = expo + np.ceil(draw * 30.44 / hazard).astype(np.int64)
     else:
         T = _tenure_churn_day(W.signup, draw, hazard, *sc.tenure_hazard)
+    if sc.contract_months is not None:  # renew or leave on each anniversary: a fixed chance per term
+        k = np.floor(draw / (hazard * sc.contract_months)).astype(np.int64)
+        first = _first_due_month(expo, W.dom, W.anchor, W.term_annual, W.base)
+        T = _due_day(first + sc.contract_months * k, W.dom, W.base)
     T = np.minimum(T, D + 3 * 365)
     p_invol = np.array(sc.p_invol)[W.pm0]
     kind = np.where(rng.random(n) < p_invol, 1, 0)

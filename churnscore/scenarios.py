@@ -91,9 +91,11 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
         hazard=(0.024, 0.014, 0.008),
         engage_risk=0.05,
         p_invol=(0.0, 0.0, 0.0), fail_new=False,
-        signs=_signs(decay=0.15, team=0.10, key=0.10, session=0.05, nps_detractor=0.40, nps_silent=0.20,
-                     tix_storm=0.15, tix_stop=0.10, payment_method=0.05, late=0.10, auto_off=0.50,
+        signs=_signs(decay=0.15, team=0.10, key=0.10, session=0.05, nps_detractor=0.30, nps_silent=0.20,
+                     tix_storm=0.15, tix_stop=0.10, payment_method=0.05, late=0.10, auto_off=0.40,
                      downgrade=0.05),
+        # many customers that stay renew by hand (procurement), so auto-renew off is common among them too
+        false_alarms=_false_alarms(auto_never=0.25),
     ),
     Scenario(
         "consumer",
