@@ -26,6 +26,11 @@ tickets from a new customer, a short bug streak, a downgrade or a payment-method
 Accounts whose latent churn day lies just beyond ``end_date`` are declining at the end of the
 history without a churn_date: those are the ones a scorer should find.
 
+Scenarios (churnscore.scenarios) change the parameters of this story, not its code: the contract
+term (yearly renewals billed monthly), the hazard (by tenure), how strongly each warning sign goes
+with leaving, which exports exist, or churn drawn independently of the story.  Their draws come
+from separate streams, so the default scenario, "b2b", gives the same bytes as before.
+
 Point in time: the usage, nps, tickets and payments rows are events with their own dates;
 the accounts table is a snapshot taken at ``end_date`` (for churned accounts: the state at
 churn), so plan, mrr, seats, auto_renew and renewal_date describe that moment.
@@ -533,6 +538,8 @@ def _users(W: _World, lo: int, hi: int, chunk: int) -> _Users:
     founder = (idx == 0) | ((idx == 1) & (rng.random(m) < 0.5))
     join = W.signup[acc] + np.where(founder, 0, rng.exponential(60.0, m).astype(np.int64))
     leave = join + rng.exponential(1800.0, m).astype(np.int64)
+    if W.sc.consumer:           # the subscriber and their household stay users while they pay
+        leave = np.full(m, _BIG, dtype=np.int64)
     team = W.team_on[acc]
     quiet = team < _BIG
     span_q = np.maximum(W.story_churn[acc] - team, 1)

@@ -174,3 +174,27 @@ def test_expected_calibration_error_by_hand() -> None:
     # p = 1.0 falls in the last bin; two bins
     assert expected_calibration_error(np.array([1, 0]), np.array([1.0, 0.2]), bins=2) == pytest.approx(0.1)
     assert np.isnan(expected_calibration_error(np.array([]), np.array([])))
+
+
+# ------------------------------------------------------------------ the command
+
+def test_sample_data_scenario_option_writes_the_scenarios_exports(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from churnscore.cli import main
+
+    out = tmp_path / "c"
+    result = CliRunner().invoke(main, ["sample-data", "--scenario", "consumer", "--accounts", "5", "--months", "2",
+                                       "--format", "csv", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == "".join(f"churnscore: wrote {t}: {out / f'{t}.csv'}\n"
+                                    for t in ("accounts", "usage", "payments"))
+    result = CliRunner().invoke(main, ["sample-data", "--scenario", "contract", "--accounts", "5", "--months", "2",
+                                       "--format", "csv", "--out", str(tmp_path / "k")])
+    assert result.exit_code == 0, result.stderr
+    header = (tmp_path / "k" / "accounts.csv").read_text().splitlines()[0]
+    assert header == ("account_id,account_name,plan,mrr,seats,signup_date,renewal_date,auto_renew,segment,"
+                      "churn_date,contract_term_months")
+    result = CliRunner().invoke(main, ["sample-data", "--scenario", "retail", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "'retail' is not one of 'b2b', 'contract', 'consumer', 'noise'" in result.stderr
