@@ -985,8 +985,9 @@ def _iter_generate(n_accounts, months, seed, end_date, usage_rows, sc: Scenario)
 
 
 def _columns(table: str, frame: pd.DataFrame) -> list[str]:
-    """The contract's columns in its order, then the optional ones a scenario adds (contract_term_months)."""
-    return COLUMNS[table] + [c for c in frame.columns if c not in COLUMNS[table]]
+    """The contract's columns the frame has, in the contract's order, then any others a scenario adds
+    (contract_term_months, optional: only the contract scenario writes it, also once the contract lists it)."""
+    return [c for c in COLUMNS[table] if c in frame.columns] + [c for c in frame.columns if c not in COLUMNS[table]]
 
 
 def generate(n_accounts: int = 2000, months: int = 12, seed: int = 42, *,
