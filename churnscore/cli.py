@@ -18,6 +18,7 @@ import click
 
 from . import __version__
 from .config import DEFAULT_CONFIG, Config, load_config
+from .scenarios import DEFAULT_SCENARIO, SCENARIO_NAMES
 from .errors import ChurnscoreError, FileSystemError, NothingScoredError, RejectLimitError, Stopped
 from .memory import tune_memory
 from .stages import Stages, rounded
@@ -684,17 +685,24 @@ def explain(account_id: str, config_path: Path | None, input_dir: Path | None, a
               show_default=True, help="File format of every export.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write accounts, usage, nps, tickets and payments into (made if missing).")
+@click.option("--scenario", type=click.Choice(SCENARIO_NAMES), default=DEFAULT_SCENARIO, show_default=True,
+              help="Kind of business: b2b (the committed sample), contract (yearly terms, churn at renewal), "
+                   "consumer (one plan, churn by low use and short tenure; no nps or tickets file), noise "
+                   "(churn independent of every input). data/sample/README.md describes each.")
 @handle_errors
-def sample_data(n_accounts: int, months: int, seed: int, usage_rows: int | None, fmt: str, out: Path) -> None:
+def sample_data(n_accounts: int, months: int, seed: int, usage_rows: int | None, fmt: str, out: Path,
+                scenario: str = DEFAULT_SCENARIO) -> None:
     """Generate realistic synthetic exports (with known churn) in the input contract's format.
 
     \b
-    Example (the committed sample):
-      churnscore sample-data --accounts 2000 --months 12 --seed 42 --out data/sample
+    Examples:
+      churnscore sample-data --accounts 2000 --months 12 --seed 42 --out data/sample   # the committed sample
+      churnscore sample-data --scenario contract --months 15 --out /tmp/contract
     """
     from .sample import write_sample
 
-    paths = write_sample(out, n_accounts=n_accounts, months=months, seed=seed, usage_rows=usage_rows, fmt=fmt)
+    paths = write_sample(out, n_accounts=n_accounts, months=months, seed=seed, usage_rows=usage_rows, fmt=fmt,
+                         scenario=scenario)
     emit("sample_data.done", "\n".join(f"churnscore: wrote {name}: {path}" for name, path in paths.items()),
          level="info", outputs={name: str(path) for name, path in paths.items()})
 

@@ -23,6 +23,22 @@ from .model import (TrainingSet, calibration_table, fit_logistic, observation_da
 SCORERS = ("rules", "logistic", "gradient_boosting")
 
 
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: over equal-width probability bins ([0, 1/bins), ..., [1 - 1/bins, 1]), the
+    mean of |observed churn rate - mean predicted probability|, each bin weighted by its share of the rows.
+    NaN for no rows."""
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    if bins < 1:
+        raise ValueError(f"bins must be >= 1, got {bins}")
+    if len(y) == 0:
+        return float("nan")
+    which = np.minimum((p * bins).astype(np.int64), bins - 1)
+    rows = np.bincount(which, minlength=bins)
+    gap = np.abs(np.bincount(which, weights=y, minlength=bins) - np.bincount(which, weights=p, minlength=bins))
+    return float(gap.sum() / rows.sum())  # sum over bins of share * |mean y - mean p| = |sum y - sum p| / n
+
+
 def metrics(y: np.ndarray, score: np.ndarray, probability: np.ndarray | None, top_k: int) -> dict[str, Any]:
     """Ranking and calibration figures of one scorer on one test set."""
     from sklearn.metrics import average_precision_score, brier_score_loss
@@ -46,6 +62,8 @@ def metrics(y: np.ndarray, score: np.ndarray, probability: np.ndarray | None, to
     }
     if probability is not None:
         out["brier"] = float(brier_score_loss(y, probability))
+        out["ece"] = expected_calibration_error(y, probability)
+        out["mean_predicted"] = float(np.mean(probability)) if n else float("nan")
         out["calibration"] = calibration_table(y, probability)
     return out
 
@@ -104,8 +122,10 @@ def backtest(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, test_dates:
     p_log = logistic.predict_proba(test.X)
     # scikit-learn's defaults: a reference, not a contender tuned to win or lose
     hgb = HistGradientBoostingClassifier(random_state=config.model.random_state)
-    seen = train.X.notna().any().to_numpy()  # an input empty on every training row (renewal features without
-    hgb.fit(train.X.to_numpy()[:, seen], train.y)  # a contract term) has nothing to bin: scikit-learn fails on it
+    # an input empty on every training row (no NPS or tickets export at all; renewal features without a contract
+    # term) has nothing to bin: scikit-learn fails on it, so it is left out
+    seen = train.X.notna().any().to_numpy()
+    hgb.fit(train.X.to_numpy()[:, seen], train.y)
     p_hgb = hgb.predict_proba(test.X.to_numpy()[:, seen])[:, 1]
     scores = {"rules": (test.rule_score, None), "logistic": (p_log, p_log), "gradient_boosting": (p_hgb, p_hgb)}
     results = {name: metrics(test.y, s, p, top_k) for name, (s, p) in scores.items()}
@@ -124,7 +144,7 @@ def table_text(bt: Backtest) -> str:
             ("top-decile churn rate", "top_decile_churn_rate", "{:.1%}"),
             ("top-decile lift", "top_decile_lift", "{:.2f}x"),
             ("precision@k", "precision_at_k", "{:.1%}"), ("recall@k", "recall_at_k", "{:.1%}"),
-            ("Brier score", "brier", "{:.4f}")]
+            ("Brier score", "brier", "{:.4f}"), ("calibration error (ECE)", "ece", "{:.4f}")]
     head = f"{'metric':<24}" + "".join(f"{s:>19}" for s in SCORERS)
     lines = [f"backtest: train {bt.train_dates[0]}..{bt.train_dates[-1]} ({bt.n_train:,} rows), "
              f"test {', '.join(bt.test_dates)} ({bt.n_test:,} rows), base rate "

@@ -26,6 +26,11 @@ tickets from a new customer, a short bug streak, a downgrade or a payment-method
 Accounts whose latent churn day lies just beyond ``end_date`` are declining at the end of the
 history without a churn_date: those are the ones a scorer should find.
 
+Scenarios (churnscore.scenarios) change the parameters of this story, not its code: the contract
+term (yearly renewals billed monthly), the hazard (by tenure), how strongly each warning sign goes
+with leaving, which exports exist, or churn drawn independently of the story.  Their draws come
+from separate streams, so the default scenario, "b2b", gives the same bytes as before.
+
 Point in time: the usage, nps, tickets and payments rows are events with their own dates;
 the accounts table is a snapshot taken at ``end_date`` (for churned accounts: the state at
 churn), so plan, mrr, seats, auto_renew and renewal_date describe that moment.
@@ -42,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from .contract import EXPORTS
+from .scenarios import DEFAULT_SCENARIO, Scenario, scenario as _scenario
 
 __all__ = [
     "SAMPLE_END_DATE",
@@ -225,14 +231,16 @@ class _World:
 # accounts and their latent story
 # --------------------------------------------------------------------------------------
 
-def _build_world(n: int, months: int, seed: int, end_date: datetime.date) -> _World:
+def _build_world(n: int, months: int, seed: int, end_date: datetime.date,
+                 sc: Scenario | None = None) -> _World:
+    sc = sc if sc is not None else _scenario(DEFAULT_SCENARIO)
     if n < 1:
         raise ValueError("n_accounts must be >= 1")
     if months < 1:
         raise ValueError("months must be >= 1")
     rng = np.random.default_rng([seed, 0])
     W = _World()
-    W.n, W.seed = n, seed
+    W.n, W.seed, W.sc = n, seed, sc
     W.base, W.D = _window(end_date, months)
     D = W.D
     W.epoch0 = int((W.base - np.datetime64("1970-01-01", "D")).astype(np.int64)) * _DAY
@@ -263,6 +271,14 @@ def _build_world(n: int, months: int, seed: int, end_date: datetime.date) -> _Wo
     W.n_users = n_users
     W.user_offset = np.cumsum(n_users) - n_users
     W.uidw = max(6, len(str(int(n_users.sum()))))
+    W.plan_names, W.segment_names, W.price, W.minimum = _PLANS, _SEGMENTS, _PLAN_PRICE, _PLAN_MIN
+    if sc.consumer:   # drawn from a stream of its own: the b2b draws below stay as they were
+        _consumer_firmographics(W, np.random.default_rng([seed, 0, 1]))
+        seg, disc = W.seg, W.disc
+    if sc.billing == "monthly":
+        W.annual = np.zeros(n, dtype=bool)
+    # the contract term: the billing cycle, or yearly renewals on the signup anniversary
+    W.term_annual = W.annual if sc.contract_months is None else np.ones(n, dtype=bool)
 
     # --- names ---------------------------------------------------------------------------
     names = np.char.add(np.char.add(rng.choice(_NAME_A, n), rng.choice(_NAME_B, n)),
@@ -294,29 +310,45 @@ def _build_world(n: int, months: int, seed: int, end_date: datetime.date) -> _Wo
     # --- latent risk and churn -------------------------------------------------------------
     z = rng.standard_normal(n)
     W.z = z
-    W.engage = np.exp(rng.normal(0.0, 0.45, n) - 0.20 * z)
+    W.engage = np.exp(rng.normal(0.0, sc.engage_sd, n) - sc.engage_risk * z)
     pm0 = np.select(
         [seg == 0, seg == 1],
         [np.searchsorted([0.85, 0.95, 1.0], rng.random(n), side="right"),
          np.searchsorted([0.50, 0.70, 1.0], rng.random(n), side="right")],
         np.searchsorted([0.10, 0.40, 1.0], rng.random(n), side="right"))
-    W.pm0 = np.minimum(pm0, 2)
+    W.pm0 = np.zeros(n, dtype=np.int64) if sc.consumer else np.minimum(pm0, 2)
 
-    hazard = np.array([0.048, 0.025, 0.012])[seg] * np.exp(0.8 * z - 0.32)   # per month
+    hazard = np.array(sc.hazard)[seg] * np.exp(0.8 * z - 0.32)   # per month
     expo = np.maximum(W.signup + 45, 0)
-    T = expo + np.ceil(rng.exponential(1.0, n) * 30.44 / hazard).astype(np.int64)
+    draw = rng.exponential(1.0, n)
+    if sc.tenure_hazard is None:
+        T = expo + np.ceil(draw * 30.44 / hazard).astype(np.int64)
+    else:
+        T = _tenure_churn_day(W.signup, draw, hazard, *sc.tenure_hazard)
+    if sc.contract_months is not None:  # renew or leave on each anniversary: a fixed chance per term
+        k = np.floor(draw / (hazard * sc.contract_months)).astype(np.int64)
+        first = _first_due_month(expo, W.dom, W.anchor, W.term_annual, W.base)
+        T = _due_day(first + sc.contract_months * k, W.dom, W.base)
     T = np.minimum(T, D + 3 * 365)
-    p_invol = np.array([0.40, 0.20, 0.0])[W.pm0]
+    p_invol = np.array(sc.p_invol)[W.pm0]
     kind = np.where(rng.random(n) < p_invol, 1, 0)
     fail_new = (W.signup >= 0) & (rng.random(n) < np.clip(0.16 * np.exp(0.6 * z - 0.18), 0, 0.6))
-    kind = np.where(fail_new, 2, kind)
-    due_m = _first_due_month(T, W.dom, W.anchor, W.annual, W.base)
+    kind = np.where(fail_new & sc.fail_new, 2, kind)
+    # voluntary churn waits for the end of the contract term (a billing date where it is the contract)
+    due_m = _first_due_month(T, W.dom, W.anchor, W.term_annual, W.base)
     due = _due_day(due_m, W.dom, W.base)
     dunning = rng.integers(14, 61, n)
     churn = np.select([kind == 0, kind == 1], [due, due + dunning],
                       W.signup + rng.integers(20, 71, n))
     W.kind, W.churn = kind, churn.astype(np.int64)
     W.fail_due = np.where(kind == 1, due, _BIG)
+    # the story's churn day times every warning sign; it is also the day the account leaves, except where
+    # churn is drawn independently of the story (noise)
+    W.story_churn = W.churn
+    if sc.independent_churn:
+        r2 = np.random.default_rng([seed, 0, 2])
+        gap = np.ceil(r2.exponential(1.0, n) * 30.44 / sc.random_hazard).astype(np.int64)
+        W.churn = np.minimum(np.maximum(W.signup, 0) + gap, D + 3 * 365)
     W.churned = W.churn <= D - 1
     W.life_start = np.maximum(W.signup, 0)
     W.life_end = np.minimum(W.churn, D)            # exclusive
@@ -324,7 +356,7 @@ def _build_world(n: int, months: int, seed: int, end_date: datetime.date) -> _Wo
     # --- voluntary churn signals (take effect from the decline start) ----------------------
     vol = kind == 0
     L = (30 + 90 * np.sqrt(rng.random(n))).astype(np.int64)      # lead time, mean ~90 days
-    ds = np.where(vol, W.churn - L, _BIG)
+    ds = np.where(vol, W.story_churn - L, _BIG)
     W.ds, W.L = ds, np.where(vol, L, 1)
 
     def onset(p_vol, p_noise, frac=0.25):
@@ -336,24 +368,27 @@ def _build_world(n: int, months: int, seed: int, end_date: datetime.date) -> _Wo
         on[noise] = rng.integers(-30, D, n)[noise]
         return on, noise
 
-    W.decay_on, _ = onset(0.80, 0.0, frac=0.15)
-    W.team_on = np.where(vol & (rng.random(n) < 0.60), ds, _BIG)
-    W.key_on, _ = onset(0.50, 0.05)
-    W.sess_on, _ = onset(0.45, 0.05)
+    sign, alarm = sc.signs, sc.false_alarms
+    W.decay_on, _ = onset(sign["decay"], 0.0, frac=0.15)
+    W.team_on = np.where(vol & (rng.random(n) < sign["team"]), ds, _BIG)
+    W.key_on, _ = onset(sign["key"], alarm["key"])
+    W.sess_on, _ = onset(sign["session"], alarm["session"])
     W.sess_kind = rng.integers(0, 2, n)          # 0: short sessions, 1: stuck on tasks
     W.stuck_mult = rng.uniform(4, 10, n)
     u = rng.random(n)
-    W.nps_mode = np.where(vol, np.select([u < 0.50, u < 0.80], [1, 2], 0), 0)  # 1 detr. 2 silent
+    det, sil = sign["nps_detractor"], sign["nps_detractor"] + sign["nps_silent"]
+    W.nps_mode = np.where(vol, np.select([u < det, u < sil], [1, 2], 0), 0)  # 1 detr. 2 silent
     u = rng.random(n)
-    W.tix_mode = np.where(vol, np.select([u < 0.40, u < 0.65], [1, 2], 0), 0)  # 1 storm 2 stop
+    storm, stop = sign["tix_storm"], sign["tix_storm"] + sign["tix_stop"]
+    W.tix_mode = np.where(vol, np.select([u < storm, u < stop], [1, 2], 0), 0)  # 1 storm 2 stop
     W.recurring = rng.choice(_RECURRING, n)
-    W.pm_on, _ = onset(0.25, 0.03)
-    W.late_on, _ = onset(0.30, 0.02)
-    auto_on, _ = onset(0.55, 0.0)
-    auto_on = np.where(~vol & (rng.random(n) < 0.12), -_BIG, auto_on)   # never had it on
+    W.pm_on, _ = onset(sign["payment_method"], alarm["payment_method"])
+    W.late_on, _ = onset(sign["late"], alarm["late"])
+    auto_on, _ = onset(sign["auto_off"], 0.0)
+    auto_on = np.where(~vol & (rng.random(n) < alarm["auto_never"]), -_BIG, auto_on)   # never had it on
     W.auto_off = auto_on
-    down_on, _ = onset(0.30, 0.04, frac=0.8)
-    up = (down_on >= _BIG) & (rng.random(n) < 0.08)
+    down_on, _ = onset(sign["downgrade"], alarm["downgrade"], frac=0.8)
+    up = (down_on >= _BIG) & (rng.random(n) < alarm["upgrade"])
     W.change_on = np.where(up, rng.integers(0, D, n), down_on)
     W.change_up = up
 
@@ -409,39 +444,77 @@ def _build_world(n: int, months: int, seed: int, end_date: datetime.date) -> _Wo
     W.pm1 = (W.pm0 + rng.integers(1, 3, n)) % 3
 
     # --- snapshot at end (or at churn) ------------------------------------------------------
-    snap = W.life_end - 1
+    # (noise: everyone's as at the end date, so that not even the snapshot tells who left)
+    snap = np.full(n, D - 1) if sc.independent_churn else W.life_end - 1
     changed = W.change_on <= snap
     down_plan = np.where(W.plan0 > 0, W.plan0 - 1, 0)
     down_seats = np.maximum(1, np.round(W.seats0 * rng.uniform(0.5, 0.8, n))).astype(np.int64)
-    up_plan = np.where(rng.random(n) < 0.5, np.minimum(W.plan0 + 1, 3), W.plan0)
+    up_plan = np.where(rng.random(n) < 0.5, np.minimum(W.plan0 + 1, len(W.plan_names) - 1), W.plan0)
     up_seats = np.round(W.seats0 * rng.uniform(1.2, 1.6, n)).astype(np.int64)
     W.plan1 = np.where(up, up_plan, down_plan)
     W.seats1 = np.where(up, up_seats, np.where(W.plan0 > 0, W.seats0, down_seats))
-    W.mrr1 = np.round(np.maximum(W.seats1 * _PLAN_PRICE[W.plan1] * disc, _PLAN_MIN[W.plan1]), 2)
+    W.mrr1 = np.round(np.maximum(W.seats1 * W.price[W.plan1] * disc, W.minimum[W.plan1]), 2)
     W.snap_plan = np.where(changed, W.plan1, W.plan0)
     W.snap_seats = np.where(changed, W.seats1, W.seats0)
     W.snap_mrr = np.where(changed, W.mrr1, W.mrr0)
     W.snap_auto = ~(W.auto_off <= snap)
-    after = np.where(W.churned, W.churn, D)
-    W.renewal = _due_day(_first_due_month(after, W.dom, W.anchor, W.annual, W.base),
+    after = np.full(n, D) if sc.independent_churn else np.where(W.churned, W.churn, D)
+    W.renewal = _due_day(_first_due_month(after, W.dom, W.anchor, W.term_annual, W.base),
                          W.dom, W.base)
     W.ids = _ids("A", np.arange(1, n + 1), W.idw)
     return W
 
 
+def _consumer_firmographics(W: _World, rng: np.random.Generator) -> None:
+    """One plan, 1-3 seats (each seat a user), no discounts."""
+    n = W.n
+    W.seg = np.zeros(n, dtype=np.int64)
+    W.seats0 = rng.choice(np.array([1, 2, 3]), n, p=[0.65, 0.25, 0.10]).astype(np.int64)
+    W.plan0 = np.zeros(n, dtype=np.int64)
+    W.disc = np.ones(n)
+    W.plan_names, W.segment_names = np.array(["plus"]), np.array(["consumer"])
+    W.price, W.minimum = np.array([6.0]), np.array([12.0])
+    W.mrr0 = np.round(np.maximum(W.seats0 * W.price[0], W.minimum[0]), 2)
+    W.n_users = W.seats0.copy()
+    W.user_offset = np.cumsum(W.n_users) - W.n_users
+    W.uidw = max(6, len(str(int(W.n_users.sum()))))
+
+
+def _tenure_churn_day(signup: np.ndarray, draw: np.ndarray, late: np.ndarray, early: float,
+                      decay_days: float) -> np.ndarray:
+    """Day an account leaves under a monthly hazard late + early * exp(-tenure / decay_days) (per account
+    ``late``; ``early`` scaled like it), given that it is still a customer on day 0; ``draw`` ~ Exp(1)."""
+    scale = late / late.mean()
+    t0 = np.maximum(-signup, 0).astype(float)
+
+    def cum(t: np.ndarray) -> np.ndarray:   # cumulative hazard from signup to tenure t
+        return (late * t + early * scale * decay_days * (1.0 - np.exp(-t / decay_days))) / 30.44
+
+    target = cum(t0) + draw
+    lo, hi = t0, t0 + draw * 30.44 / late + 1.0
+    for _ in range(45):     # bisection: cum is increasing
+        mid = (lo + hi) / 2
+        below = cum(mid) < target
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return signup + np.ceil(hi).astype(np.int64)
+
+
 def _accounts_frame(W: _World) -> pd.DataFrame:
+    # the contract term: the scenario's, else the billing cycle's (billed once per term here)
+    term = (np.full(W.n, W.sc.contract_months) if W.sc.contract_months is not None else np.where(W.annual, 12, 1))
+    extra = {"contract_term_months": term.astype(np.int64)}
     return pd.DataFrame({
         "account_id": _str_col(W.ids),
         "account_name": _str_col(W.names),
-        "plan": _str_col(_PLANS[W.snap_plan]),
+        "plan": _str_col(W.plan_names[W.snap_plan]),
         "mrr": W.snap_mrr.astype(float),
         "seats": W.snap_seats.astype(np.int64),
         "signup_date": _dates(W.base, W.signup),
         "renewal_date": _dates(W.base, W.renewal),
         "auto_renew": W.snap_auto.astype(bool),
-        "segment": _str_col(_SEGMENTS[W.seg]),
+        "segment": _str_col(W.segment_names[W.seg]),
         "churn_date": _dates(W.base, np.where(W.churned, W.churn, 0), ~W.churned),
-        "contract_term_months": np.where(W.annual, 12, 1).astype(np.int64),  # billed once per term here
+        **extra,
     })
 
 
@@ -465,9 +538,11 @@ def _users(W: _World, lo: int, hi: int, chunk: int) -> _Users:
     founder = (idx == 0) | ((idx == 1) & (rng.random(m) < 0.5))
     join = W.signup[acc] + np.where(founder, 0, rng.exponential(60.0, m).astype(np.int64))
     leave = join + rng.exponential(1800.0, m).astype(np.int64)
+    if W.sc.consumer:           # the subscriber and their household stay users while they pay
+        leave = np.full(m, _BIG, dtype=np.int64)
     team = W.team_on[acc]
     quiet = team < _BIG
-    span_q = np.maximum(W.churn[acc] - team, 1)
+    span_q = np.maximum(W.story_churn[acc] - team, 1)
     leave_q = team + (rng.random(m) * span_q).astype(np.int64)
     leave = np.where(quiet, np.minimum(leave, leave_q), leave)
     U.start = np.maximum(join, W.life_start[acc])
@@ -500,7 +575,7 @@ def _accept(W: _World, U: _Users, u: np.ndarray, day: np.ndarray, season: np.nda
     don = W.decay_on[a]
     dec = day >= don
     if dec.any():
-        frac = (day[dec] - don[dec]) / np.maximum(W.churn[a[dec]] - don[dec], 1)
+        frac = (day[dec] - don[dec]) / np.maximum(W.story_churn[a[dec]] - don[dec], 1)
         f[dec] *= np.exp(-4.0 * np.clip(frac, 0, 1))
     fdo = W.fd_on[a]
     fdm = (day >= fdo) & (day < W.fd_off[a])
@@ -784,7 +859,7 @@ def _payments_chunk(W: _World, lo: int, hi: int, chunk: int, id_start: int):
     status = np.full(n, 0)                              # 0 paid 1 failed 2 open 3 refunded 4 void
     status = np.where(paid_sec >= W.D * _DAY, 2, status)
     status = np.where((status == 0) & (rng.random(n) < 0.004), 3, status)
-    vol_last = last & (W.kind[a] == 0) & W.churned[a] & (rng.random(n) < 0.2)
+    vol_last = last & (W.kind[a] == 0) & W.churned[a] & (rng.random(n) < 0.2) & ~W.sc.independent_churn
     status = np.where(vol_last, 4, status)
     status = np.where(failing, 1, status)
     reason = np.where(W.exp_mode[a], 1, np.where(pm == 1, 2, np.where(rng.random(n) < 0.6, 0, 2)))
@@ -804,7 +879,11 @@ def _payments_chunk(W: _World, lo: int, hi: int, chunk: int, id_start: int):
     status = np.where(pre & (paid_sec >= W.D * _DAY), 2, status)
     # an invoice still unpaid when the account leaves is written off
     gone = W.churned[a] & (paid_sec >= W.churn[a] * _DAY) & (status != 1)
-    status = np.where(gone, 4, status)
+    if W.sc.independent_churn:  # noise: settled the day before leaving, so no status tells who leaves
+        paid_sec = np.where(gone, W.churn[a] * _DAY - 1, paid_sec)
+        status = np.where(gone & (status != 3), 0, status)
+    else:
+        status = np.where(gone, 4, status)
 
     reps = 1 + n_fail_rows + pre
     r, rk = _segment_offsets(reps)
@@ -879,11 +958,11 @@ def _calibrate(W: _World, bounds, season, usage_rows: int | None) -> tuple[float
     return (lo_s * hi_s) ** 0.5, 1.0
 
 
-def _iter_generate(n_accounts, months, seed, end_date, usage_rows):
-    """Yield ('accounts', frame) once, then (table, frame) chunks for the event tables."""
+def _iter_generate(n_accounts, months, seed, end_date, usage_rows, sc: Scenario):
+    """Yield ('accounts', frame) once, then (table, frame) chunks for the scenario's event tables."""
     if seed < 0:
         raise ValueError("seed must be >= 0")
-    W = _build_world(int(n_accounts), int(months), int(seed), end_date)
+    W = _build_world(int(n_accounts), int(months), int(seed), end_date, sc)
     yield "accounts", _accounts_frame(W)
     per_acc = (usage_rows / W.n if usage_rows is not None
                else _NATURAL_ROWS_PER_ACCOUNT_YEAR * months / 12)
@@ -894,19 +973,31 @@ def _iter_generate(n_accounts, months, seed, end_date, usage_rows):
     for c, (lo, hi) in enumerate(bounds):
         U = _users(W, lo, hi, c)
         yield "usage", _usage_chunk(W, U, c, season, s, t)
-        yield "nps", _nps_chunk(W, U, c)
-        tix, k = _tickets_chunk(W, lo, hi, c, n_tix)
-        n_tix += k
-        yield "tickets", tix
+        if "nps" in sc.tables:
+            yield "nps", _nps_chunk(W, U, c)
+        if "tickets" in sc.tables:
+            tix, k = _tickets_chunk(W, lo, hi, c, n_tix)
+            n_tix += k
+            yield "tickets", tix
         pay, k = _payments_chunk(W, lo, hi, c, n_pay)
         n_pay += k
         yield "payments", pay
 
 
+def _columns(table: str, frame: pd.DataFrame) -> list[str]:
+    """The contract's columns the frame has, in the contract's order, then any others a scenario adds
+    (contract_term_months, optional: only the contract scenario writes it, also once the contract lists it)."""
+    return [c for c in COLUMNS[table] if c in frame.columns] + [c for c in frame.columns if c not in COLUMNS[table]]
+
+
 def generate(n_accounts: int = 2000, months: int = 12, seed: int = 42, *,
              end_date: datetime.date = SAMPLE_END_DATE,
-             usage_rows: int | None = None) -> dict[str, pd.DataFrame]:
+             usage_rows: int | None = None, scenario: str = DEFAULT_SCENARIO) -> dict[str, pd.DataFrame]:
     """Return {'accounts','usage','nps','tickets','payments'} frames in the contract's columns.
+
+    ``scenario`` names the kind of business (churnscore.scenarios.SCENARIOS; default "b2b", the committed
+    sample): a scenario without NPS or tickets returns no frame for them, and "contract" adds the accounts
+    column contract_term_months.
 
     Dates (signup_date, renewal_date, churn_date, due_date, card_expiry) are ``datetime64[s]``
     at midnight; datetimes (timestamp, responded_at, created_at, resolved_at, paid_at) are
@@ -917,14 +1008,15 @@ def generate(n_accounts: int = 2000, months: int = 12, seed: int = 42, *,
     the history cannot be reached.  None: the natural rate, about 420 rows per account for a
     12-month history.
     """
-    parts: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
-    for table, frame in _iter_generate(n_accounts, months, seed, end_date, usage_rows):
+    sc = _scenario(scenario)
+    parts: dict[str, list[pd.DataFrame]] = {t: [] for t in sc.tables}
+    for table, frame in _iter_generate(n_accounts, months, seed, end_date, usage_rows, sc):
         parts[table].append(frame)
     out = {}
-    for table in TABLES:
+    for table in sc.tables:
         frames = parts[table]
         df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-        out[table] = df[COLUMNS[table]]
+        out[table] = df[_columns(table, df)]
     return out
 
 
@@ -1022,24 +1114,26 @@ class _Writer:
 
 def write_sample(out_dir, n_accounts: int = 2000, months: int = 12, seed: int = 42, *,
                  end_date: datetime.date = SAMPLE_END_DATE, usage_rows: int | None = None,
-                 fmt: str = "csv.gz") -> dict[str, pathlib.Path]:
+                 fmt: str = "csv.gz", scenario: str = DEFAULT_SCENARIO) -> dict[str, pathlib.Path]:
     """Generate and write accounts.<ext>, usage.<ext>, nps.<ext>, tickets.<ext>, payments.<ext>.
 
-    ``fmt`` is "csv", "csv.gz" or "parquet".  Data are generated and written in chunks of
-    accounts, so memory stays bounded for large ``n_accounts`` / ``usage_rows``.  Returns the
-    path of each file.
+    ``fmt`` is "csv", "csv.gz" or "parquet".  ``scenario``: as in ``generate``; only the scenario's
+    exports are written (no nps or tickets file for "consumer").  Data are generated and written in
+    chunks of accounts, so memory stays bounded for large ``n_accounts`` / ``usage_rows``.  Returns the
+    path of each file written.
     """
     if fmt not in _EXTENSIONS:
         raise ValueError(f"unknown format {fmt!r}: use csv, csv.gz or parquet")
+    sc = _scenario(scenario)
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {t: out / f"{t}{_EXTENSIONS[fmt]}" for t in TABLES}
-    writers = {t: _Writer(paths[t], fmt) for t in TABLES}
+    paths = {t: out / f"{t}{_EXTENSIONS[fmt]}" for t in sc.tables}
+    writers = {t: _Writer(paths[t], fmt) for t in sc.tables}
     try:
-        for table, frame in _iter_generate(n_accounts, months, seed, end_date, usage_rows):
+        for table, frame in _iter_generate(n_accounts, months, seed, end_date, usage_rows, sc):
             if len(frame) or not writers[table].started:
-                writers[table].write(frame[COLUMNS[table]])
+                writers[table].write(frame[_columns(table, frame)])
     finally:
-        for t in TABLES:
+        for t in sc.tables:
             writers[t].close()
     return paths
