@@ -70,7 +70,7 @@ CATALOGUE: tuple[Feature, ...] = (
        "account when seats are unknown), scaled to the whole window for accounts younger than it"),
     _f("usage_per_active_day_pctile", "usage+accounts", "short", "percentile (1-100) of usage_per_active_day_30d "
        "among peers: the share of the accounts of its plan (of its segment, or of all, when the plan has fewer "
-       "than 20) at or below it, rounded up", 1, 100),
+       "than 20) at or below it, rounded up; peers and ranked accounts are those with usage in the window", 1, 100),
     _f("usage_per_seat_pctile", "usage+accounts", "short", "percentile (1-100) of usage_per_seat_30d among "
        "peers, as usage_per_active_day_pctile", 1, 100),
     _f("lifetime_events_per_day", "usage+accounts", "tenure", "events per day since signup (first activity "

@@ -4,8 +4,10 @@ The usage family (features.usage_features) sees drops, dormancy and trouble; the
 the product little from the start and never "drop", and young accounts. All are point in time: they are
 built from the usage features of the same as-of date and the accounts export's plan, segment and seats.
 
-Peers: an account is compared with the accounts of its plan that have a value on the same date (the
-accounts scored on that date). A plan with fewer than MIN_PEERS such accounts (or an account with no plan)
+Peers: an account is compared with the accounts of its plan that used the product in the window on the
+same date (among the accounts scored on that date); one with no usage in the window has no percentile (the
+dormancy features speak for it), and is nobody's peer: a tenth of the accounts tied at zero would otherwise
+make "the lowest 10%" hold nobody that uses the product a little. A plan with fewer than MIN_PEERS such accounts (or an account with no plan)
 is compared with its segment instead, and with every account when the segment is that small too: a
 percentile among a handful of accounts says little.
 """
@@ -85,8 +87,8 @@ def percentile_in_groups(values: np.ndarray, groups: np.ndarray) -> tuple[np.nda
 
 def peer_percentiles(table: pd.DataFrame, attributes: pd.DataFrame) -> dict[str, np.ndarray]:
     """usage_per_active_day_pctile and usage_per_seat_pctile of every account of ``table`` (a feature table
-    with usage_per_active_day_30d and usage_per_seat_30d), among its peers in ``table``: its plan, else its
-    segment, else every account (see the module's note). ``attributes``: plan and segment, aligned to
+    with usage_per_active_day_30d and usage_per_seat_30d) with a value above 0, among its peers in ``table``:
+    its plan, else its segment, else every account (see the module's note); NaN for the others. ``attributes``: plan and segment, aligned to
     ``table`` (features.account_attributes)."""
     n = len(table)
     plan = _group_codes(attributes["plan"]) if "plan" in attributes else np.full(n, -1)
@@ -95,6 +97,7 @@ def peer_percentiles(table: pd.DataFrame, attributes: pd.DataFrame) -> dict[str,
     out = {}
     for name, source in zip(PEER_COLUMNS, PEER_SOURCES):
         v = table[source].to_numpy(dtype="float64")
+        v = np.where(v > 0, v, np.nan)  # peers are the accounts that used the product in the window
         by_plan, plan_n = percentile_in_groups(v, plan)
         by_segment, segment_n = percentile_in_groups(v, segment)
         by_all, _ = percentile_in_groups(v, everyone)

@@ -39,9 +39,10 @@ def test_level_and_tenure_features_on_hand_made_accounts():
         "lifetime_events_per_day": [6 / 11, 16 / 301, 7 / 101, 0 / 201],
         "tenure_band": [0, 2, 1, 1],
         "first_90_days": [1, 0, 0, 0],
-        # fewer than 20 accounts: every account is a peer; the share at or below, in whole percent rounded up
+        # fewer than 20 accounts: every account with usage in the window is a peer (C and D have none); the
+        # share at or below, in whole percent rounded up
         "usage_per_active_day_pctile": [50, 100, NAN, NAN],
-        "usage_per_seat_pctile": [100, 75, 50, 50],
+        "usage_per_seat_pctile": [100, 50, NAN, NAN],
     })
 
 
