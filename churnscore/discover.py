@@ -7,7 +7,9 @@ labelled by churn within the horizon after it):
   has any usage row), up to the as-of date. A login (or session start) is the event nearly every active day
   has; a feature is used on some days only. Ties go to the first name in alphabetical order.
 - **Key features**: for each other event, its *regular use* on each snapshot date: the share of the account's
-  active weeks, in the long window (windows.long_days) before the date, with the event. Accounts without an
+  active weeks, in the short window (windows.short_days; the window key_feature_adoption looks at) before the
+  date, with the event. (On data/sample the short window puts the three key features the generator made on
+  top; over 90 days every event's regular use mostly measures how active the account is.) Accounts without an
   active week there are left out (they use nothing; dormancy rules speak for them), so what is measured is
   the event's use among accounts that use the product. The events are ranked by single-feature ROC AUC of
   that share for staying (1 = the accounts that stayed used it more regularly than every one that left;
@@ -174,7 +176,7 @@ def discover(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, min_share: 
                          "churned.")
     acc = loaded.frames["accounts"].drop_duplicates("account_id").set_index("account_id")
     candidates = pd.Index([e for e in shares.index[:MAX_EVENTS] if e != login], dtype="str")
-    window = config.windows.long_days
+    window = config.windows.short_days
     horizon = pd.Timedelta(days=config.model.horizon_days)
     parts, ys = [], []
     for d in dates:
@@ -230,3 +232,15 @@ def discovery_text(d: Discovery) -> str:
     lines += ["  to use them, paste into the config (replacing login_event and key_features):", "",
               d.config_lines()]
     return "\n".join(lines)
+
+
+def propose(loaded: Loaded, config: Config, as_of: pd.Timestamp) -> tuple[Discovery | None, str]:
+    """discover and its words, for train and validate --history: when the history cannot say (no events, no
+    churn dates, too short), no Discovery and one line saying why, rather than a failed command."""
+    from .errors import ChurnscoreError
+
+    try:
+        found = discover(loaded, config, as_of)
+    except ChurnscoreError as exc:
+        return None, f"key features: none proposed ({exc})"
+    return found, discovery_text(found)

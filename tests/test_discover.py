@@ -1,6 +1,6 @@
 """discover.py: the login event and key features found in a hand-made history whose answer is known.
 
-One snapshot, 2024-03-31 (as of 2024-04-30, horizon 30 days), long window 28 days = weeks 0-3 before it.
+One snapshot, 2024-03-31 (as of 2024-04-30, horizon 30 days), short window 28 days = weeks 0-3 before it.
 Stayers (S1-S4) use 'report' every active week; leavers (L1-L4, churned 2024-04-15) never do and use 'help'
 instead; everybody uses 'open' every active day and 'export' every week; only S1 ever used 'rare'.
 """
@@ -39,7 +39,7 @@ def history() -> Loaded:
     return Loaded(frames, pd.DataFrame(columns=REJECT_COLUMNS), {}, [])
 
 
-CONFIG = parse_config({"windows": {"short_days": 14, "long_days": 28},
+CONFIG = parse_config({"windows": {"short_days": 28, "long_days": 28},
                        "model": {"horizon_days": 30, "observation_interval_days": 30, "min_history_days": 0,
                                  "observation_count": 1}})
 
