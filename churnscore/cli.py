@@ -457,7 +457,7 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     if live is not None:
         live.clear()
     m = model.metadata
-    emit("train.done", train_text(model, digest, model_out, timings) + "\n" + found_text, level="info",
+    emit("train.done", train_text(model, digest, model_out, timings, found_text), level="info",
          model=str(model_out), sha256=digest, rows=m["rows"], churners=m["churners"],
          observation_dates=m["observation_dates"], C=m["C"], train_roc_auc=m["train_roc_auc"],
          timings_s=rounded(timings), login_event=found.login_event if found else None,
@@ -488,8 +488,10 @@ def describe_input(name: str) -> str:
     return f"{name} ({feature(name).meaning})"
 
 
-def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | None = None) -> str:
-    """The training summary: data, validation, calibration and the strongest coefficients in words."""
+def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | None = None,
+               found: str | None = None) -> str:
+    """The training summary: data, validation, calibration and the strongest coefficients in words, then
+    ``found`` (the key features found in the history: discover.propose)."""
     m = model.metadata
     best = next((r for r in m["cv"] if r["C"] == m["C"]), None)
     cv = f"time-ordered CV ROC AUC {best['cv_roc_auc']:.3f} over {best['folds']} folds" if best else "no CV folds"
@@ -502,6 +504,8 @@ def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | 
              "  strongest coefficients (log-odds per standard deviation):"]
     for name, coef in model.strongest(8):
         lines.append(f"    {coef:+.2f}  {describe_input(name)}: {'raises' if coef > 0 else 'lowers'} risk")
+    if found:
+        lines.append(found)
     if timings:
         lines.append(timings_text(timings))
     lines.append(f"  wrote {path} (sha256 {digest[:16]}...)")
