@@ -81,3 +81,14 @@ def test_accounts_without_plan_or_segment_are_compared_with_everyone():
     table = pd.DataFrame({"usage_per_active_day_30d": [1.0, 2.0], "usage_per_seat_30d": [4.0, 3.0]})
     out = peer_percentiles(table, pd.DataFrame({"plan": [None, None], "segment": [None, None]}))
     np.testing.assert_array_equal(out["usage_per_seat_pctile"], [100.0, 50.0])
+
+
+def test_the_model_says_the_level_features_in_words():
+    from churnscore.model import phrases
+
+    assert phrases("usage_per_seat_30d", pd.Series([1.0, 2.54])).tolist() == [
+        "1 event per seat in 30 days", "2.5 events per seat in 30 days"]
+    assert phrases("usage_per_seat_pctile", pd.Series([7.0])).tolist() == [
+        "usage per seat: percentile 7 among similar accounts"]
+    assert phrases("first_90_days", pd.Series([1.0])).tolist() == ["in its first 90 days"]
+    assert phrases("lifetime_events_per_day", pd.Series([0.25])).tolist() == ["0.2 events per day since signup"]
