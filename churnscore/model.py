@@ -148,6 +148,16 @@ def training_set(loaded: Loaded, config: Config, dates: list[pd.Timestamp],
 # ----------------------------------------------------------------------------- the fitted model
 
 
+def row_sums(values: np.ndarray) -> np.ndarray:
+    """Each row's sum, adding the columns left to right: what ``sum(axis=1)`` gives for a column-major block
+    of several rows (a frame's values), to the bit, whatever the layout and the number of rows (for one row,
+    or a row-major block, numpy sums pairwise, which can differ in the last bit)."""
+    total = values[:, 0].copy() if values.shape[1] else np.zeros(len(values))
+    for j in range(1, values.shape[1]):
+        total += values[:, j]
+    return total
+
+
 ROW_BLOCK = 1 << 16  # accounts at a time when a model scores many (see LinearChurnModel._blocks)
 
 
@@ -238,7 +248,7 @@ class LinearChurnModel:
         top = np.zeros((len(X), k), dtype="int64")
         value = np.full((len(X), k), -np.inf)
         for rows, x, contrib in self._blocks(X):
-            probability[rows] = 1.0 / (1.0 + np.exp(-(contrib.sum(axis=1) + self.intercept)))
+            probability[rows] = 1.0 / (1.0 + np.exp(-(row_sums(contrib) + self.intercept)))
             if not k:
                 continue
             inputs = self.input_contributions(contrib)
@@ -265,7 +275,7 @@ class LinearChurnModel:
     def decision(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         out = np.empty(len(X))
         for rows, _, contrib in self._blocks(X):
-            out[rows] = contrib.sum(axis=1) + self.intercept
+            out[rows] = row_sums(contrib) + self.intercept
         return out
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:

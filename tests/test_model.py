@@ -249,8 +249,8 @@ def test_many_accounts_are_scored_block_by_block_with_the_same_figures(monkeypat
     np.testing.assert_array_equal(model.predict_proba(ts.X), whole[0])
     pd.testing.assert_series_equal(top_reasons(model, ts.X, ts.X), whole[1])
     assert ((whole[1] != "").sum(), whole[1].str.contains("; ").sum()) == (441, 441)
-    assert whole[1].iloc[0] == ("no data for ticket resolution median hours; 0 key-feature events in 30 days; "
-                                "renewal within 90 days")
+    assert whole[1].iloc[0] == ("no data for ticket resolution median hours; renewal within 90 days; "
+                                "last active 4 days ago")
 
 
 # ----------------------------------------------------------------------------- persistence
