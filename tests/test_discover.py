@@ -96,3 +96,27 @@ def test_history_without_churn_dates_is_refused():
     loaded.frames["accounts"] = typed("accounts", [{"account_id": "S1", "signup_date": "2023-01-01"}])
     with pytest.raises(ModelError, match="churn_date"):
         discover(loaded, CONFIG, AS_OF)
+
+
+def test_a_spilled_usage_export_gives_the_in_memory_proposal(monkeypatch):
+    """With usage on disk by account, each snapshot reads the parts: the same figures as in memory. On the
+    sample the proposal is the login and the three key features its generator made."""
+    from pathlib import Path
+
+    import churnscore.spill as spill_mod
+    from churnscore.config import DEFAULT_CONFIG, load_config
+    from churnscore.load import load_all
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    config = load_config(DEFAULT_CONFIG, [])
+    monkeypatch.setattr(spill_mod, "parts_for", lambda size: 3)
+    found = {}
+    for where, threshold in (("memory", 1 << 60), ("disk", 0)):
+        monkeypatch.setattr(spill_mod, "SPILL_BYTES", threshold)
+        loaded = load_all(config, sample, spill=True)
+        assert bool(loaded.spilled) == (where == "disk")
+        found[where] = discover(loaded, config, pd.Timestamp("2026-10-31"))
+        loaded.close()
+    assert found["disk"] == found["memory"]
+    assert found["memory"].login_event == "login"
+    assert found["memory"].key_features == ["dashboard_viewed", "report_created", "integration_sync"]
