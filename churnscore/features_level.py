@@ -7,9 +7,9 @@ built from the usage features of the same as-of date and the accounts export's p
 Peers: an account is compared with the accounts of its plan that used the product in the window on the
 same date (among the accounts scored on that date); one with no usage in the window has no percentile (the
 dormancy features speak for it), and is nobody's peer: a tenth of the accounts tied at zero would otherwise
-make "the lowest 10%" hold nobody that uses the product a little. A plan with fewer than MIN_PEERS such accounts (or an account with no plan)
-is compared with its segment instead, and with every account when the segment is that small too: a
-percentile among a handful of accounts says little.
+make "the lowest 10%" hold nobody that uses the product a little. A plan with fewer than MIN_PEERS such
+accounts (or an account with no plan) is compared with its segment instead, and with every account when the
+segment is that small too: a percentile among a handful of accounts says little.
 """
 
 from __future__ import annotations
@@ -88,8 +88,8 @@ def percentile_in_groups(values: np.ndarray, groups: np.ndarray) -> tuple[np.nda
 def peer_percentiles(table: pd.DataFrame, attributes: pd.DataFrame) -> dict[str, np.ndarray]:
     """usage_per_active_day_pctile and usage_per_seat_pctile of every account of ``table`` (a feature table
     with usage_per_active_day_30d and usage_per_seat_30d) with a value above 0, among its peers in ``table``:
-    its plan, else its segment, else every account (see the module's note); NaN for the others. ``attributes``: plan and segment, aligned to
-    ``table`` (features.account_attributes)."""
+    its plan, else its segment, else every account (see the module's note); NaN for the others.
+    ``attributes``: plan and segment, aligned to ``table`` (features.account_attributes)."""
     n = len(table)
     plan = _group_codes(attributes["plan"]) if "plan" in attributes else np.full(n, -1)
     segment = _group_codes(attributes["segment"]) if "segment" in attributes else np.full(n, -1)
