@@ -460,7 +460,8 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     """Train the logistic churn model on the company's own history.
 
     Snapshots of the feature table every model.observation_interval_days, labelled by churn within
-    model.horizon_days; regularisation picked by time-ordered cross-validation. On a terminal it shows
+    model.horizon_days; regularisation picked by time-ordered cross-validation. The summary ends with the
+    login event and key features found in the same history, as config lines to paste. On a terminal it shows
     each stage as it runs (rows read, snapshot date, C and fold); the summary ends with each stage's time.
 
     \b
@@ -468,6 +469,7 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
       churnscore train --model-out out/model.json
       churnscore score --model out/model.json
     """
+    from .discover import propose
     from .model import save_model, train as run_train
     from .pipeline import resolve_as_of
     from .write import ready_to_write
@@ -478,6 +480,7 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     try:
         when, _ = resolve_as_of(loaded, as_of)
         model, ts = run_train(loaded, config, when, stages)
+        found, found_text = propose(loaded, config, when)
     finally:
         loaded.close()
     stages("write")
@@ -486,9 +489,24 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     if live is not None:
         live.clear()
     m = model.metadata
-    emit("train.done", train_text(model, digest, model_out, timings), level="info", model=str(model_out),
-         sha256=digest, rows=m["rows"], churners=m["churners"], observation_dates=m["observation_dates"],
-         C=m["C"], train_roc_auc=m["train_roc_auc"], renewal_terms=m["renewal_terms"], timings_s=rounded(timings))
+    emit("train.done", train_text(model, digest, model_out, timings, found_text), level="info",
+         model=str(model_out), sha256=digest, rows=m["rows"], churners=m["churners"],
+         observation_dates=m["observation_dates"], C=m["C"], train_roc_auc=m["train_roc_auc"],
+         renewal_terms=m["renewal_terms"], timings_s=rounded(timings),
+         login_event=found.login_event if found else None, key_features=found.key_features if found else None)
+
+
+def _proposal(config: Config, input_dir: Path | None, as_of: str | None) -> str:
+    """validate --history: the login event and key features of the history (discover.propose)."""
+    from .discover import propose
+    from .load import load_all
+    from .pipeline import resolve_as_of
+
+    loaded = load_all(config, input_dir, spill=True)
+    try:
+        return propose(loaded, config, resolve_as_of(loaded, as_of)[0])[1]
+    finally:
+        loaded.close()
 
 
 def describe_input(name: str) -> str:
@@ -502,8 +520,10 @@ def describe_input(name: str) -> str:
     return f"{name} ({feature(name).meaning})"
 
 
-def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | None = None) -> str:
-    """The training summary: data, validation, calibration and the strongest coefficients in words."""
+def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | None = None,
+               found: str | None = None) -> str:
+    """The training summary: data, validation, calibration and the strongest coefficients in words, then
+    ``found`` (the key features found in the history: discover.propose)."""
     m = model.metadata
     best = next((r for r in m["cv"] if r["C"] == m["C"]), None)
     cv = f"time-ordered CV ROC AUC {best['cv_roc_auc']:.3f} over {best['folds']} folds" if best else "no CV folds"
@@ -521,6 +541,8 @@ def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | 
         lines.append(f"  renewal features left empty before the export date for {terms['unknown_term_share']:.0%} of "
                      f"accounts ({terms['unknown_term']:,} of {terms['accounts_with_renewal_date']:,} with a renewal "
                      "date): no contract term; set contract_term_months or features.contract_terms")
+    if found:
+        lines.append(found)
     if timings:
         lines.append(timings_text(timings))
     lines.append(f"  wrote {path} (sha256 {digest[:16]}...)")
@@ -741,8 +763,11 @@ def init(directory: Path, presets: tuple[str, ...], force: bool) -> None:
 @input_dir_option
 @as_of_option
 @preset_option
+@click.option("--history", is_flag=True, help="Also propose the login event and key features from the history "
+              "(as train does), as config lines to paste.")
 @handle_errors
-def validate(config_path: Path | None, input_dir: Path | None, as_of: str | None, presets: tuple[str, ...]) -> None:
+def validate(config_path: Path | None, input_dir: Path | None, as_of: str | None, presets: tuple[str, ...],
+             history: bool = False) -> None:
     """Check the config and every export without scoring: a table per export (files, rows, accounts, date
     range, rejects, columns mapped), the first rejects, and what would stop a run. Exit 1 if anything would.
 
@@ -750,14 +775,18 @@ def validate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     Examples:
       churnscore validate
       churnscore validate --config acme/churnscore.yaml --preset stripe --preset zendesk
+      churnscore validate --history
     """
     from .pipeline import parse_as_of
     from .validate import table_text, validate as run_validate
 
     from .terminal import printable
 
-    result = run_validate(_config(config_path, presets), input_dir, parse_as_of(as_of))
+    config = _config(config_path, presets)
+    result = run_validate(config, input_dir, parse_as_of(as_of))
     click.echo(printable(table_text(result), newlines=True))
+    if history and result.ok:
+        click.echo("\n" + printable(_proposal(config, input_dir, as_of), newlines=True))
     if _log_format() == "json":  # the table is for people (stdout); the verdict also as one line for machines
         fields = {"ok": result.ok, "problems": result.problems, "notes": result.notes}
         if result.ok:

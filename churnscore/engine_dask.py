@@ -152,7 +152,7 @@ def _after(part: pd.DataFrame, column: str, end: pd.Timestamp) -> int:
 def _features_part(usage: pd.DataFrame | None, nps: pd.DataFrame | None, tickets: pd.DataFrame | None,
                    payments: pd.DataFrame | None, accounts: pd.DataFrame | None, index: pd.Index,
                    as_of: pd.Timestamp, config: Config, norms: pd.Series, surveyed: bool,
-                   accounts_date: pd.Timestamp | None = None) -> pd.DataFrame:
+                   accounts_date: pd.Timestamp | None = None, usage_start: pd.Timestamp | None = None) -> pd.DataFrame:
     """build_features on one partition, for the accounts of ``index`` whose rows are in it."""
     given = {"usage": usage, "nps": nps, "tickets": tickets, "payments": payments, "accounts": accounts}
     frames = {name: frame if frame is not None else empty_frame(EXPORTS[name]) for name, frame in given.items()}
@@ -161,7 +161,7 @@ def _features_part(usage: pd.DataFrame | None, nps: pd.DataFrame | None, tickets
         present = present.union(present_ids(frame["account_id"]))
     in_part = present.get_indexer(index) >= 0  # not Index.isin: seconds for a million string ids
     return build_features(frames, index[in_part], as_of, config, norms=norms, nps_surveyed=surveyed,
-                          accounts_date=accounts_date)
+                          accounts_date=accounts_date, usage_start=usage_start)
 
 
 # ----------------------------------------------------------------------------- the engine (client side)
@@ -427,12 +427,18 @@ class DaskEngine:
             rows = colls["usage"].map_partitions(norm_rows, as_of, config.windows, config.features, meta=meta)
             norms = client.compute(rows.groupby("event")["duration_seconds"].median(shuffle_method=SHUFFLE)).result()
         surveyed = "nps" in self._digests and int(self._digests["nps"]["size"].sum()) > 0
+        usage_start = None  # the first usage day of the accounts scored (features_level.days_covered)
+        if "usage" in self._digests:
+            first = self._digests["usage"]
+            first = first["min"][(index.get_indexer(first["account_id"].astype("str")) >= 0)
+                                 & (first["min"] < as_of + pd.Timedelta(days=1))]
+            usage_start = first.min() if len(first) else None
         meta = pd.DataFrame({name: pd.Series([], dtype="float64") for name in FEATURE_NAMES},
                             index=pd.Index([], dtype="str", name="account_id"))
         args = [colls.get(name) for name in ("usage", "nps", "tickets", "payments", "accounts")]
         table = dd.map_partitions(_features_part, *args, dask.delayed(index), as_of, config,
-                                  dask.delayed(norms), surveyed, accounts_date, meta=meta, align_dataframes=False,
-                                  enforce_metadata=False)
+                                  dask.delayed(norms), surveyed, accounts_date, usage_start, meta=meta,
+                                  align_dataframes=False, enforce_metadata=False)
         table = client.compute(table).result()
         if len(table) != len(index) or (index.get_indexer(table.index) < 0).any():
             raise RuntimeError(f"dask engine: {len(table)} feature rows for {len(index)} accounts")  # a bug, not data

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .config import Config, FeatureParams, Windows
+from .features_level import PEER_SOURCES, days_covered, level_features, peer_percentiles
 from .parallel import in_parallel
 
 DAY = np.timedelta64(1, "D")
@@ -26,7 +27,7 @@ DAY = np.timedelta64(1, "D")
 class Feature:
     name: str
     source: str
-    window: str  # "short", "long", "prior", "all", "first30", "now"
+    window: str  # "short", "long", "prior", "all", "first30", "now", "silence", "tenure"
     meaning: str
     low: float | None = None  # documented range; None: unbounded
     high: float | None = None
@@ -65,6 +66,19 @@ CATALOGUE: tuple[Feature, ...] = (
        "day in their first 30 days (so far)", events="login_event"),
     _f("first_session_seconds", "usage+accounts", "first30", "young accounts only: length of the first "
        "session (first login event)", events="login_event"),
+    _f("usage_per_active_day_30d", "usage", "short", "events per active day in the last short window; empty "
+       "without an active day"),
+    _f("usage_per_seat_30d", "usage+accounts", "short", "events in the last short window per licensed seat (per "
+       "account when seats are unknown), scaled to the whole window for accounts younger than it"),
+    _f("usage_per_active_day_pctile", "usage+accounts", "short", "percentile (1-100) of usage_per_active_day_30d "
+       "among peers: the share of the accounts of its plan (of its segment, or of all, when the plan has fewer "
+       "than 20) at or below it, rounded up; peers and ranked accounts are those with usage in the window", 1, 100),
+    _f("usage_per_seat_pctile", "usage+accounts", "short", "percentile (1-100) of usage_per_seat_30d among "
+       "peers, as usage_per_active_day_pctile", 1, 100),
+    _f("lifetime_events_per_day", "usage+accounts", "tenure", "events per day since signup (first activity "
+       "when no signup date), counted from the first day the usage export covers when signup is earlier"),
+    _f("tenure_band", "accounts", "now", "0 first 90 days, 1 rest of the first year, 2 second year, 3 later", 0, 3),
+    _f("first_90_days", "accounts", "now", "1 if the account is in its first 90 days (tenure_days < 90)", 0, 1),
     # nps
     _f("nps_latest", "nps", "all", "mean score of the latest survey round (responses within a short "
        "window of the last one)", 0, 10),
@@ -135,7 +149,7 @@ def window_text(f: Feature, windows: Windows, params: FeatureParams) -> str:
     s, l = windows.short_days, windows.long_days
     return {
         "short": f"last {s} d", "prior": f"days {s + 1}-{2 * s}", "long": f"last {l} d",
-        "all": "all history", "first30": "first 30 d", "now": "as-of date",
+        "all": "all history", "first30": "first 30 d", "now": "as-of date", "tenure": "since signup",
         "silence": f"last {params.nps_silence_days} d",
     }[f.window]
 
@@ -618,6 +632,8 @@ def usage_features(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, wi
         "first30_logins_per_day": logins_per_day,
         "first_session_seconds": first_session,
         "_tenure_days": tenure,
+        "_events_since_start": _bincount(codes, n, since_start >= 0, count),  # features_level
+        "_first_seen": first_seen,
     }
 
 
@@ -840,12 +856,15 @@ def account_attributes(accounts: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
 
 def build_features(frames: dict[str, pd.DataFrame], index: pd.Index, as_of: pd.Timestamp,
                    config: Config, *, norms: pd.Series | None = None,
-                   nps_surveyed: bool | None = None, accounts_date: pd.Timestamp | None = None) -> pd.DataFrame:
+                   nps_surveyed: bool | None = None, accounts_date: pd.Timestamp | None = None,
+                   usage_start: pd.Timestamp | None = None) -> pd.DataFrame:
     """The feature table: one row per account of ``index`` (in that order), CATALOGUE's columns.
 
     ``frames`` holds typed export frames (see load.Loaded.frame); absent exports are empty frames.
     ``norms`` and ``nps_surveyed`` are the two figures taken over every account (see usage_features and
-    nps_features): pass them when ``frames`` hold only some accounts' rows (the dask engine's partitions).
+    nps_features): pass them when ``frames`` hold only some accounts' rows (the dask engine's partitions),
+    with ``usage_start``, the first usage day of every account (see features_level), and then compute the
+    peer percentiles again on the whole table (features_level.peer_percentiles).
     ``accounts_date``: the day the accounts export describes (see renewal_on); None: the as-of date.
     """
     as_of = pd.Timestamp(as_of).normalize()
@@ -874,6 +893,13 @@ def build_features(frames: dict[str, pd.DataFrame], index: pd.Index, as_of: pd.T
         "auto_renew_off": np.where(np.isnan(auto), np.nan, 1.0 - auto),
     })
     cols.pop("_latest_amount", None)
+    first_seen = cols.pop("_first_seen")
+    seen = first_seen[~np.isnat(first_seen)]
+    start = usage_start if usage_start is not None else (pd.Timestamp(seen.min()) if len(seen) else None)
+    tenure = cols["tenure_days"]
+    cols.update(level_features(cols["usage_events_30d"], cols["active_days_30d"], cols.pop("_events_since_start"),
+                               tenure, seats, windows.short_days, days_covered(tenure, as_of, start)))
+    cols.update(peer_percentiles(pd.DataFrame({k: cols[k] for k in PEER_SOURCES}), acc))
     table = pd.DataFrame({name: cols[name] for name in FEATURE_NAMES}, index=index)
     table.index.name = "account_id"
     return table

@@ -14,6 +14,7 @@ from .config import Config
 from .contract import EXPORTS
 from .errors import ConfigError, InputDataError
 from .features import account_attributes, account_codes, build_features
+from .features_level import with_peers
 from .load import Loaded, load_all
 from .memory import trim_heap
 from .movers import add_previous, read_previous
@@ -239,6 +240,7 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
         trim_heap()
     else:
         table = dask_run.features(index, as_of, described)  # and closes the engine
+        table = with_peers(table, account_attributes(loaded.frame("accounts"), index))  # over every partition
 
     stage("score")
     checks = judge(config.rules, table, config.features, events)

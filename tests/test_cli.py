@@ -196,7 +196,7 @@ def test_features_sample_data_and_init_log_one_json_line_each_with_json_logs(inp
     [event] = [json.loads(line) for line in err.splitlines()]
     assert set(event.pop("timings_s")) == {"load", "features", "score", "write"}
     # as of the latest usage date: A001, A002 and A004 (signed up 2026-11-01); A003 churned, A005 is unknown
-    assert event == {"event": "features.done", "level": "info", "path": str(out), "accounts": 3, "features": 47,
+    assert event == {"event": "features.done", "level": "info", "path": str(out), "accounts": 3, "features": 54,
                      "as_of": "2026-11-05"}
     assert pd.read_csv(out)["account_id"].tolist() == ["A001", "A002", "A004"]
     code, _, err = run("--log-format", "json", "sample-data", "--accounts", "5", "--months", "2", "--format", "csv",
@@ -216,7 +216,7 @@ def test_features_text_summary_ends_with_the_stage_timings(inputs: Path, tmp_pat
     out = tmp_path / "f.csv"
     code, _, err = run("features", "--input-dir", str(inputs), "--out", str(out))
     first, timings = err.splitlines()
-    assert (code, first) == (0, f"churnscore: 3 accounts x 47 features as of 2026-11-05 -> {out}")
+    assert (code, first) == (0, f"churnscore: 3 accounts x 54 features as of 2026-11-05 -> {out}")
     assert [part.split()[0] for part in timings.removeprefix("  timings: ").split(", ")] == [
         "load", "features", "score", "write"]
 
@@ -252,7 +252,7 @@ def test_features_writes_the_table(inputs: Path, tmp_path: Path) -> None:
     table = pd.read_csv(out, dtype={"account_id": str})
     assert table["account_id"].tolist() == ["A001", "A002"]
     assert table.loc[0, "usage_events_30d"] == 3.0
-    assert "2 accounts x 47 features as of 2026-10-31" in err
+    assert "2 accounts x 54 features as of 2026-10-31" in err
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:

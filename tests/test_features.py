@@ -36,11 +36,14 @@ TICKET_COLS = ["tickets_open", "tickets_opened_30d", "tickets_opened_90d", "tick
 PAYMENT_COLS = ["payments_late_90d", "days_overdue", "payments_failed_30d", "payments_failed_90d",
                 "failed_card_expired_90d", "failed_card_declined_90d", "card_expiring_before_renewal",
                 "payment_method_changed_90d", "mrr_change_pct_90d", "contract_months", "mrr"]
+LEVEL_COLS = ["usage_per_active_day_30d", "usage_per_seat_30d", "usage_per_active_day_pctile", "usage_per_seat_pctile",
+              "lifetime_events_per_day", "tenure_band", "first_90_days"]  # pinned in test_features_level.py
 ACCOUNT_COLS = ["tenure_days", "days_to_renewal", "renewal_within_90d", "mrr", "seats", "auto_renew_off"]
 
 
 def test_every_catalogued_feature_is_pinned_by_a_test_here():
-    pinned = set(USAGE_COLS + TASK_COLS + FIRST30_COLS + NPS_COLS + TICKET_COLS + PAYMENT_COLS + ACCOUNT_COLS)
+    pinned = set(USAGE_COLS + TASK_COLS + FIRST30_COLS + NPS_COLS + TICKET_COLS + PAYMENT_COLS + ACCOUNT_COLS
+                 + LEVEL_COLS)
     assert pinned == set(FEATURE_NAMES)
     assert len(FEATURE_NAMES) == len(set(FEATURE_NAMES))
 
@@ -406,7 +409,7 @@ def test_an_account_with_no_rows_anywhere_gets_the_empty_and_zero_values():
             "tickets_opened_30d", "tickets_opened_90d", "tickets_unresolved_old", "ticket_max_category_90d",
             "tickets_urgent_90d", "ticket_silence", "payments_late_90d", "days_overdue", "payments_failed_30d",
             "payments_failed_90d", "failed_card_expired_90d", "failed_card_declined_90d",
-            "card_expiring_before_renewal", "payment_method_changed_90d"}
+            "card_expiring_before_renewal", "payment_method_changed_90d", "usage_per_seat_30d"}
     one = {"never_active", "nps_silent"}
     expected = pd.Series([0.0 if f in zero else 1.0 if f in one else NAN for f in FEATURE_NAMES],
                          index=list(FEATURE_NAMES), name="NOBODY")
@@ -481,7 +484,8 @@ def test_window_text_names_each_window_in_days():
     windows, params = parse_config({}).windows, parse_config({}).features
     shown = {f.window: window_text(f, windows, params) for f in CATALOGUE}
     assert shown == {"short": "last 30 d", "prior": "days 31-60", "long": "last 90 d", "all": "all history",
-                     "first30": "first 30 d", "now": "as-of date", "silence": "last 180 d"}
+                     "first30": "first 30 d", "now": "as-of date", "silence": "last 180 d",
+                     "tenure": "since signup"}
 
 
 def test_nps_silence_is_unknown_when_there_is_no_nps_data_at_all():

@@ -261,7 +261,7 @@ def test_many_accounts_are_scored_block_by_block_with_the_same_figures(monkeypat
     pd.testing.assert_series_equal(top_reasons(model, ts.X, ts.X), whole[1])
     assert ((whole[1] != "").sum(), whole[1].str.contains("; ").sum()) == (441, 441)
     assert whole[1].iloc[0] == ("no data for ticket resolution median hours; last active 4 days ago; "
-                                "0 key-feature events in 30 days")
+                                "renewal within 90 days")
 
 
 # ----------------------------------------------------------------------------- persistence

@@ -52,6 +52,21 @@ def test_train_summary_reports_data_validation_and_coefficients(trained: tuple[P
     assert lines[-1] == f"  wrote {model} (sha256 {doc['sha256'][:16]}...)"
 
 
+def test_train_proposes_the_login_event_and_key_features_as_config_lines(trained: tuple[Path, str]) -> None:
+    _, err = trained
+    lines = err.splitlines()
+    start = lines.index("features:")
+    assert lines[start + 1] == "  login_event: login"  # every active user-day of the sample has a login
+    assert lines[start + 2].startswith("  key_features: [") and lines[start + 2].endswith("]")
+    assert any(line.startswith("  login event: login (on 100% of active account-days)") for line in lines)
+
+
+def test_validate_history_prints_the_same_proposal(history: Path) -> None:
+    code, out, _ = run("validate", "--input-dir", str(history), "--history")
+    assert code == 0
+    assert "\nfeatures:\n  login_event: login\n  key_features: [" in out
+
+
 def test_train_and_evaluate_log_one_json_line_each_with_json_logs(history: Path, tmp_path: Path) -> None:
     config = tmp_path / "fast.yaml"  # one C: the log is under test, not the search
     config.write_text("model:\n  c_grid: [0.1]\n")

@@ -95,11 +95,8 @@ def test_skill_targets(backtests, scenario: str, target: str) -> None:
 
 @pytest.mark.parametrize("scorer", [
     pytest.param("rules", id="rules"),
-    pytest.param("logistic", id="logistic", marks=_xfail(
-        "the logistic model finds a pattern in noise (AUC below 0.45 out of time): nothing shrinks it to the "
-        "base rate when no input predicts")),
-    pytest.param("gradient_boosting", id="gradient_boosting", marks=_xfail(
-        "the gradient-boosting reference (scikit-learn defaults, unregularised) claims skill on noise")),
+    pytest.param("logistic", id="logistic"),
+    pytest.param("gradient_boosting", id="gradient_boosting"),
 ])
 def test_noise_auc_is_chance(backtests, scorer: str) -> None:
     auc = _auc(backtests("noise"), scorer)
