@@ -19,6 +19,7 @@ import click
 from . import __version__
 from .config import DEFAULT_CONFIG, Config, load_config
 from .errors import ChurnscoreError, FileSystemError, NothingScoredError, RejectLimitError, Stopped
+from .limits import error_text, json_safe
 from .memory import tune_memory
 from .stages import Stages, rounded
 
@@ -41,7 +42,8 @@ def _log_format() -> str:
 def emit(event: str, text: str, **fields: Any) -> None:
     """One message on stderr: the text for people, or one JSON line for machines (--log-format json)."""
     if _log_format() == "json":
-        click.echo(json.dumps({"event": event, **fields}, sort_keys=True, default=str), err=True)
+        line = json.dumps(json_safe({"event": event, **fields}), sort_keys=True, default=str, allow_nan=False)
+        click.echo(line, err=True)  # NaN and inf as null: a log line is always JSON
     else:
         click.echo(text, err=True)
 
@@ -50,7 +52,8 @@ def _fail(exc: ChurnscoreError) -> None:
     from .terminal import clear_progress
 
     clear_progress()  # an error starts on its own line, not after a progress line
-    emit("error", f"churnscore: error: {exc}", level="error", message=str(exc), exit_code=exc.exit_code,
+    message = error_text(str(exc))  # one line, bounded, no control character (a NUL-filled value included)
+    emit("error", f"churnscore: error: {message}", level="error", message=message, exit_code=exc.exit_code,
          error=type(exc).__name__)
     sys.exit(exc.exit_code)
 
@@ -76,6 +79,8 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except OSError as exc:  # the file system said no (a full disk, a permission): one line, not a traceback
             where = f"{exc.filename}: " if exc.filename else ""
             _fail(FileSystemError(f"{where}{exc.strerror or exc}."))
+        except RecursionError:  # a bound missed somewhere: still one line, not a traceback
+            _fail(ChurnscoreError("input nested too deeply to read (a config, a model or an export value)."))
         finally:
             signal.signal(signal.SIGTERM, told)
 
