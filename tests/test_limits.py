@@ -120,3 +120,65 @@ def test_json_safe_turns_non_finite_numbers_into_null() -> None:
 
     value = {"a": float("nan"), "b": [1.5, float("inf"), np.float64("-inf")], "c": "x", "d": np.float64(2.0)}
     assert json.dumps(json_safe(value), allow_nan=False) == '{"a": null, "b": [1.5, null, null], "c": "x", "d": 2.0}'
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def _model_doc(path: Path, **params: object) -> Path:
+    """A saved two-input model with ``params`` laid over its own, its sha256 recomputed (as an attacker
+    would: the hash proves integrity, not that the numbers make sense)."""
+    import hashlib
+
+    import numpy as np
+
+    from churnscore.model import LinearChurnModel, save_model
+
+    save_model(LinearChurnModel(["a", "b"], np.array([1.0, 2.0]), [1], np.array([0.0, 0.0, 0.0]),
+                                np.array([1.0, 2.0, 1.0]), np.array([1.0, -1.0, 0.5]), -0.5, {}), path)
+    doc = json.loads(path.read_text())
+    doc["params"].update(params)
+    body = {k: v for k, v in doc.items() if k != "sha256"}
+    doc["sha256"] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"coef": [1.0, float("nan"), 0.5]}, "'params.coef[1]' is nan, not a finite number"),
+    ({"medians": [float("nan"), 2.0]}, "'params.medians[0]' is nan, not a finite number"),
+    ({"mean": [0.0, float("inf"), 0.0]}, "'params.mean[1]' is inf, not a finite number"),
+    ({"scale": [1.0, 0.0, 1.0]}, "'params.scale[1]' is 0.0; a scale must be above 0"),
+    ({"scale": [1.0, 2.0, -1.0]}, "'params.scale[2]' is -1.0; a scale must be above 0"),
+    ({"intercept": "1e3"}, "'params.intercept' must be a number, got '1e3'"),
+    ({"intercept": float("-inf")}, "'params.intercept' is -inf, not a finite number"),
+    ({"coef": [1.0, True, 0.5]}, "'params.coef[1]' must be a number, got True"),
+    ({"columns": ["a", 7]}, "'params.columns' must be a list of column names (strings)"),
+    ({"indicators": ["1"]}, "'params.indicators' must be a list of whole numbers"),
+])
+def test_model_with_numbers_that_would_score_quietly_wrong_is_refused(tmp_path: Path, params, message) -> None:
+    from churnscore.errors import ModelError
+    from churnscore.model import load_model
+
+    path = _model_doc(tmp_path / "m.json", **params)
+    with pytest.raises(ModelError) as err:
+        load_model(path)
+    assert message in str(err.value)
+
+
+def test_model_from_dev_zero_stops_at_the_limit() -> None:
+    from churnscore.errors import ModelError
+    from churnscore.model import load_model
+
+    with pytest.raises(ModelError, match=r"^/dev/zero: larger than 52,428,800 bytes, not a churnscore model"):
+        load_model("/dev/zero")
+
+
+def test_deeply_nested_model_is_one_error(tmp_path: Path) -> None:
+    from churnscore.errors import ModelError
+    from churnscore.model import load_model
+
+    path = tmp_path / "m.json"
+    path.write_text('{"format": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ModelError, match=r"nested deeper than 64 levels, not a churnscore model file\.$"):
+        load_model(path)
