@@ -328,6 +328,8 @@ def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
         lines.append(f"  read {name:<9} {f['rows_read']:>10,} rows{more}")
     for name in s["missing_exports"]:
         lines.append(f"  no {name} export: scoring without its signals")
+    for warning in s.get("warnings", []):
+        lines.append(f"  warning: {warning}")
     excluded = sum(s["accounts_excluded"].values())
     lines.append(f"  accounts: {s['accounts_in_inputs']:,} in inputs = {s['accounts_scored']:,} scored "
                  f"+ {excluded:,} excluded")

@@ -680,7 +680,8 @@ def _invoices(p: pd.DataFrame, codes: np.ndarray, as_of: pd.Timestamp) -> pd.Dat
     """One row per invoice (account, due date): charge attempts of the same invoice taken together.
 
     An invoice is paid if any attempt was paid by the as-of date, void if not paid and any attempt was
-    voided or refunded; its amount is the last attempt's.
+    voided or refunded; its amount is the last attempt's. Attempts are ordered by a stated key, never by the
+    file: paid_at (unpaid first), then payment_id, then amount, so shuffled rows give the same invoices.
     """
     end = as_of + pd.Timedelta(days=1)
     status = lowered(p["status"])
@@ -691,8 +692,10 @@ def _invoices(p: pd.DataFrame, codes: np.ndarray, as_of: pd.Timestamp) -> pd.Dat
         "paid": paid, "void": status.isin(["void", "refunded"]).to_numpy(),
         "paid_day": paid_at.where(paid_at < end).dt.floor("D").to_numpy(),
         "amount": p["amount"].to_numpy(dtype="float64"), "expiry": p["card_expiry"].to_numpy(),
+        "attempt": paid_at.to_numpy(dtype="datetime64[ns]").view("int64"),  # NaT is the smallest: unpaid first
+        "pid": p["payment_id"].astype("str").to_numpy(),
     })
-    rows = rows[rows["c"] >= 0].sort_values(["c", "due", "line"], kind="mergesort")
+    rows = rows[rows["c"] >= 0].sort_values(["c", "due", "attempt", "pid", "amount", "line"], kind="mergesort")
     inv = rows.groupby(["c", "due"], sort=True).agg(paid=("paid", "max"), void=("void", "max"),
                                                     paid_day=("paid_day", "min"), amount=("amount", "last"),
                                                     expiry=("expiry", "last")).reset_index()

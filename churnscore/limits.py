@@ -16,6 +16,7 @@ MODEL_MAX_BYTES = 50 << 20  # a model document larger than 50 MiB is refused bef
 MAX_DEPTH = 64  # mappings and lists nested deeper than this in a config or a model are refused
 SHOWN_CHARS = 200  # at most this much of a value is quoted in an error line
 ERROR_MAX_CHARS = 2000  # an error line longer than this is cut in the middle
+FUTURE_DAYS = 1  # the default as-of date ignores usage rows dated later than the run date plus this many days
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -150,3 +151,12 @@ def load_yaml(text: str) -> Any:
         return loader.get_single_data()
     finally:
         loader.dispose()
+
+
+def horizon_end(today: Any = None) -> Any:
+    """The first instant the default as-of date ignores: the start of the day after the run date (UTC) plus
+    FUTURE_DAYS. A row dated 2099 is a typo or a clock gone wrong, not news from the future."""
+    import pandas as pd
+
+    today = pd.Timestamp.now(tz="UTC").tz_localize(None) if today is None else pd.Timestamp(today)
+    return today.normalize() + pd.Timedelta(days=1 + FUTURE_DAYS)
