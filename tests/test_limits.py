@@ -182,3 +182,28 @@ def test_deeply_nested_model_is_one_error(tmp_path: Path) -> None:
     path.write_text('{"format": ' + "[" * 100_000 + "]" * 100_000 + "}")
     with pytest.raises(ModelError, match=r"nested deeper than 64 levels, not a churnscore model file\.$"):
         load_model(path)
+
+
+# ----------------------------------------------------------------------------- amounts
+
+
+def test_amounts_above_the_ceiling_are_rejects_and_no_infinity_reaches_an_output(tmp_path: Path) -> None:
+    from churnscore.sample import write_sample
+
+    src = tmp_path / "in"
+    write_sample(src, n_accounts=40, months=3, fmt="csv")
+    header, first, *rest = (src / "accounts.csv").read_text().splitlines(keepends=True)
+    cells = first.rstrip("\n").split(",")
+    cells[header.split(",").index("mrr")] = "1e308"
+    (src / "accounts.csv").write_text(header + ",".join(cells) + "\n" + "".join(rest))
+    out = tmp_path / "o" / "r.csv"
+    code, _, err = run("--log-format", "json", "score", "--input-dir", str(src), "--as-of", "2026-10-31",
+                       "--out", str(out))
+    assert code == 0, err
+    assert (tmp_path / "o" / "r.rejects.csv").read_text().splitlines() == [
+        "file,line,column,value,reason", f"{src / 'accounts.csv'},2,mrr,1e+308,mrr above 1e+12"]
+    for path in (out, tmp_path / "o" / "r.manifest.json"):
+        text = path.read_text()
+        assert "inf" not in text.lower() and "nan" not in text.lower()
+    for line in err.splitlines():
+        json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in a JSON log line"))
