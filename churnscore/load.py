@@ -11,8 +11,10 @@ from __future__ import annotations
 import glob as globmod
 import gzip
 import io
+import errno
 import os
 import queue
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -173,6 +175,7 @@ def find_files(config: Config, name: str, input_dir: Path | None) -> list[Path]:
             if not files:
                 raise InputDataError(f"{name}: the glob '{spec.path}' matches no file.", file=str(target))
             return files
+        _check_readable(target, name, folder_ok=True)
         if target.is_dir():
             return _folder_files(target, name)
         if not target.exists():
@@ -181,6 +184,8 @@ def find_files(config: Config, name: str, input_dir: Path | None) -> list[Path]:
         return [target]
     if input_dir is None:
         return []
+    for p in [input_dir / f"{name}{ending}" for ending in FILE_ENDINGS] + [input_dir / name]:
+        _check_readable(p, name, folder_ok=p.name == name)
     files = [p for p in (input_dir / f"{name}{ending}" for ending in FILE_ENDINGS) if p.is_file()]
     folder = input_dir / name
     found = [str(p) for p in files] + ([f"{folder}{os.sep}"] if folder.is_dir() else [])
@@ -195,7 +200,30 @@ def find_files(config: Config, name: str, input_dir: Path | None) -> list[Path]:
     return []
 
 
+def _check_readable(p: Path, name: str, folder_ok: bool = False) -> None:
+    """Stop the run, naming ``p``, when an export's name is there but cannot be read as one: a folder named
+    like a file, a symlink that loops or leads nowhere. Taken for "no export" it was scored without."""
+    if not os.path.lexists(p):
+        return
+    try:
+        st = p.stat()
+    except OSError as exc:
+        why = "a symlink that loops" if exc.errno == errno.ELOOP else \
+            "a symlink to nothing" if p.is_symlink() and exc.errno == errno.ENOENT else \
+            f"not readable ({exc.strerror})"
+        raise InputDataError(f"{p}: the {name} export is {why}; fix or remove it.", file=str(p)) from None
+    if stat.S_ISDIR(st.st_mode) and not folder_ok:
+        raise InputDataError(f"{p}: the {name} export is a folder, not a file; put its files in a folder "
+                             f"named {name}/ or remove it.", file=str(p))
+    if not stat.S_ISDIR(st.st_mode) and not stat.S_ISREG(st.st_mode):
+        raise InputDataError(f"{p}: the {name} export is not a regular file (a pipe, a socket or a device); "
+                             "copy the export into a file.", file=str(p))
+
+
 def _folder_files(folder: Path, name: str) -> list[Path]:
+    for p in folder.iterdir():
+        if p.name.endswith(FILE_ENDINGS):
+            _check_readable(p, name)
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(FILE_ENDINGS))
     if not files:
         raise InputDataError(f"{folder}: folder for '{name}' has no .csv, .csv.gz or .parquet file.",

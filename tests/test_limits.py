@@ -207,3 +207,45 @@ def test_amounts_above_the_ceiling_are_rejects_and_no_infinity_reaches_an_output
         assert "inf" not in text.lower() and "nan" not in text.lower()
     for line in err.splitlines():
         json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in a JSON log line"))
+
+
+# ----------------------------------------------------------------------------- unreadable exports
+
+
+def _sample(tmp_path: Path) -> Path:
+    from churnscore.sample import write_sample
+
+    src = tmp_path / "in"
+    write_sample(src, n_accounts=20, months=2, fmt="csv")
+    return src
+
+
+def test_a_tickets_symlink_loop_stops_the_run_naming_it(tmp_path: Path) -> None:
+    src = _sample(tmp_path)
+    (src / "tickets.csv").unlink()
+    (src / "tickets.csv").symlink_to("tickets.csv")
+    code, _, err = run("score", "--input-dir", str(src), "--out", str(tmp_path / "o" / "r.csv"))
+    assert (code, err) == (1, f"churnscore: error: {src / 'tickets.csv'}: the tickets export is a symlink "
+                              "that loops; fix or remove it.\n")
+    assert not (tmp_path / "o" / "r.csv").exists()
+
+
+@pytest.mark.parametrize("name", ["tickets", "usage"])
+def test_a_folder_named_like_an_export_file_stops_the_run_naming_it(tmp_path: Path, name: str) -> None:
+    src = _sample(tmp_path)
+    (src / f"{name}.csv").unlink()
+    (src / f"{name}.csv").mkdir()
+    code, out, err = run("validate", "--input-dir", str(src))
+    assert code == 1
+    assert (f"{src / f'{name}.csv'}: the {name} export is a folder, not a file; put its files in a folder "
+            f"named {name}/ or remove it.") in out + err
+
+
+def test_a_dangling_symlink_in_an_export_folder_is_named(tmp_path: Path) -> None:
+    src = _sample(tmp_path)
+    (src / "nps").mkdir()
+    (src / "nps.csv").rename(src / "nps" / "a.csv")
+    (src / "nps" / "b.csv").symlink_to(tmp_path / "gone.csv")
+    code, _, err = run("score", "--input-dir", str(src), "--out", str(tmp_path / "o" / "r.csv"))
+    assert (code, err) == (1, f"churnscore: error: {src / 'nps' / 'b.csv'}: the nps export is a symlink to "
+                              "nothing; fix or remove it.\n")
