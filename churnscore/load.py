@@ -1365,6 +1365,14 @@ def _batches(path: Path, export: Export, spec: InputSpec, typed: bool, spans: bo
             raise InputDataError(f"{path}: cannot read as Parquet ({exc}).", file=str(path)) from None
         mapped = _map_columns(export, spec, list(pf.schema_arrow.names), path)
         sources = list(dict.fromkeys(mapped.values()))
+        for canonical, source in mapped.items():  # a list or struct column: named here, not a KeyError below
+            column_type = pf.schema_arrow.field(source).type
+            if pa.types.is_dictionary(column_type):
+                column_type = column_type.value_type
+            if not _readable_type(column_type):
+                raise InputDataError(f"{path}: column '{source}' has Parquet type {column_type}, which cannot be "
+                                     f"read as {canonical}; write it as text, a number or a timestamp.",
+                                     file=str(path), column=canonical)
         # repeating text straight from Parquet's dictionary pages: no hashing of every row
         repeating = frozenset(mapped[c.name] for c in export.columns
                               if c.name in mapped and c.kind == "string" and not c.distinct)

@@ -249,3 +249,19 @@ def test_a_dangling_symlink_in_an_export_folder_is_named(tmp_path: Path) -> None
     code, _, err = run("score", "--input-dir", str(src), "--out", str(tmp_path / "o" / "r.csv"))
     assert (code, err) == (1, f"churnscore: error: {src / 'nps' / 'b.csv'}: the nps export is a symlink to "
                               "nothing; fix or remove it.\n")
+
+
+@pytest.mark.parametrize("values,shown_type", [([["U1"], ["U2"]], "list<element: string>"),
+                                               ([{"a": "U1"}, {"a": "U2"}], "struct<a: string>")])
+def test_a_nested_parquet_column_is_one_error_naming_it(tmp_path: Path, values, shown_type: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.table({"account_id": ["A1", "A2"], "timestamp": ["2026-10-01T00:00:00Z"] * 2,
+                             "user_id": values, "event": ["login"] * 2}), src / "usage.parquet")
+    code, _, err = run("score", "--input-dir", str(src), "--out", str(tmp_path / "o" / "r.csv"))
+    assert (code, err) == (1, f"churnscore: error: {src / 'usage.parquet'}: column 'user_id' has Parquet type "
+                              f"{shown_type}, which cannot be read as user_id; write it as text, a number or a "
+                              "timestamp.\n")
