@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import yaml
 
 from .contract import EXPORTS
 from .errors import ConfigError
-from .limits import CONFIG_MAX_BYTES, SHOWN_CHARS, TooLarge, YamlRefused, load_yaml, read_bounded, shown
+from .limits import CONFIG_MAX_BYTES, FIELD_MAX_BYTES, SHOWN_CHARS, TooLarge, YamlRefused, load_yaml, read_bounded, shown
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_ROOT.parent
@@ -36,6 +36,7 @@ class InputSpec:
     sep: str | None = None  # None: detect (comma, semicolon, tab, pipe)
     encoding: str | None = None  # None: UTF-8 (with or without BOM), else fail clearly
     account_source: str | None = None  # account_map source whose keys this export's account_id holds; None: ids
+    max_field_bytes: int = FIELD_MAX_BYTES  # limits.field_bytes: a longer value makes its row a reject
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,11 @@ class Rejects:
 
 
 @dataclass(frozen=True)
+class Limits:
+    field_bytes: int = FIELD_MAX_BYTES  # a value (an id, a comment) longer than this makes its row a reject
+
+
+@dataclass(frozen=True)
 class ModelParams:
     horizon_days: int = 90
     observation_interval_days: int = 30
@@ -142,6 +148,7 @@ class Config:
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
     account_map: AccountMapSpec = field(default_factory=AccountMapSpec)
     presets: tuple[str, ...] = ()  # vendor presets applied, in order (configs/presets/<name>.yaml)
+    limits: Limits = field(default_factory=Limits)
 
     def resolve(self, path: str | Path) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -356,7 +363,7 @@ def _with_presets(raw: dict[str, Any], extra: tuple[str, ...]) -> dict[str, Any]
 
 
 TOP_LEVEL = ["input_dir", "inputs", "windows", "features", "rules", "scoring", "output", "rejects", "model",
-             "presets"]
+             "presets", "limits"]
 
 
 def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path | None = None,
@@ -393,6 +400,7 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
         "horizon_days": (int, 1), "observation_interval_days": (int, 1), "observation_count": (int, 1),
         "min_history_days": (int, 0), "cv_folds": (int, 2), "cv_max_rows": (int, 100), "c_grid": (tuple, None),
         "class_weight": (str, None), "random_state": (int, 0), "exclude_features": (tuple, None)})
+    limits = _section(Limits, raw.get("limits"), "limits", {"field_bytes": (int, 1024)})
     input_dir = raw.get("input_dir")
     if input_dir is not None and not isinstance(input_dir, str):
         raise ConfigError(f"config: 'input_dir' must be a path, got {shown(input_dir)}.")
@@ -400,7 +408,8 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
         source=source,
         base_dir=(base_dir or Path.cwd()).resolve(),
         input_dir=input_dir,
-        inputs=_inputs(raw.get("inputs")),
+        inputs={name: replace(spec, max_field_bytes=limits.field_bytes)
+                for name, spec in _inputs(raw.get("inputs")).items()},
         windows=windows,
         features=features,
         rules=_rules(raw.get("rules")),
@@ -411,6 +420,7 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
         raw=raw,
         account_map=_account_map(_mapping(raw.get("inputs"), "inputs").get("account_map")),
         presets=tuple(raw.get("presets") or ()),
+        limits=limits,
     )
 
 

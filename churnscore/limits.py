@@ -13,6 +13,7 @@ import yaml
 
 CONFIG_MAX_BYTES = 1 << 20  # a config (or a preset) larger than 1 MiB is refused before it is parsed
 MODEL_MAX_BYTES = 50 << 20  # a model document larger than 50 MiB is refused before it is parsed
+FIELD_MAX_BYTES = 1 << 20  # default of limits.field_bytes: a longer value (an id, a comment) is a reject
 MAX_DEPTH = 64  # mappings and lists nested deeper than this in a config or a model are refused
 SHOWN_CHARS = 200  # at most this much of a value is quoted in an error line
 ERROR_MAX_CHARS = 2000  # an error line longer than this is cut in the middle

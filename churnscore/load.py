@@ -737,6 +737,37 @@ def breaks_before(breaks: np.ndarray) -> np.ndarray:
     return before
 
 
+def _too_long(arr: pa.ChunkedArray, limit: int) -> np.ndarray | None:
+    """Rows whose text is longer than ``limit`` bytes, or None when there is none (or the column is not text)."""
+    out = []
+    for chunk in arr.chunks:
+        values = chunk.dictionary if isinstance(chunk, pa.DictionaryArray) else chunk
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+                or pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)):
+            return None
+        over = pc.fill_null(pc.greater(pc.binary_length(values), limit), False)
+        if isinstance(chunk, pa.DictionaryArray):
+            over = pc.fill_null(pc.take(over, chunk.indices), False)
+        out.append(over.to_numpy(zero_copy_only=False))
+    mask = np.concatenate(out) if out else np.zeros(0, bool)
+    return mask if mask.any() else None
+
+
+def _head_text(arr: pa.ChunkedArray, chars: int = 200):  # noqa: ANN202 - a function of row positions
+    """The first ``chars`` characters of the rejected rows' values and their length: a 10 MB value is not
+    copied into the rejects file."""
+    def text(rows: np.ndarray) -> list[str]:
+        values = arr.take(pa.array(rows))
+        if pa.types.is_dictionary(values.type):
+            values = pc.cast(values, values.type.value_type)
+        if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
+            values = pc.cast(values, pa.large_string())  # may raise on bad UTF-8; checked before this point
+        sizes = pc.binary_length(values).to_pylist()
+        heads = pc.utf8_slice_codeunits(values, 0, chars).to_pylist()
+        return [f"{h}… ({n:,} bytes)" for h, n in zip(heads, sizes)]
+    return text
+
+
 def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: InputSpec,
                 label: str, lines: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Typed frame of the rows that keep the contract, and the rejects of the others.
@@ -750,6 +781,15 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
         if col.name not in mapped:
             continue
         arr = table.column(mapped[col.name])
+        too_long = _too_long(arr, spec.max_field_bytes)
+        if too_long is not None:  # a reject, and out of the values hashed and encoded (10 MB ids made runs slow)
+            problems.add(too_long, col.name, _head_text(arr),
+                         f"{col.name} longer than {spec.max_field_bytes:,} bytes (limits.field_bytes)")
+            dictionary = pa.types.is_dictionary(arr.type)
+            plain = pc.cast(arr, arr.type.value_type) if dictionary else arr
+            arr = pc.if_else(pa.chunked_array([too_long]), pa.scalar(None, plain.type), plain)
+            if dictionary:  # without the long value in its dictionary either
+                arr = pc.dictionary_encode(arr)
         typed = (pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type)
                  or pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type))
         if col.kind == "string" and not col.distinct:

@@ -3,6 +3,7 @@ lines that stay short and printable, no non-finite number in a JSON line."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -265,3 +266,35 @@ def test_a_nested_parquet_column_is_one_error_naming_it(tmp_path: Path, values, 
     assert (code, err) == (1, f"churnscore: error: {src / 'usage.parquet'}: column 'user_id' has Parquet type "
                               f"{shown_type}, which cannot be read as user_id; write it as text, a number or a "
                               "timestamp.\n")
+
+
+# ----------------------------------------------------------------------------- field length
+
+
+def test_a_value_over_the_field_limit_makes_its_row_a_reject_with_its_head_shown(tmp_path: Path) -> None:
+    src = _sample(tmp_path)
+    long_id = "A" + "9" * 1_500_000  # over the default 1 MiB
+    with open(src / "usage.csv", "a") as fh:
+        fh.write(f"{long_id},2026-06-01T00:00:00Z,U000001,login,1,10.0\n")
+    lines = len((src / "usage.csv").read_text().splitlines())
+    code, _, err = run("score", "--input-dir", str(src), "--out", str(tmp_path / "o" / "r.csv"))
+    assert code == 0, err
+    rejects = list(csv.reader(open(tmp_path / "o" / "r.rejects.csv", encoding="utf-8")))
+    assert rejects == [["file", "line", "column", "value", "reason"],
+                       [str(src / "usage.csv"), str(lines), "account_id", f"{long_id[:200]}… (1,500,001 bytes)",
+                        "account_id longer than 1,048,576 bytes (limits.field_bytes)"]]
+
+
+def test_the_field_limit_is_set_in_the_config(tmp_path: Path) -> None:
+    src = _sample(tmp_path)
+    with open(src / "usage.csv", "a") as fh:
+        fh.write(f"A00001,2026-06-01T00:00:00Z,{'U' * 1500},login,1,10.0\n")
+    cfg = write(tmp_path / "c.yaml", f"input_dir: {src}\nlimits:\n  field_bytes: 1024\n")
+    code, _, err = run("score", "--config", str(cfg), "--out", str(tmp_path / "o" / "r.csv"))
+    assert code == 0, err
+    rejects = list(csv.reader(open(tmp_path / "o" / "r.rejects.csv", encoding="utf-8")))
+    assert rejects[1][2:] == ["user_id", f"{'U' * 200}… (1,500 bytes)", "user_id longer than 1,024 bytes "
+                              "(limits.field_bytes)"]
+    assert load_config(cfg).limits.field_bytes == 1024
+    with pytest.raises(ConfigError, match=r"'limits.field_bytes' must be >= 1024, got 10"):
+        load_config(write(tmp_path / "d.yaml", "limits: {field_bytes: 10}\n"))
