@@ -372,6 +372,7 @@ TYPED = {"datetime": pa.timestamp("ns", tz="UTC"), "date": pa.date32(), "float":
          "int": pa.float64()}
 TEXT_DICT = pa.dictionary(pa.int32(), pa.string())
 STREAM_BLOCK = 1 << 24  # bytes of CSV per batch (~290k usage rows); pyarrow reads several ahead
+BLOCK_MAX = 1 << 28  # a quoted value longer than a block is read with blocks up to this large, then refused
 
 
 class _Fallback(Exception):
@@ -440,6 +441,18 @@ def _out_of_sync(exc: pa.ArrowInvalid) -> bool:
     return "out of sync" in str(exc).lower()
 
 
+def _larger_block(exc: pa.ArrowInvalid, block: int, path: Path) -> int:
+    """The block size to read again with when one value is longer than a block ("straddling object"): four
+    times larger, up to BLOCK_MAX; 0 when ``exc`` is another error. Past BLOCK_MAX, one line naming the file."""
+    if "straddling" not in str(exc).lower():
+        return 0
+    if block >= BLOCK_MAX:
+        raise InputDataError(f"{path}: a quoted value is longer than {BLOCK_MAX:,} bytes, the most read as one "
+                             "value; cut it (values over limits.field_bytes are rejected anyway).",
+                             file=str(path)) from None
+    return min(block * 4, BLOCK_MAX)
+
+
 def _conversion_error(exc: pa.ArrowInvalid) -> bool:
     """A value the parser could not convert to a typed column (the string path then reads the file)."""
     return "conversion error" in str(exc).lower()
@@ -455,10 +468,10 @@ def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, di
         return pa.table({s: pa.array([], pa.string()) for s in types}), plan.mapped, ragged
     # A first read uses both cores; only when it met rows with the wrong number of fields is the file
     # read again single-threaded, where pyarrow numbers them (1 = header).
-    typed, threads, spans = True, True, False
+    typed, threads, spans, block = True, True, False, STREAM_BLOCK
     while True:
         parse, convert = _csv_options(plan, plan.types(export, spec, typed), ragged, spans)
-        read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=STREAM_BLOCK, use_threads=threads)
+        read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=block, use_threads=threads)
         ragged.rows.clear()
         try:
             table = pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
@@ -466,12 +479,18 @@ def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, di
             if not spans and _out_of_sync(exc):
                 spans = True
                 continue
+            if _larger_block(exc, block, path):
+                block = _larger_block(exc, block, path)
+                continue
             if typed and _conversion_error(exc):
                 typed = False
                 continue
             raise _arrow_error(exc, path, export.name) from None
         except (OSError, EOFError) as exc:
             raise InputDataError(f"{path}: cannot read ({exc}).", file=str(path)) from None
+        if not spans and any("\n" in r[3] or "\r" in r[3] for r in ragged.rows):
+            spans = True  # a quoted value longer than a block, cut by the fast read: follow the quotes
+            continue
         if ragged.rows and threads:
             threads = False
             continue
@@ -480,7 +499,7 @@ def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, di
 
 
 def _csv_batches(path: Path, export: Export, spec: InputSpec, plan: _CsvPlan, typed: bool,  # noqa: ANN202
-                 spans: bool = False):
+                 spans: bool = False, block: int | None = None):
     """The file in batches of about STREAM_BLOCK bytes; raises _Fallback on a row with the wrong number of
     fields, ArrowInvalid when a typed value does not convert. Parsed on the calling thread only: read_ahead
     runs it beside the work on the batches, and Arrow's own threads would compete with that work for the
@@ -488,7 +507,7 @@ def _csv_batches(path: Path, export: Export, spec: InputSpec, plan: _CsvPlan, ty
     and load 0.4-1.9 s faster in alternated runs)."""
     ragged = _Ragged(plan.sep)
     parse, convert = _csv_options(plan, plan.types(export, spec, typed), ragged, spans)
-    read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=STREAM_BLOCK, use_threads=False)
+    read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=block or STREAM_BLOCK, use_threads=False)
     try:
         reader = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     except StopIteration:  # pragma: no cover - pyarrow raises this on a file with a header only
@@ -1396,7 +1415,8 @@ def _parquet_columns(table: pa.Table, mapped: dict[str, str], path: Path,
     return table
 
 
-def _batches(path: Path, export: Export, spec: InputSpec, typed: bool, spans: bool = False):  # noqa: ANN202
+def _batches(path: Path, export: Export, spec: InputSpec, typed: bool, spans: bool = False,  # noqa: ANN202
+             block: int | None = None):
     """(mapping, batches) of one file, streamed; see _csv_batches."""
     if path.name.endswith(".parquet"):
         try:
@@ -1433,7 +1453,7 @@ def _batches(path: Path, export: Export, spec: InputSpec, typed: bool, spans: bo
     plan = _csv_plan(path, export, spec)
     if plan.header_only:
         return plan.mapped, iter(())
-    return plan.mapped, _csv_batches(path, export, spec, plan, typed, spans)
+    return plan.mapped, _csv_batches(path, export, spec, plan, typed, spans, block)
 
 
 READ_AHEAD = 2  # batches parsed ahead of the one being worked on
@@ -1584,14 +1604,14 @@ def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec, prefetc
     rows.files.append(label)
     file = len(rows.files) - 1
     csv = not path.name.endswith(".parquet")  # Parquet has no lines: its rows are numbered 2, 3, ...
-    typed, spans = True, False
+    typed, spans, block = True, False, STREAM_BLOCK
     while True:
         rejects: list[pd.DataFrame] = []
         read = 0
         shift = 0  # line breaks inside the values of the file's earlier batches
         try:
             taken = prefetch.take(path) if typed and not spans and prefetch is not None else None
-            mapped, batches = taken if taken is not None else _batches(path, export, spec, typed, spans)
+            mapped, batches = taken if taken is not None else _batches(path, export, spec, typed, spans, block)
             for table in (batches if taken is not None else read_ahead(batches)):
                 n = table.num_rows
                 # one line a record (1 = header), moved on by the lines that quoted values span, if any
@@ -1617,6 +1637,9 @@ def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec, prefetc
             rows.rollback()
             if not spans and _out_of_sync(exc):
                 spans = True
+                continue
+            if _larger_block(exc, block, path):
+                block = _larger_block(exc, block, path)
                 continue
             if typed and _conversion_error(exc):
                 typed = False

@@ -298,3 +298,32 @@ def test_the_field_limit_is_set_in_the_config(tmp_path: Path) -> None:
     assert load_config(cfg).limits.field_bytes == 1024
     with pytest.raises(ConfigError, match=r"'limits.field_bytes' must be >= 1024, got 10"):
         load_config(write(tmp_path / "d.yaml", "limits: {field_bytes: 10}\n"))
+
+
+def test_a_quoted_value_longer_than_a_block_is_read_and_rejected_not_a_straddling_error(tmp_path: Path) -> None:
+    src = _sample(tmp_path)
+    rows = list(csv.reader(open(src / "nps.csv", encoding="utf-8")))
+    rows[1][rows[0].index("comment")] = "log line\n" * 2_000_000  # 18 MB, over the 16 MiB first block
+    with open(src / "nps.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    code, _, err = run("score", "--input-dir", str(src), "--out", str(tmp_path / "o" / "r.csv"))
+    assert code == 0, err
+    rejects = list(csv.reader(open(tmp_path / "o" / "r.rejects.csv", encoding="utf-8")))
+    assert rejects[1][:3] == [str(src / "nps.csv"), "2", "comment"]
+    assert rejects[1][3].endswith("… (18,000,000 bytes)")
+    assert rejects[1][4] == "comment longer than 1,048,576 bytes (limits.field_bytes)"
+    assert len(rejects) == 2
+
+
+def test_a_gzip_of_zeros_is_one_short_printable_error_line(tmp_path: Path) -> None:
+    import gzip
+
+    src = tmp_path / "in"
+    src.mkdir()
+    with gzip.open(src / "usage.csv.gz", "wb") as fh:
+        fh.write(b"\0" * (1 << 22))
+    code, _, err = run("score", "--input-dir", str(src), "--out", str(tmp_path / "o" / "r.csv"))
+    assert code == 1
+    assert err == (f"churnscore: error: {src / 'usage.csv.gz'}: required column 'account_id' not found; columns "
+                   "found: \\x00[×65,536]. Only one column was found, so the separator looks wrong (',', ';', "
+                   "tab and '|' tried); set inputs.usage.sep in the config.\n")
