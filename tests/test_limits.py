@@ -306,7 +306,8 @@ def test_a_quoted_value_longer_than_a_block_is_read_and_rejected_not_a_straddlin
     rows[1][rows[0].index("comment")] = "log line\n" * 2_000_000  # 18 MB, over the 16 MiB first block
     with open(src / "nps.csv", "w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows(rows)
-    code, _, err = run("score", "--input-dir", str(src), "--out", str(tmp_path / "o" / "r.csv"))
+    cfg = write(tmp_path / "c.yaml", f"input_dir: {src}\nrejects: {{max_reject_rate: 0.5}}\n")  # 1 of 6 nps rows
+    code, _, err = run("score", "--config", str(cfg), "--out", str(tmp_path / "o" / "r.csv"))
     assert code == 0, err
     rejects = list(csv.reader(open(tmp_path / "o" / "r.rejects.csv", encoding="utf-8")))
     assert rejects[1][:3] == [str(src / "nps.csv"), "2", "comment"]
