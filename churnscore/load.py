@@ -1804,5 +1804,26 @@ def parts_to_spill(config: Config, name: str, files: list[Path]) -> int:
 
     if name != "usage" or config.inputs[name].account_source:
         return 0
-    size = sum(p.stat().st_size * (4 if p.name.endswith((".gz", ".parquet")) else 1) for p in files)
+    size = sum(_csv_bytes(p) for p in files)
     return spill_mod.parts_for(size) if size > spill_mod.SPILL_BYTES else 0
+
+
+CSV_ROW_BYTES = 55  # a usage row as CSV text, to weigh a Parquet file by its rows
+
+
+def _csv_bytes(path: Path) -> int:
+    """What a usage file weighs as CSV text, to choose between memory and disk: a Parquet file by the row
+    count in its metadata (60 M rows compress to 4 MB), a gzip file by the larger of 4 times its size and
+    the uncompressed size its trailer gives (modulo 4 GiB), a CSV file by its size."""
+    size = path.stat().st_size
+    if path.name.endswith(".parquet"):
+        try:
+            return pq.ParquetFile(path).metadata.num_rows * CSV_ROW_BYTES
+        except (OSError, pa.ArrowException):
+            return size * 4  # the reader names what is wrong with it
+    if path.name.endswith(".gz") and size >= 18:
+        with open(path, "rb") as fh:
+            fh.seek(-4, os.SEEK_END)
+            trailer = int.from_bytes(fh.read(4), "little")
+        return max(size * 4, trailer)
+    return size

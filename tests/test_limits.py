@@ -328,3 +328,36 @@ def test_a_gzip_of_zeros_is_one_short_printable_error_line(tmp_path: Path) -> No
     assert err == (f"churnscore: error: {src / 'usage.csv.gz'}: required column 'account_id' not found; columns "
                    "found: \\x00[×65,536]. Only one column was found, so the separator looks wrong (',', ';', "
                    "tab and '|' tried); set inputs.usage.sep in the config.\n")
+
+
+# ----------------------------------------------------------------------------- memory: disk or memory
+
+
+def test_a_small_parquet_file_of_many_rows_goes_to_disk_by_its_row_count(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from churnscore.config import parse_config
+    from churnscore.load import parts_to_spill
+
+    n = 5_000_000  # over 256 MiB as CSV text at 55 bytes a row; a few hundred kilobytes as Parquet
+    pq.write_table(pa.table({"account_id": pa.repeat("A1", n), "timestamp": pa.repeat("2026-10-01T00:00:00Z", n),
+                             "event": pa.repeat("login", n)}), tmp_path / "usage.parquet")
+    assert (tmp_path / "usage.parquet").stat().st_size < 1 << 20
+    assert parts_to_spill(parse_config({}), "usage", [tmp_path / "usage.parquet"]) == 2
+
+
+def test_a_small_gzip_of_many_rows_goes_to_disk_by_its_uncompressed_size(tmp_path: Path) -> None:
+    import gzip
+
+    from churnscore.config import parse_config
+    from churnscore.load import parts_to_spill
+
+    row = b"A1,2026-10-01T00:00:00Z,U1,login,1,10.0\n"
+    with gzip.open(tmp_path / "usage.csv.gz", "wb", compresslevel=1) as fh:
+        fh.write(b"account_id,timestamp,user_id,event,count,duration_seconds\n")
+        block = row * 100_000
+        for _ in range(70):  # 287 MB of text
+            fh.write(block)
+    assert (tmp_path / "usage.csv.gz").stat().st_size < 8 << 20
+    assert parts_to_spill(parse_config({}), "usage", [tmp_path / "usage.csv.gz"]) == 2
