@@ -361,3 +361,16 @@ def test_a_small_gzip_of_many_rows_goes_to_disk_by_its_uncompressed_size(tmp_pat
             fh.write(block)
     assert (tmp_path / "usage.csv.gz").stat().st_size < 8 << 20
     assert parts_to_spill(parse_config({}), "usage", [tmp_path / "usage.csv.gz"]) == 2
+
+
+def test_previous_list_that_is_a_device_or_too_large_is_refused_unread(tmp_path: Path) -> None:
+    from churnscore.errors import InputDataError
+    from churnscore.movers import read_previous
+
+    with pytest.raises(InputDataError, match=r"^/dev/zero: the previous ranked list is not a regular file"):
+        read_previous("/dev/zero")
+    big = tmp_path / "prev.csv"
+    with open(big, "wb") as fh:
+        fh.truncate((1 << 30) + 1)  # sparse: no disk used
+    with pytest.raises(InputDataError, match=r"larger than 1,073,741,824 bytes, not a ranked list"):
+        read_previous(big)
