@@ -272,7 +272,11 @@ def _group_reduce(codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarra
     if how in ("min", "max"):  # running minimums in place, no grouping (fmin/fmax take a value over NaN)
         (np.fmin if how == "min" else np.fmax).at(out, codes[m], values[m])
         return out
-    s = pd.Series(values[m]).groupby(codes[m]).agg(how)
+    v, c = values[m], codes[m]
+    if how == "mean":  # summed in value order, not file order: a shuffled export gives the same bits
+        order = np.lexsort((v, c))
+        v, c = v[order], c[order]
+    s = pd.Series(v).groupby(c).agg(how)
     out[s.index.to_numpy()] = s.to_numpy()
     return out
 
