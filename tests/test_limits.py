@@ -374,3 +374,32 @@ def test_previous_list_that_is_a_device_or_too_large_is_refused_unread(tmp_path:
         fh.truncate((1 << 30) + 1)  # sparse: no disk used
     with pytest.raises(InputDataError, match=r"larger than 1,073,741,824 bytes, not a ranked list"):
         read_previous(big)
+
+
+def _limited(args: list[str], cwd: Path) -> tuple[int, str]:
+    """churnscore in a subprocess whose address space is capped at 1 GiB: reading without bound fails there
+    with a MemoryError traceback instead of taking the machine."""
+    import resource
+    import subprocess
+    import sys
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    done = subprocess.run([sys.executable, "-m", "churnscore.cli", *args], preexec_fn=cap, cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["validate", "--config", "/dev/zero"], "config: /dev/zero: larger than 1,048,576 bytes"),
+    (["score", "--model", "/dev/zero"], "/dev/zero: larger than 52,428,800 bytes, not a churnscore model file"),
+    (["score", "--config", "laughs.yaml"], "alias '*a' refused"),
+])
+def test_unbounded_inputs_stop_within_a_1_gib_address_space(tmp_path: Path, args, message) -> None:
+    write(tmp_path / "laughs.yaml", LAUGHS.replace("windows: [*c", "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                                                   "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nwindows: [*e"))
+    code, err = _limited(args, tmp_path)
+    assert code == 1
+    assert err.startswith("churnscore: error: ") and message in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1
