@@ -152,7 +152,7 @@ class _Commands(click.Group):
             if ctx.params.get("log_format") != "json":
                 raise
             click.echo(json.dumps({"event": "error", "level": "error", "error": type(exc).__name__,
-                                   "exit_code": exc.exit_code, "message": exc.format_message()}, sort_keys=True),
+                                   "exit_code": exc.exit_code, "message": error_text(exc.format_message())}, sort_keys=True),
                        err=True)
             sys.exit(exc.exit_code)
 
@@ -161,7 +161,8 @@ def _json_warning(message: Warning | str, category: type[Warning], filename: str
                   file: Any = None, line: str | None = None) -> None:
     """A library's warning as one JSON line (--log-format json)."""
     click.echo(json.dumps({"event": "warning", "level": "warning", "warning": category.__name__,
-                           "message": str(message), "source": f"{filename}:{lineno}"}, sort_keys=True), err=True)
+                           "message": error_text(str(message)), "source": f"{filename}:{lineno}"}, sort_keys=True),
+               err=True)
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
