@@ -592,7 +592,9 @@ def usage_features(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, wi
     days_observed = np.clip(np.minimum(tenure + 1, 30), 1, None)
     logins_per_day = np.where(young, logins_first30 / days_observed, np.nan)
     lm = is_login & ok & has_dur
-    first = _first_row(codes[lm], u["timestamp"].to_numpy()[lm], u["_line"].to_numpy()[lm], n)
+    # logins at the same earliest time: the shortest is the first session, whatever the file order (the
+    # bits of a duration >= 0 order as the durations do)
+    first = _first_row(codes[lm], u["timestamp"].to_numpy()[lm], dur[lm].view("int64"), n)
     first_session = np.full(n, np.nan)
     first_session[first >= 0] = dur[lm][first[first >= 0]]
     first_session = np.where(young, first_session, np.nan)

@@ -70,3 +70,14 @@ def test_a_usage_row_dated_2099_does_not_move_the_default_as_of_date(tmp_path: P
     assert done["warnings"] == [f"usage: 1 row dated after {end} (the run date plus 1 day; the latest "
                                 "2099-01-01) ignored for the default as-of date; fix the export's dates, or "
                                 "pass --as-of."]
+
+
+def test_first_session_among_logins_at_the_same_time_is_the_shortest_in_either_order() -> None:
+    from conftest import date, day, features
+
+    accounts = [{"account_id": "Y", "signup_date": date(9)}]
+    a = {"account_id": "Y", "timestamp": day(9), "user_id": "u1", "event": "login", "duration_seconds": 45.0}
+    b = {**a, "user_id": "u2", "duration_seconds": 30.0}
+    for rows in ([a, b], [b, a]):
+        table = features(["Y"], usage=rows, accounts=accounts)
+        assert table.loc["Y", "first_session_seconds"] == 30.0
