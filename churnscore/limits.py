@@ -75,10 +75,6 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
-def not_finite(value: Any) -> bool:
-    return isinstance(value, float) and not math.isfinite(value)
-
-
 def json_safe(value: Any) -> Any:
     """``value`` with every non-finite float (NaN, inf) as None, ready for ``json.dumps(allow_nan=False)``:
     no ``NaN`` or ``Infinity`` (not JSON) reaches a log line or a JSON file."""
