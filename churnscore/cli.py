@@ -20,6 +20,7 @@ from . import __version__
 from .config import DEFAULT_CONFIG, Config, load_config
 from .scenarios import DEFAULT_SCENARIO, SCENARIO_NAMES
 from .errors import ChurnscoreError, FileSystemError, NothingScoredError, RejectLimitError, Stopped
+from .limits import error_text, json_safe
 from .memory import tune_memory
 from .stages import Stages, rounded
 
@@ -41,8 +42,9 @@ def _log_format() -> str:
 
 def emit(event: str, text: str, **fields: Any) -> None:
     """One message on stderr: the text for people, or one JSON line for machines (--log-format json)."""
-    if _log_format() == "json":  # json.dumps shows every control character as \u001b ...
-        click.echo(json.dumps({"event": event, **fields}, sort_keys=True, default=str), err=True)
+    if _log_format() == "json":
+        line = json.dumps(json_safe({"event": event, **fields}), sort_keys=True, default=str, allow_nan=False)
+        click.echo(line, err=True)  # NaN and inf as null: a log line is always JSON
     else:
         from .terminal import printable  # ... and so does printable: data never drives the terminal
 
@@ -53,7 +55,8 @@ def _fail(exc: ChurnscoreError) -> None:
     from .terminal import clear_progress, printable
 
     clear_progress()  # an error starts on its own line, not after a progress line
-    emit("error", f"churnscore: error: {printable(exc)}", level="error", message=str(exc), exit_code=exc.exit_code,
+    message = printable(error_text(str(exc)))  # one line, bounded, no control or bidi character (NUL runs counted)
+    emit("error", f"churnscore: error: {message}", level="error", message=message, exit_code=exc.exit_code,
          error=type(exc).__name__)
     sys.exit(exc.exit_code)
 
@@ -82,6 +85,8 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except OSError as exc:  # the file system said no (a full disk, a permission): one line, not a traceback
             where = f"{exc.filename}: " if exc.filename else ""
             _fail(FileSystemError(f"{where}{exc.strerror or exc}."))
+        except RecursionError:  # a bound missed somewhere: still one line, not a traceback
+            _fail(ChurnscoreError("input nested too deeply to read (a config, a model or an export value)."))
         finally:
             signal.signal(signal.SIGTERM, told)
 
@@ -158,7 +163,7 @@ class _Commands(click.Group):
             if ctx.params.get("log_format") != "json":
                 raise
             click.echo(json.dumps({"event": "error", "level": "error", "error": type(exc).__name__,
-                                   "exit_code": exc.exit_code, "message": exc.format_message()}, sort_keys=True),
+                                   "exit_code": exc.exit_code, "message": error_text(exc.format_message())}, sort_keys=True),
                        err=True)
             sys.exit(exc.exit_code)
 
@@ -167,7 +172,8 @@ def _json_warning(message: Warning | str, category: type[Warning], filename: str
                   file: Any = None, line: str | None = None) -> None:
     """A library's warning as one JSON line (--log-format json)."""
     click.echo(json.dumps({"event": "warning", "level": "warning", "warning": category.__name__,
-                           "message": str(message), "source": f"{filename}:{lineno}"}, sort_keys=True), err=True)
+                           "message": error_text(str(message)), "source": f"{filename}:{lineno}"}, sort_keys=True),
+               err=True)
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
@@ -351,6 +357,8 @@ def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
         lines.append(f"  read {name:<9} {f['rows_read']:>10,} rows{more}")
     for name in s["missing_exports"]:
         lines.append(f"  no {name} export: scoring without its signals")
+    for warning in s.get("warnings", []):
+        lines.append(f"  warning: {warning}")
     excluded = sum(s["accounts_excluded"].values())
     lines.append(f"  accounts: {s['accounts_in_inputs']:,} in inputs = {s['accounts_scored']:,} scored "
                  f"+ {excluded:,} excluded")

@@ -14,6 +14,7 @@ import yaml
 
 from .contract import EXPORTS
 from .errors import ConfigError
+from .limits import CONFIG_MAX_BYTES, FIELD_MAX_BYTES, SHOWN_CHARS, TooLarge, YamlRefused, load_yaml, read_bounded, shown
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_ROOT.parent
@@ -37,6 +38,7 @@ class InputSpec:
     encoding: str | None = None  # None: UTF-8 (with or without BOM), else fail clearly
     account_source: str | None = None  # account_map source whose keys this export's account_id holds; None: ids
     snapshot_date: datetime.date | None = None  # accounts only: the day the export describes; None: the latest day
+    max_field_bytes: int = FIELD_MAX_BYTES  # limits.field_bytes: a longer value makes its row a reject
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,11 @@ class Rejects:
 
 
 @dataclass(frozen=True)
+class Limits:
+    field_bytes: int = FIELD_MAX_BYTES  # a value (an id, a comment) longer than this makes its row a reject
+
+
+@dataclass(frozen=True)
 class ModelParams:
     horizon_days: int = 90
     observation_interval_days: int = 30
@@ -145,6 +152,7 @@ class Config:
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
     account_map: AccountMapSpec = field(default_factory=AccountMapSpec)
     presets: tuple[str, ...] = ()  # vendor presets applied, in order (configs/presets/<name>.yaml)
+    limits: Limits = field(default_factory=Limits)
 
     def resolve(self, path: str | Path) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -177,7 +185,7 @@ def _mapping(value: Any, path: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ConfigError(f"config: '{path}' must be a mapping, got {type(value).__name__} {value!r}.")
+        raise ConfigError(f"config: '{path}' must be a mapping, got {type(value).__name__} {shown(value)}.")
     return value
 
 
@@ -185,6 +193,8 @@ def _check_keys(d: dict[str, Any], allowed: list[str], path: str) -> None:
     for key in d:
         if key not in allowed:
             where = f"{path}.{key}" if path else str(key)
+            if len(where) > SHOWN_CHARS:
+                raise ConfigError(f"config: unknown key {shown(where)}. Valid keys: {', '.join(sorted(allowed))}.")
             raise ConfigError(f"config: unknown key '{where}'.{_suggest(str(key), allowed)}")
 
 
@@ -192,9 +202,9 @@ def _typed(value: Any, kind: type, path: str, *, minimum: float | None = None) -
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        raise ConfigError(f"config: '{path}' must be {kind.__name__}, got {value!r}.")
+        raise ConfigError(f"config: '{path}' must be {kind.__name__}, got {shown(value)}.")
     if minimum is not None and value < minimum:
-        raise ConfigError(f"config: '{path}' must be >= {minimum}, got {value!r}.")
+        raise ConfigError(f"config: '{path}' must be >= {minimum}, got {shown(value)}.")
     return value
 
 
@@ -214,7 +224,7 @@ def _section(cls: type, raw: Any, path: str, types: dict[str, tuple[type, float 
             continue
         if kind is tuple:
             if not isinstance(value, list):
-                raise ConfigError(f"config: '{path}.{key}' must be a list, got {value!r}.")
+                raise ConfigError(f"config: '{path}.{key}' must be a list, got {shown(value)}.")
             kwargs[key] = tuple(value)
         else:
             kwargs[key] = _typed(value, kind, f"{path}.{key}", minimum=minimum)
@@ -244,6 +254,9 @@ def _rules(raw: Any) -> tuple[RuleSpec, ...]:
         return ()
     if not isinstance(raw, list):
         raise ConfigError("config: 'rules' must be a list of rules.")
+    if not raw:  # an empty list would tier every account low without a word; leave the key out for the default
+        raise ConfigError("config: 'rules' is an empty list: every account would score 0 and tier low. List "
+                          "at least one rule (see configs/default.yaml for the default ones).")
     out: list[RuleSpec] = []
     seen: set[str] = set()
     for i, item in enumerate(raw):
@@ -278,7 +291,7 @@ def _inputs(raw: Any) -> dict[str, InputSpec]:
                     + (["snapshot_date"] if name == "accounts" else []), path)
         for key in ("path", "date_format", "sep", "encoding", "account_source"):
             if spec.get(key) is not None and not isinstance(spec[key], str):
-                raise ConfigError(f"config: '{path}.{key}' must be a string, got {spec[key]!r}.")
+                raise ConfigError(f"config: '{path}.{key}' must be a string, got {shown(spec[key])}.")
         columns = _mapping(spec.get("columns"), f"{path}.columns")
         canonical = [c.name for c in EXPORTS[name].columns]
         _check_keys(columns, canonical, f"{path}.columns")
@@ -326,7 +339,7 @@ def _account_map(raw: Any) -> AccountMapSpec:
     d = _mapping(raw, "inputs.account_map")
     _check_keys(d, ["path"], "inputs.account_map")
     if d.get("path") is not None and not isinstance(d["path"], str):
-        raise ConfigError(f"config: 'inputs.account_map.path' must be a string, got {d['path']!r}.")
+        raise ConfigError(f"config: 'inputs.account_map.path' must be a string, got {shown(d['path'])}.")
     return AccountMapSpec(path=d.get("path"))
 
 
@@ -346,7 +359,7 @@ def load_preset(name: str) -> dict[str, Any]:
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise ConfigError(f"config: unknown preset '{name}'.{hint} Presets: {', '.join(names) or 'none'}.")
     path = PRESET_DIR / f"{name}.yaml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = _parse_yaml(path, f"preset '{name}'")
     try:
         d = _mapping(raw, "")
         _check_keys(d, ["description", "inputs"], "")
@@ -368,7 +381,7 @@ def _with_presets(raw: dict[str, Any], extra: tuple[str, ...]) -> dict[str, Any]
     """The config with its presets' (and ``extra`` presets') inputs merged under its own: config values win."""
     listed = raw.get("presets")
     if listed is not None and (not isinstance(listed, list) or not all(isinstance(n, str) for n in listed)):
-        raise ConfigError(f"config: 'presets' must be a list of preset names, got {listed!r}.")
+        raise ConfigError(f"config: 'presets' must be a list of preset names, got {shown(listed)}.")
     names = tuple(dict.fromkeys([*(listed or []), *extra]))
     if not names:
         return raw
@@ -379,7 +392,7 @@ def _with_presets(raw: dict[str, Any], extra: tuple[str, ...]) -> dict[str, Any]
 
 
 TOP_LEVEL = ["input_dir", "inputs", "windows", "features", "rules", "scoring", "output", "rejects", "model",
-             "presets"]
+             "presets", "limits"]
 
 
 def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path | None = None,
@@ -421,14 +434,16 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
         "min_history_days": (int, 0), "cv_folds": (int, 2), "cv_max_rows": (int, 100), "c_grid": (tuple, None),
         "class_weight": (str, None), "random_state": (int, 0), "exclude_features": (tuple, None),
         "max_age_days": (int, 1)})
+    limits = _section(Limits, raw.get("limits"), "limits", {"field_bytes": (int, 1024)})
     input_dir = raw.get("input_dir")
     if input_dir is not None and not isinstance(input_dir, str):
-        raise ConfigError(f"config: 'input_dir' must be a path, got {input_dir!r}.")
+        raise ConfigError(f"config: 'input_dir' must be a path, got {shown(input_dir)}.")
     return Config(
         source=source,
         base_dir=(base_dir or Path.cwd()).resolve(),
         input_dir=input_dir,
-        inputs=_inputs(raw.get("inputs")),
+        inputs={name: replace(spec, max_field_bytes=limits.field_bytes)
+                for name, spec in _inputs(raw.get("inputs")).items()},
         windows=windows,
         features=features,
         rules=_rules(raw.get("rules")),
@@ -439,32 +454,48 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
         raw=raw,
         account_map=_account_map(_mapping(raw.get("inputs"), "inputs").get("account_map")),
         presets=tuple(raw.get("presets") or ()),
+        limits=limits,
     )
 
 
 def _choice(value: Any, choices: list[str], path: str) -> str:
     if value not in choices:
-        raise ConfigError(f"config: '{path}' must be one of {', '.join(choices)}, got {value!r}.")
+        raise ConfigError(f"config: '{path}' must be one of {', '.join(choices)}, got {shown(value)}.")
     return value
+
+
+def _parse_yaml(p: Path, what: str) -> Any:
+    """The YAML document at ``p``: at most CONFIG_MAX_BYTES read, parsed by the strict loader (no duplicate
+    key, no alias, no nesting deeper than MAX_DEPTH); a ConfigError naming file, line and column otherwise."""
+    try:
+        data = read_bounded(p, CONFIG_MAX_BYTES)
+    except FileNotFoundError:
+        raise ConfigError(f"{what}: {p}: no such file. Pass --config PATH, or run 'churnscore init DIR' "
+                          "to write a starter config.") from None
+    except TooLarge:
+        raise ConfigError(f"{what}: {p}: larger than {CONFIG_MAX_BYTES:,} bytes; a config is a few kilobytes "
+                          "(is this the right file?).") from None
+    except OSError as exc:
+        raise ConfigError(f"{what}: {p}: cannot read ({exc.strerror}).") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what}: {p}: not UTF-8 text (byte {exc.start + 1}); save it as UTF-8.") from None
+    try:
+        return load_yaml(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, YamlRefused):
+            raise ConfigError(f"{what}: {p}{where}: {problem}.") from None
+        raise ConfigError(f"{what}: {p}{where}: not valid YAML ({str(problem)[:SHOWN_CHARS]}).") from None
 
 
 def load_config(path: str | Path | None = None, presets: tuple[str, ...] = ()) -> Config:
     """Read a YAML config file (default: the repository's configs/default.yaml), plus vendor ``presets``."""
     p = Path(path) if path is not None else DEFAULT_CONFIG
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config: {p}: no such file. Pass --config PATH, or run 'churnscore init DIR' "
-                          "to write a starter config.") from None
-    except OSError as exc:
-        raise ConfigError(f"config: {p}: cannot read ({exc.strerror}).") from None
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"config: {p}{where}: not valid YAML ({problem}).") from None
+    raw = _parse_yaml(p, "config")
     try:
         return parse_config(raw, source=str(p), base_dir=p.resolve().parent, presets=tuple(presets))
     except ConfigError as exc:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MONEY_MAX = 1e12  # an mrr or invoice amount above this is a reject (1e308 would make sums infinite)
+DURATION_MAX = 1e9  # seconds (31 years): a session or task longer than this is a reject
+
 
 @dataclass(frozen=True)
 class Column:
@@ -61,7 +64,7 @@ ACCOUNTS = Export(
         Column("account_id", "string", required=True),
         Column("account_name", "string", distinct=True),
         Column("plan", "string"),
-        Column("mrr", "float", min=0),
+        Column("mrr", "float", min=0, max=MONEY_MAX),
         Column("seats", "int", min=0),
         Column("signup_date", "date"),
         Column("renewal_date", "date"),
@@ -82,7 +85,7 @@ USAGE = Export(
         Column("user_id", "string"),
         Column("event", "string"),
         Column("count", "int", min=0),
-        Column("duration_seconds", "float", min=0),
+        Column("duration_seconds", "float", min=0, max=DURATION_MAX),
     ),
     date_column="timestamp",
     required=True,
@@ -122,7 +125,7 @@ PAYMENTS = Export(
         Column("payment_id", "string", required=True, distinct=True),
         Column("account_id", "string", required=True),
         Column("due_date", "date", required=True),
-        Column("amount", "float", required=True, min=0),
+        Column("amount", "float", required=True, min=0, max=MONEY_MAX),
         Column("paid_at", "datetime"),
         Column("status", "string"),
         Column("failure_reason", "string"),

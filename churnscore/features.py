@@ -293,7 +293,11 @@ def _group_reduce(codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarra
     if how in ("min", "max"):  # running minimums in place, no grouping (fmin/fmax take a value over NaN)
         (np.fmin if how == "min" else np.fmax).at(out, codes[m], values[m])
         return out
-    s = pd.Series(values[m]).groupby(codes[m]).agg(how)
+    v, c = values[m], codes[m]
+    if how == "mean":  # summed in value order, not file order: a shuffled export gives the same bits
+        order = np.lexsort((v, c))
+        v, c = v[order], c[order]
+    s = pd.Series(v).groupby(c).agg(how)
     out[s.index.to_numpy()] = s.to_numpy()
     return out
 
@@ -609,7 +613,9 @@ def usage_features(usage: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, wi
     days_observed = np.clip(np.minimum(tenure + 1, 30), 1, None)
     logins_per_day = np.where(young, logins_first30 / days_observed, np.nan)
     lm = is_login & ok & has_dur
-    first = _first_row(codes[lm], u["timestamp"].to_numpy()[lm], u["_line"].to_numpy()[lm], n)
+    # logins at the same earliest time: the shortest is the first session, whatever the file order (the
+    # bits of a duration >= 0 order as the durations do)
+    first = _first_row(codes[lm], u["timestamp"].to_numpy()[lm], dur[lm].view("int64"), n)
     first_session = np.full(n, np.nan)
     first_session[first >= 0] = dur[lm][first[first >= 0]]
     first_session = np.where(young, first_session, np.nan)
@@ -703,7 +709,8 @@ def _invoices(p: pd.DataFrame, codes: np.ndarray, as_of: pd.Timestamp) -> pd.Dat
     """One row per invoice (account, due date): charge attempts of the same invoice taken together.
 
     An invoice is paid if any attempt was paid by the as-of date, void if not paid and any attempt was
-    voided or refunded; its amount is the last attempt's.
+    voided or refunded; its amount is the last attempt's. Attempts are ordered by a stated key, never by the
+    file: paid_at (unpaid first), then payment_id, then amount, so shuffled rows give the same invoices.
     """
     end = as_of + pd.Timedelta(days=1)
     status = lowered(p["status"])
@@ -714,8 +721,10 @@ def _invoices(p: pd.DataFrame, codes: np.ndarray, as_of: pd.Timestamp) -> pd.Dat
         "paid": paid, "void": status.isin(["void", "refunded"]).to_numpy(),
         "paid_day": paid_at.where(paid_at < end).dt.floor("D").to_numpy(),
         "amount": p["amount"].to_numpy(dtype="float64"), "expiry": p["card_expiry"].to_numpy(),
+        "attempt": paid_at.to_numpy(dtype="datetime64[ns]").view("int64"),  # NaT is the smallest: unpaid first
+        "pid": p["payment_id"].astype("str").to_numpy(),
     })
-    rows = rows[rows["c"] >= 0].sort_values(["c", "due", "line"], kind="mergesort")
+    rows = rows[rows["c"] >= 0].sort_values(["c", "due", "attempt", "pid", "amount", "line"], kind="mergesort")
     inv = rows.groupby(["c", "due"], sort=True).agg(paid=("paid", "max"), void=("void", "max"),
                                                     paid_day=("paid_day", "min"), amount=("amount", "last"),
                                                     expiry=("expiry", "last")).reset_index()

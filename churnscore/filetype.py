@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -17,6 +18,8 @@ def kind(path: str | Path) -> str:
     except FileNotFoundError:
         return "a broken symbolic link" if os.path.islink(path) else "missing"
     except OSError as exc:  # a loop of links (ELOOP), a permission on a folder above
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link that loops"
         return f"unreadable ({exc.strerror or exc})"
     if stat.S_ISREG(mode):
         return "file"

@@ -11,8 +11,10 @@ from __future__ import annotations
 import glob as globmod
 import gzip
 import io
+import errno
 import os
 import queue
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -185,9 +187,9 @@ def find_files(config: Config, name: str, input_dir: Path | None) -> list[Path]:
         return [target]
     if input_dir is None:
         return []
-    for p in (input_dir / f"{name}{ending}" for ending in FILE_ENDINGS):  # a FIFO, device, dangling link ...
+    for p in [input_dir / f"{name}{ending}" for ending in FILE_ENDINGS] + [input_dir / name]:  # a FIFO, device, dangling link ...
         if os.path.lexists(p):  # ... under an export's name is refused, not passed over as no export
-            check_regular(p, f"the {name} export")
+            check_regular(p, f"the {name} export", folder_ok=p.name == name)
     files = [p for p in (input_dir / f"{name}{ending}" for ending in FILE_ENDINGS) if p.is_file()]
     folder = input_dir / name
     found = [str(p) for p in files] + ([f"{folder}{os.sep}"] if folder.is_dir() else [])
@@ -354,6 +356,7 @@ TYPED = {"datetime": pa.timestamp("ns", tz="UTC"), "date": pa.date32(), "float":
          "int": pa.float64()}
 TEXT_DICT = pa.dictionary(pa.int32(), pa.string())
 STREAM_BLOCK = 1 << 24  # bytes of CSV per batch (~290k usage rows); pyarrow reads several ahead
+BLOCK_MAX = 1 << 28  # a quoted value longer than a block is read with blocks up to this large, then refused
 
 
 class _Fallback(Exception):
@@ -422,6 +425,18 @@ def _out_of_sync(exc: pa.ArrowInvalid) -> bool:
     return "out of sync" in str(exc).lower()
 
 
+def _larger_block(exc: pa.ArrowInvalid, block: int, path: Path) -> int:
+    """The block size to read again with when one value is longer than a block ("straddling object"): four
+    times larger, up to BLOCK_MAX; 0 when ``exc`` is another error. Past BLOCK_MAX, one line naming the file."""
+    if "straddling" not in str(exc).lower():
+        return 0
+    if block >= BLOCK_MAX:
+        raise InputDataError(f"{path}: a quoted value is longer than {BLOCK_MAX:,} bytes, the most read as one "
+                             "value; cut it (values over limits.field_bytes are rejected anyway).",
+                             file=str(path)) from None
+    return min(block * 4, BLOCK_MAX)
+
+
 def _conversion_error(exc: pa.ArrowInvalid) -> bool:
     """A value the parser could not convert to a typed column (the string path then reads the file)."""
     return "conversion error" in str(exc).lower()
@@ -437,10 +452,10 @@ def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, di
         return pa.table({s: pa.array([], pa.string()) for s in types}), plan.mapped, ragged
     # A first read uses both cores; only when it met rows with the wrong number of fields is the file
     # read again single-threaded, where pyarrow numbers them (1 = header).
-    typed, threads, spans = True, True, False
+    typed, threads, spans, block = True, True, False, STREAM_BLOCK
     while True:
         parse, convert = _csv_options(plan, plan.types(export, spec, typed), ragged, spans)
-        read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=STREAM_BLOCK, use_threads=threads)
+        read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=block, use_threads=threads)
         ragged.rows.clear()
         try:
             table = pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
@@ -448,12 +463,18 @@ def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, di
             if not spans and _out_of_sync(exc):
                 spans = True
                 continue
+            if _larger_block(exc, block, path):
+                block = _larger_block(exc, block, path)
+                continue
             if typed and _conversion_error(exc):
                 typed = False
                 continue
             raise _arrow_error(exc, path, export.name) from None
         except (OSError, EOFError) as exc:
             raise InputDataError(f"{path}: cannot read ({exc}).", file=str(path)) from None
+        if not spans and any("\n" in r[3] or "\r" in r[3] for r in ragged.rows):
+            spans = True  # a quoted value longer than a block, cut by the fast read: follow the quotes
+            continue
         if ragged.rows and threads:
             threads = False
             continue
@@ -462,7 +483,7 @@ def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, di
 
 
 def _csv_batches(path: Path, export: Export, spec: InputSpec, plan: _CsvPlan, typed: bool,  # noqa: ANN202
-                 spans: bool = False):
+                 spans: bool = False, block: int | None = None):
     """The file in batches of about STREAM_BLOCK bytes; raises _Fallback on a row with the wrong number of
     fields, ArrowInvalid when a typed value does not convert. Parsed on the calling thread only: read_ahead
     runs it beside the work on the batches, and Arrow's own threads would compete with that work for the
@@ -470,7 +491,7 @@ def _csv_batches(path: Path, export: Export, spec: InputSpec, plan: _CsvPlan, ty
     and load 0.4-1.9 s faster in alternated runs)."""
     ragged = _Ragged(plan.sep)
     parse, convert = _csv_options(plan, plan.types(export, spec, typed), ragged, spans)
-    read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=STREAM_BLOCK, use_threads=False)
+    read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=block or STREAM_BLOCK, use_threads=False)
     try:
         reader = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     except StopIteration:  # pragma: no cover - pyarrow raises this on a file with a header only
@@ -719,6 +740,37 @@ def breaks_before(breaks: np.ndarray) -> np.ndarray:
     return before
 
 
+def _too_long(arr: pa.ChunkedArray, limit: int) -> np.ndarray | None:
+    """Rows whose text is longer than ``limit`` bytes, or None when there is none (or the column is not text)."""
+    out = []
+    for chunk in arr.chunks:
+        values = chunk.dictionary if isinstance(chunk, pa.DictionaryArray) else chunk
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+                or pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)):
+            return None
+        over = pc.fill_null(pc.greater(pc.binary_length(values), limit), False)
+        if isinstance(chunk, pa.DictionaryArray):
+            over = pc.fill_null(pc.take(over, chunk.indices), False)
+        out.append(over.to_numpy(zero_copy_only=False))
+    mask = np.concatenate(out) if out else np.zeros(0, bool)
+    return mask if mask.any() else None
+
+
+def _head_text(arr: pa.ChunkedArray, chars: int = 200):  # noqa: ANN202 - a function of row positions
+    """The first ``chars`` characters of the rejected rows' values and their length: a 10 MB value is not
+    copied into the rejects file."""
+    def text(rows: np.ndarray) -> list[str]:
+        values = arr.take(pa.array(rows))
+        if pa.types.is_dictionary(values.type):
+            values = pc.cast(values, values.type.value_type)
+        if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
+            values = pc.cast(values, pa.large_string())  # may raise on bad UTF-8; checked before this point
+        sizes = pc.binary_length(values).to_pylist()
+        heads = pc.utf8_slice_codeunits(values, 0, chars).to_pylist()
+        return [f"{h}… ({n:,} bytes)" for h, n in zip(heads, sizes)]
+    return text
+
+
 def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: InputSpec,
                 label: str, lines: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Typed frame of the rows that keep the contract, and the rejects of the others.
@@ -732,6 +784,15 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
         if col.name not in mapped:
             continue
         arr = table.column(mapped[col.name])
+        too_long = _too_long(arr, spec.max_field_bytes)
+        if too_long is not None:  # a reject, and out of the values hashed and encoded (10 MB ids made runs slow)
+            problems.add(too_long, col.name, _head_text(arr),
+                         f"{col.name} longer than {spec.max_field_bytes:,} bytes (limits.field_bytes)")
+            dictionary = pa.types.is_dictionary(arr.type)
+            plain = pc.cast(arr, arr.type.value_type) if dictionary else arr
+            arr = pc.if_else(pa.chunked_array([too_long]), pa.scalar(None, plain.type), plain)
+            if dictionary:  # without the long value in its dictionary either
+                arr = pc.dictionary_encode(arr)
         typed = (pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type)
                  or pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type))
         if col.kind == "string" and not col.distinct:
@@ -1338,7 +1399,8 @@ def _parquet_columns(table: pa.Table, mapped: dict[str, str], path: Path,
     return table
 
 
-def _batches(path: Path, export: Export, spec: InputSpec, typed: bool, spans: bool = False):  # noqa: ANN202
+def _batches(path: Path, export: Export, spec: InputSpec, typed: bool, spans: bool = False,  # noqa: ANN202
+             block: int | None = None):
     """(mapping, batches) of one file, streamed; see _csv_batches."""
     if path.name.endswith(".parquet"):
         try:
@@ -1347,6 +1409,14 @@ def _batches(path: Path, export: Export, spec: InputSpec, typed: bool, spans: bo
             raise InputDataError(f"{path}: cannot read as Parquet ({exc}).", file=str(path)) from None
         mapped = _map_columns(export, spec, list(pf.schema_arrow.names), path)
         sources = list(dict.fromkeys(mapped.values()))
+        for canonical, source in mapped.items():  # a list or struct column: named here, not a KeyError below
+            column_type = pf.schema_arrow.field(source).type
+            if pa.types.is_dictionary(column_type):
+                column_type = column_type.value_type
+            if not _readable_type(column_type):
+                raise InputDataError(f"{path}: column '{source}' has Parquet type {column_type}, which cannot be "
+                                     f"read as {canonical}; write it as text, a number or a timestamp.",
+                                     file=str(path), column=canonical)
         # repeating text straight from Parquet's dictionary pages: no hashing of every row
         repeating = frozenset(mapped[c.name] for c in export.columns
                               if c.name in mapped and c.kind == "string" and not c.distinct)
@@ -1367,7 +1437,7 @@ def _batches(path: Path, export: Export, spec: InputSpec, typed: bool, spans: bo
     plan = _csv_plan(path, export, spec)
     if plan.header_only:
         return plan.mapped, iter(())
-    return plan.mapped, _csv_batches(path, export, spec, plan, typed, spans)
+    return plan.mapped, _csv_batches(path, export, spec, plan, typed, spans, block)
 
 
 READ_AHEAD = 2  # batches parsed ahead of the one being worked on
@@ -1521,14 +1591,14 @@ def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec, prefetc
     rows.files.append(label)
     file = len(rows.files) - 1
     csv = not path.name.endswith(".parquet")  # Parquet has no lines: its rows are numbered 2, 3, ...
-    typed, spans = True, False
+    typed, spans, block = True, False, STREAM_BLOCK
     while True:
         rejects: list[pd.DataFrame] = []
         read = 0
         shift = 0  # line breaks inside the values of the file's earlier batches
         try:
             taken = prefetch.take(path) if typed and not spans and prefetch is not None else None
-            mapped, batches = taken if taken is not None else _batches(path, export, spec, typed, spans)
+            mapped, batches = taken if taken is not None else _batches(path, export, spec, typed, spans, block)
             for table in (batches if taken is not None else read_ahead(batches)):
                 n = table.num_rows
                 # one line a record (1 = header), moved on by the lines that quoted values span, if any
@@ -1554,6 +1624,9 @@ def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec, prefetc
             rows.rollback()
             if not spans and _out_of_sync(exc):
                 spans = True
+                continue
+            if _larger_block(exc, block, path):
+                block = _larger_block(exc, block, path)
                 continue
             if typed and _conversion_error(exc):
                 typed = False
@@ -1718,5 +1791,26 @@ def parts_to_spill(config: Config, name: str, files: list[Path]) -> int:
 
     if name != "usage" or config.inputs[name].account_source:
         return 0
-    size = sum(p.stat().st_size * (4 if p.name.endswith((".gz", ".parquet")) else 1) for p in files)
+    size = sum(_csv_bytes(p) for p in files)
     return spill_mod.parts_for(size) if size > spill_mod.SPILL_BYTES else 0
+
+
+CSV_ROW_BYTES = 55  # a usage row as CSV text, to weigh a Parquet file by its rows
+
+
+def _csv_bytes(path: Path) -> int:
+    """What a usage file weighs as CSV text, to choose between memory and disk: a Parquet file by the row
+    count in its metadata (60 M rows compress to 4 MB), a gzip file by the larger of 4 times its size and
+    the uncompressed size its trailer gives (modulo 4 GiB), a CSV file by its size."""
+    size = path.stat().st_size
+    if path.name.endswith(".parquet"):
+        try:
+            return pq.ParquetFile(path).metadata.num_rows * CSV_ROW_BYTES
+        except (OSError, pa.ArrowException):
+            return size * 4  # the reader names what is wrong with it
+    if path.name.endswith(".gz") and size >= 18:
+        with open(path, "rb") as fh:
+            fh.seek(-4, os.SEEK_END)
+            trailer = int.from_bytes(fh.read(4), "little")
+        return max(size * 4, trailer)
+    return size

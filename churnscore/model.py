@@ -26,6 +26,7 @@ from . import rules as rules_mod
 from .config import Config
 from .drift import distributions
 from .errors import ModelError
+from .limits import MAX_DEPTH, MODEL_MAX_BYTES, TooLarge, read_bounded, shown, too_deep
 from .features import CATALOGUE, FEATURE_NAMES, account_attributes, build_features, code_runs, contract_terms
 from .load import Loaded
 from .stages import Stages
@@ -300,6 +301,7 @@ class LinearChurnModel:
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> "LinearChurnModel":
         p = doc["params"]
+        _check_params(p)
         columns = [str(c) for c in p["columns"]]
         n_ex = len(columns)
         n_tr = n_ex + len(p["indicators"])
@@ -309,6 +311,34 @@ class LinearChurnModel:
             raise ModelError("model file parameters have inconsistent shapes.")
         return cls(columns, arrays["medians"], list(p["indicators"]), arrays["mean"], arrays["scale"],
                    arrays["coef"], float(p["intercept"]), dict(doc.get("metadata") or {}))
+
+
+def _check_params(p: Any) -> None:
+    """Refuse a model whose numbers would score quietly wrong: NaN or infinite numbers (every account blank and
+    "low"), a scale of 0 or below, an intercept or a coefficient that is not a number (the string "1e3" made
+    everyone high), a column name that is not a string."""
+    if not isinstance(p, dict):
+        raise ModelError("model file: 'params' must be a mapping.")
+    if not isinstance(p.get("columns"), list) or not all(isinstance(c, str) for c in p["columns"]):
+        raise ModelError("model file: 'params.columns' must be a list of column names (strings).")
+    if not isinstance(p.get("indicators"), list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in p["indicators"]):
+        raise ModelError("model file: 'params.indicators' must be a list of whole numbers.")
+    for key in ("medians", "mean", "scale", "coef", "intercept"):
+        values = p.get(key) if key != "intercept" else [p.get("intercept")]
+        if not isinstance(values, list):
+            raise ModelError(f"model file: 'params.{key}' must be a list of numbers.")
+        for i, v in enumerate(values):
+            where = f"params.{key}" + (f"[{i}]" if key != "intercept" else "")
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise ModelError(f"model file: '{where}' must be a number, got {shown(v)}; retrain with "
+                                 "'churnscore train'.")
+            if not math.isfinite(v):
+                raise ModelError(f"model file: '{where}' is {v}, not a finite number; retrain with "
+                                 "'churnscore train'.")
+            if key == "scale" and v <= 0:
+                raise ModelError(f"model file: '{where}' is {v}; a scale must be above 0. Retrain with "
+                                 "'churnscore train'.")
 
 
 def _sk_pipeline(C: float, config: Config) -> Any:
@@ -509,11 +539,18 @@ def load_model(path: str | Path, config: Config | None = None) -> LinearChurnMod
     key = model_key()  # a key that cannot be read stops the run before the model is
     check_regular(path, "the model file", error=ModelError)  # a FIFO or /dev/zero: never opened
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, MODEL_MAX_BYTES)
+    except TooLarge:
+        raise ModelError(f"{path}: larger than {MODEL_MAX_BYTES:,} bytes, not a churnscore model file (one is "
+                         "a few kilobytes).") from None
     except OSError as exc:
         raise ModelError(f"{path}: cannot read model file ({exc.strerror or exc}).") from None
     try:
         doc = json.loads(raw.decode("utf-8"))
+        if too_deep(doc):
+            raise ModelError(f"{path}: nested deeper than {MAX_DEPTH} levels, not a churnscore model file.")
+    except RecursionError:
+        raise ModelError(f"{path}: nested deeper than {MAX_DEPTH} levels, not a churnscore model file.") from None
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ModelError(f"{path}: not a churnscore model file (expected a JSON document written by "
                          "'churnscore train'; pickles and other formats are refused because loading them "

@@ -3,6 +3,7 @@ at-risk list (tier high or medium), and the biggest movers."""
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,9 @@ AT_RISK = ("high", "medium")
 NEEDED = ("rank", "account_id", "risk_score")
 
 
+PREVIOUS_MAX_BYTES = 1 << 30  # a --previous list larger than 1 GiB is refused unread (10 M accounts are ~1 GB)
+
+
 def read_previous(path: str | Path) -> pd.DataFrame:
     """An earlier ranked list (csv, parquet or json, as churnscore writes them), account_id as a string.
 
@@ -26,6 +30,17 @@ def read_previous(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     check_regular(path, "the previous ranked list (--previous)")
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputDataError(f"{path}: no such file (--previous).", file=str(path)) from None
+    except OSError as exc:
+        raise InputDataError(f"{path}: cannot read the previous ranked list ({exc.strerror}).", file=str(path)) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InputDataError(f"{path}: the previous ranked list is not a regular file (--previous).", file=str(path))
+    if st.st_size > PREVIOUS_MAX_BYTES:
+        raise InputDataError(f"{path}: larger than {PREVIOUS_MAX_BYTES:,} bytes, not a ranked list churnscore "
+                             "wrote (--previous).", file=str(path))
     try:
         if path.suffix == ".parquet":
             raw = pd.read_parquet(path)

@@ -15,6 +15,7 @@ from .contract import EXPORTS
 from .errors import ConfigError, InputDataError
 from .features import account_attributes, account_codes, build_features
 from .features_level import with_peers
+from .limits import FUTURE_DAYS, horizon_end
 from .load import Loaded, load_all
 from .memory import trim_heap
 from .movers import add_previous, read_previous
@@ -40,6 +41,7 @@ class ScoreResult:
     checks: RuleChecks | None = None  # the rules that judged, and those switched off with why (rulecheck)
     model_checks: Any = None  # drift.ModelChecks with a model: input drift, model age, calibration
     model_inputs: pd.DataFrame | None = None  # the model's inputs, as it scored them (see as_in_training)
+    beyond_horizon: "BeyondHorizon | None" = None  # usage rows the default as-of date ignored as implausible
 
     def summary(self) -> dict[str, Any]:
         """Counts for people and machines: accounts in = scored + excluded, rows read and rejected."""
@@ -71,14 +73,50 @@ class ScoreResult:
             "files": files,
             "missing_exports": list(self.loaded.missing),
             **(self.checks.to_dict() if self.checks is not None else {}),
+            "usage_rows_beyond_horizon": self.beyond_horizon.rows if self.beyond_horizon else 0,
+            "warnings": [self.beyond_horizon.warning()] if self.beyond_horizon else [],
             "timings_s": rounded(self.timings),
             **({"model_checks": self.model_checks.to_dict()} if self.model_checks is not None else {}),
         }
 
 
-def default_as_of(loaded: Loaded) -> pd.Timestamp:
-    """The latest calendar day in the usage export."""
+@dataclass(frozen=True)
+class BeyondHorizon:
+    """Usage rows dated past the horizon, which the default as-of date ignored."""
+
+    rows: int
+    latest: pd.Timestamp | None
+    end: pd.Timestamp  # the first instant ignored
+
+    def said(self) -> str:
+        latest = f"; the latest {self.latest.date()}" if self.latest is not None else ""
+        return (f"usage: {self.rows:,} row{'s' * (self.rows != 1)} dated after "
+                f"{(self.end - pd.Timedelta(days=1)).date()} (the run date plus {FUTURE_DAYS} day"
+                f"{'s' * (FUTURE_DAYS != 1)}{latest})")
+
+    def warning(self) -> str:
+        return f"{self.said()} ignored for the default as-of date; fix the export's dates, or pass --as-of."
+
+
+def beyond_horizon(loaded: Loaded, today: pd.Timestamp | None = None) -> BeyondHorizon:
+    """The usage rows the default as-of date ignores as implausible (see horizon_end)."""
+    end = horizon_end(today)
     ts = loaded.frame("usage")["timestamp"]
+    later = ts[ts >= end]
+    spill = loaded.spilled.get("usage")
+    rows = spill.after(end) if spill is not None else len(later)  # a spill's frame holds two dates per account
+    return BeyondHorizon(int(rows), later.max() if len(later) else None, end)
+
+
+def default_as_of(loaded: Loaded, today: pd.Timestamp | None = None) -> pd.Timestamp:
+    """The latest calendar day in the usage export, among rows not past the horizon (see horizon_end)."""
+    ts = loaded.frame("usage")["timestamp"]
+    beyond = beyond_horizon(loaded, today)
+    if beyond.rows:
+        ts = ts[ts < beyond.end]
+    if ts.notna().sum() == 0 and beyond.rows:
+        raise InputDataError(f"{beyond.said()} and no usage row before: no default as-of date; fix the "
+                             "export's dates, or pass --as-of YYYY-MM-DD.")
     if ts.notna().sum() == 0:
         st = loaded.stats.get("usage")
         where = ", ".join(str(p) for p in st.files) if st is not None else "usage"
@@ -215,6 +253,7 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     if on_loaded is not None:
         on_loaded(loaded)
     as_of, source = resolve_as_of(loaded, as_of)
+    beyond = beyond_horizon(loaded) if source == "latest usage date" else None
     if dask_run is None:
         _note_rows(loaded, as_of)
     else:
@@ -270,7 +309,8 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     if prior is not None:
         ranked = add_previous(ranked, prior)
     return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, stage.stop(), prior, checks,
-                       model_checks, X if model is not None else None)
+                       model_checks, X if model is not None else None,
+                       beyond if beyond is not None and beyond.rows else None)
 
 
 def usage_events(config: Config, seen: frozenset[str], count: Callable[[], pd.Series], accounts: int, *,

@@ -14,6 +14,7 @@ from .accounts_map import find_account_map, map_accounts
 from .config import Config
 from .contract import EXPORTS
 from .errors import ChurnscoreError, InputDataError
+from .limits import FUTURE_DAYS, horizon_end
 from .load import (REJECT_COLUMNS, FileStats, Loaded, empty_frame, find_files, parts_to_spill, read_export,
                    reject_limit_problem)
 from .rulecheck import RuleChecks, event_accounts, events_seen, judge
@@ -125,7 +126,14 @@ def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spi
     all_rejects = (pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS))
     when, source = as_of, "--as-of"
     if when is None and "usage" in frames and frames["usage"]["timestamp"].notna().any():
-        when, source = frames["usage"]["timestamp"].max().normalize(), "latest usage date"
+        ts = frames["usage"]["timestamp"]
+        plausible = ts[ts < horizon_end()]  # as score's default: rows past the run date plus a day are ignored
+        if len(plausible) < ts.notna().sum():
+            notes.append(f"usage: {ts.notna().sum() - len(plausible):,} rows dated after "
+                         f"{(horizon_end() - pd.Timedelta(days=1)).date()} (the run date plus {FUTURE_DAYS} "
+                         f"day) are ignored for the default as-of date; the latest {ts.max().date()}.")
+        if len(plausible):
+            when, source = plausible.max().normalize(), "latest usage date"
     if when is not None:
         end = when + pd.Timedelta(days=1)
         known = pd.Index(frames["accounts"]["account_id"]) if "accounts" in frames else None

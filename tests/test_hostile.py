@@ -593,8 +593,8 @@ def test_a_link_loop_a_dangling_link_or_a_folder_under_an_exports_file_name_is_r
                                                                                        tmp_path: Path) -> None:
     (inputs / "tickets.csv").symlink_to(inputs / "tickets.csv")
     assert score(inputs, tmp_path / "r.csv")[2] == (
-        f"churnscore: error: {inputs / 'tickets.csv'}: the tickets export is unreadable (Too many levels of symbolic "
-        "links), not a regular file; give a regular file.\n")
+        f"churnscore: error: {inputs / 'tickets.csv'}: the tickets export is a symbolic link that loops, not a "
+        "regular file; give a regular file.\n")
     (inputs / "tickets.csv").unlink()
     (inputs / "nps.csv").symlink_to(tmp_path / "gone.csv")
     assert score(inputs, tmp_path / "r.csv")[2] == (
