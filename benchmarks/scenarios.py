@@ -36,7 +36,7 @@ from churnscore.config import DEFAULT_CONFIG, Config, load_config
 from churnscore.evaluate import SCORERS, backtest
 from churnscore.features import build_features
 from churnscore.load import Loaded, load_all
-from churnscore.pipeline import resolve_as_of
+from churnscore.pipeline import accounts_date, resolve_as_of
 from churnscore.sample import write_sample
 from churnscore.scenarios import SCENARIO_NAMES
 from churnscore.universe import account_universe
@@ -51,10 +51,11 @@ def rule_audit(loaded: Loaded, config: Config, dates: list[str]) -> list[dict[st
     frames = {name: loaded.frame(name) for name in EXPORTS}
     horizon = pd.Timedelta(days=config.model.horizon_days)
     flags, ys = [], []
+    described = accounts_date(loaded, config)  # before it, renewal dates are stepped back, as in a backtest
     for text in dates:
         d = pd.Timestamp(text)
         index, _ = account_universe(loaded, d)
-        table = build_features(frames, index, d, config)
+        table = build_features(frames, index, d, config, accounts_date=described)
         flags.append(rules_mod.evaluate(config.rules, table).reset_index(drop=True))
         churn = acc["churn_date"].reindex(index)
         ys.append(((churn > d) & (churn <= d + horizon)).to_numpy())
