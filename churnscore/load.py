@@ -304,7 +304,8 @@ def _map_columns(export: Export, spec: InputSpec, header: list[str], path: Path,
             mapped[col.name] = sources[0]
         elif col.required:
             via = f" (mapped from '{wanted}')" if wanted != col.name else ""
-            found = ", ".join(h.strip() for h in header) or "none"
+            # NUL padding is no name (a file of zeros: pyarrow 24 reads its header as empty, 26 as NULs)
+            found = ", ".join(h.strip().strip("\x00") for h in header if h.strip().strip("\x00")) or "none"
             sep_hint = ""
             if len(header) == 1 and sep is not None:
                 tried = f"{_shown_sep(spec.sep)} from the config" if spec.sep else "',', ';', tab and '|' tried"
