@@ -43,7 +43,7 @@ def assert_rows(loaded, name: str, rows: list[dict]) -> None:
 
 
 def test_the_four_presets_ship():
-    assert preset_names() == ["delighted", "mixpanel", "stripe", "zendesk"]
+    assert {"delighted", "mixpanel", "stripe", "zendesk"} <= set(preset_names())  # more in test_vendor_presets
 
 
 def test_stripe_invoices_become_payments(tmp_path):
