@@ -89,3 +89,56 @@ def test_stripe_payments_score_end_to_end(tmp_path):
     assert ranked == [["A002", "payment_failed, overdue, auto_renew_off, renewal_soon_and_unhealthy"],
                       ["A001", ""], ["A003", ""]]
     assert "read payments           6 rows (2 rejected; 1 with no account mapping)" in reads
+
+
+def test_segment_tracks_become_usage_with_utc_suffixed_times(tmp_path):
+    result = loaded(tmp_path, "segment_tracks", "usage", "tracks.csv", usage=False)
+    jane = "jane@acme.com"
+    assert_rows(result, "usage", [
+        {"account_id": "A001", "timestamp": "2026-10-29 08:15:02.281", "user_id": jane, "event": "login", "_line": 2},
+        {"account_id": "A001", "timestamp": "2026-10-29 08:20:00", "user_id": jane, "event": "report_created",
+         "_line": 3},
+        {"account_id": "A002", "timestamp": "2026-10-30 09:05:00", "user_id": "bob@bolt.io", "event": "login",
+         "_line": 4},
+        {"account_id": "A003", "timestamp": "2026-08-01 12:00:00", "user_id": "carl@corex.com", "event": "login",
+         "_line": 6}])
+    assert rejects_of(result) == [("tracks.csv", 5, "account_id", "missing account_id")]
+
+
+def test_posthog_events_become_usage(tmp_path):
+    result = loaded(tmp_path, "posthog", "usage", "posthog_events.csv", usage=False)
+    assert frame_of(result, "usage")[["account_id", "event", "_line"]].astype(str).values.tolist() == [
+        ["A001", "login", "2"], ["A001", "report_created", "3"], ["A002", "$pageview", "4"], ["A003", "login", "5"]]
+    assert [str(t) for t in frame_of(result, "usage")["timestamp"]] == [
+        "2026-10-29 08:15:00.123000", "2026-10-29 08:20:00", "2026-10-30 09:05:00", "2026-08-01 12:00:00"]
+    assert rejects_of(result) == [("posthog_events.csv", 6, "account_id", "no account mapping for 'x@unknown.org'")]
+
+
+def test_qualtrics_responses_skip_two_header_rows_and_read_dates_in_the_stated_zone(tmp_path):
+    result = loaded(tmp_path, "qualtrics", "nps", "qualtrics_responses.csv")
+    # header on line 1; the question texts span lines 2-3 (a line break in a question); ImportIds on line 4
+    assert_rows(result, "nps", [
+        {"account_id": "A001", "responded_at": "2026-10-20 20:02:48", "score": 4.0, "user_id": "jane@acme.com",
+         "_line": 5},
+        {"account_id": "A002", "responded_at": "2026-10-01 16:00:00", "score": 9.0, "user_id": "bob@bolt.io",
+         "_line": 6}])
+    assert rejects_of(result) == [("qualtrics_responses.csv", 7, "account_id", "missing account_id")]
+    assert result.stats["nps"].rows_read == 3
+
+
+# Carl (A003) last logged in on 2026-08-01: dormant; Jane's (A001) NPS of 4: a detractor
+USAGE_RANKED = [["A002", "auto_renew_off, renewal_soon_and_unhealthy, low_key_feature_adoption"],
+      ["A003", "dormant, low_key_feature_adoption"], ["A001", "low_key_feature_adoption"]]
+
+
+@pytest.mark.parametrize("preset,export,fixture,usage,read,expected", [
+    ("segment_tracks", "usage", "tracks.csv", False, "read usage              5 rows (1 rejected)", USAGE_RANKED),
+    ("posthog", "usage", "posthog_events.csv", False,
+     "read usage              5 rows (1 rejected; 1 with no account mapping)", USAGE_RANKED),
+    ("qualtrics", "nps", "qualtrics_responses.csv", True, "read nps                3 rows (1 rejected)",
+     [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "nps_detractor"], ["A003", ""]]),
+])
+def test_each_preset_scores_end_to_end(tmp_path, preset, export, fixture, usage, read, expected):
+    ranked, reads = score(tmp_path, preset, export, fixture, usage)
+    assert ranked == expected
+    assert read in reads
