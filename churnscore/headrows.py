@@ -1,6 +1,7 @@
 """What a CSV file's first bytes say about reading it, beyond its header: UTF-16 with a byte-order mark
 (Excel's "Unicode text"), and header rows after the first (Qualtrics writes three: the column ids, the
-question texts, and a row of {"ImportId": ...} objects that also states the time zone of its dates).
+question texts, and a row of {"ImportId": ...} objects that also states the time zone of its dates;
+SurveyMonkey two: the questions, then "Response" / "Open-Ended Response" / an option under each).
 """
 
 from __future__ import annotations
@@ -46,6 +47,15 @@ def _import_ids(record: list[str]) -> list[dict] | None:
     return out
 
 
+def _surveymonkey_subheader(header: list[str], second: list[str]) -> bool:
+    """Whether ``second`` is the second header row of a SurveyMonkey export: under Respondent ID and the other
+    response columns nothing, under the questions "Response", "Open-Ended Response" or an option's text."""
+    names = [h.strip().lower() for h in header]
+    if not {"respondent id", "collector id"} <= set(names) or len(second) < 2:
+        return False
+    return not second[names.index("respondent id")].strip() and not second[names.index("collector id")].strip()
+
+
 def file_spec(path: Path, spec: InputSpec) -> InputSpec:
     """``spec`` for reading this file: the encoding a BOM names (unless the config sets one), and the rows
     after the header to skip with the zone they state (unless the config sets inputs.<name>.timezone)."""
@@ -63,14 +73,19 @@ def file_spec(path: Path, spec: InputSpec) -> InputSpec:
     sep = spec.sep or max(SEPARATORS, key=lambda s: first.count(s))
     lines = io.StringIO(text)
     reader = csv.reader(lines, delimiter=sep)
+    ids = None
     try:
-        next(reader)
+        header = next(reader)
         header_lines = reader.line_num
-        next(reader)
-        third = next(reader)
-        ids = _import_ids(third)
+        second = next(reader)
+        second_lines = reader.line_num
+        if _surveymonkey_subheader(header, second):
+            changes["skip_rows"] = 1
+            changes["skip_lines"] = second_lines - header_lines
+        else:
+            ids = _import_ids(next(reader))
     except (StopIteration, csv.Error):
-        ids = None
+        pass
     if ids is not None:
         changes["skip_rows"] = 2
         changes["skip_lines"] = reader.line_num - header_lines

@@ -35,7 +35,7 @@ from .errors import InputDataError
 from .filetype import check_regular
 from .headrows import file_spec
 from .memory import trim_heap
-from .values import parse_numbers, parse_times
+from .values import parse_formatted, parse_numbers, parse_times
 
 REJECT_COLUMNS = ["file", "line", "column", "value", "reason"]
 
@@ -625,7 +625,7 @@ def _parse_datetime(arr: pa.ChunkedArray, fmt: str | None, timezone: str | None 
     if fmt is None:  # ISO 8601 as people write it, epoch times, times in the export's zone (values.py)
         parsed = parse_times(s, timezone)
     else:
-        parsed = pd.to_datetime(s, format=fmt, utc=True, errors="coerce")
+        parsed = parse_formatted(s, fmt, timezone)
     return _utc_ns(parsed)
 
 

@@ -86,3 +86,14 @@ def parse_times(text: pd.Series, timezone: str | None = None) -> pd.Series:
     if not parts:
         return pd.Series(pd.NaT, index=text.index, dtype="datetime64[us, UTC]")
     return pd.concat(parts).reindex(text.index)
+
+
+def parse_formatted(text: pd.Series, fmt: str, timezone: str | None = None) -> pd.Series:
+    """tz-aware UTC datetimes of text in the strftime format ``fmt`` (inputs.<name>.date_format); times without
+    an offset are in ``timezone`` (None: UTC). Unreadable values are NaT."""
+    if not timezone or timezone == "UTC":
+        return pd.to_datetime(text, format=fmt, utc=True, errors="coerce")
+    local = pd.to_datetime(text, format=fmt, errors="coerce")
+    if getattr(local.dt, "tz", None) is not None:  # the format reads an offset (%z)
+        return local.dt.tz_convert("UTC")
+    return local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")

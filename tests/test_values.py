@@ -10,7 +10,7 @@ from conftest import config, write_text
 
 from churnscore.errors import ConfigError
 from churnscore.load import load_all
-from churnscore.values import parse_numbers, parse_times
+from churnscore.values import parse_formatted, parse_numbers, parse_times
 
 USAGE_OK = "account_id,timestamp\nA001,2026-10-30\n"
 
@@ -138,3 +138,9 @@ def test_qualtrics_extra_header_rows_are_skipped_and_their_zone_used(tmp_path):
         ("jane@acme.com", "2025-02-01 17:02:01", 3.0, 5)]
     assert loaded.rejects[["line", "column", "value"]].values.tolist() == [[6, "score", "eleven"]]
     assert loaded.stats["nps"].rows_read == 2
+
+
+def test_a_date_format_reads_times_in_the_zone_given():
+    got = parse_formatted(pd.Series(["10/20/2026 02:02:48 PM", "03/08/2026 02:30:00 AM", "soon"]),
+                          "%m/%d/%Y %I:%M:%S %p", "America/New_York")
+    assert [None if pd.isna(t) else str(t) for t in got] == ["2026-10-20 18:02:48+00:00", None, None]  # 2:30 skipped

@@ -126,6 +126,18 @@ def test_qualtrics_responses_skip_two_header_rows_and_read_dates_in_the_stated_z
     assert result.stats["nps"].rows_read == 3
 
 
+def test_surveymonkey_responses_skip_the_second_header_row_and_read_us_dates_in_the_zone_given(tmp_path):
+    d = folder(tmp_path, "surveymonkey_responses.csv")
+    result = load_all(config({"presets": ["surveymonkey"], "inputs": {"nps": {
+        "path": "surveymonkey_responses.csv", "timezone": "America/New_York"}}}, d), d)
+    assert_rows(result, "nps", [
+        {"account_id": "A001", "responded_at": "2026-10-20 18:02:48", "score": 4.0, "user_id": "jane@acme.com",
+         "_line": 3},
+        {"account_id": "A002", "responded_at": "2026-10-01 14:00:00", "score": 9.0, "user_id": "bob@bolt.io",
+         "_line": 4}])
+    assert rejects_of(result) == [("surveymonkey_responses.csv", 5, "account_id", "missing account_id")]
+
+
 # Carl (A003) last logged in on 2026-08-01: dormant; Jane's (A001) NPS of 4: a detractor
 USAGE_RANKED = [["A002", "auto_renew_off, renewal_soon_and_unhealthy, low_key_feature_adoption"],
       ["A003", "dormant, low_key_feature_adoption"], ["A001", "low_key_feature_adoption"]]
@@ -136,6 +148,8 @@ USAGE_RANKED = [["A002", "auto_renew_off, renewal_soon_and_unhealthy, low_key_fe
     ("posthog", "usage", "posthog_events.csv", False,
      "read usage              5 rows (1 rejected; 1 with no account mapping)", USAGE_RANKED),
     ("qualtrics", "nps", "qualtrics_responses.csv", True, "read nps                3 rows (1 rejected)",
+     [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "nps_detractor"], ["A003", ""]]),
+    ("surveymonkey", "nps", "surveymonkey_responses.csv", True, "read nps                3 rows (1 rejected)",
      [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "nps_detractor"], ["A003", ""]]),
 ])
 def test_each_preset_scores_end_to_end(tmp_path, preset, export, fixture, usage, read, expected):
