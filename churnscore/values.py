@@ -6,6 +6,8 @@ in a stated time zone. load.py calls these for the text that its fast typed path
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -51,7 +53,11 @@ def parse_numbers(text: pd.Series, decimal: str | None = None) -> tuple[pd.Serie
 
 
 _HOUR = r"^(\d{4}-\d{2}-\d{2})[ T](\d)(?=:)"  # "2025-02-27 9:56" -> "2025-02-27 09:56"
-_UTC = r"\s*(?:UTC|GMT)$"  # "2025-02-03 08:00:00.281 UTC" -> an offset of zero
+# a zone named by its abbreviation after the time ("... 08:00:00.281 UTC", Recurly's "... 12:01:33 PST")
+ZONE_ABBREVIATIONS = {"UTC": "+00:00", "GMT": "+00:00", "Z": "+00:00", "PST": "-08:00", "PDT": "-07:00",
+                      "MST": "-07:00", "MDT": "-06:00", "CST": "-06:00", "CDT": "-05:00", "EST": "-05:00",
+                      "EDT": "-04:00", "BST": "+01:00", "CET": "+01:00", "CEST": "+02:00"}
+_UTC = r"(?<=\d)\s+(?:" + "|".join(k for k in ZONE_ABBREVIATIONS if k != "Z") + ")$"
 _OFFSET = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"  # an offset after the time
 
 
@@ -61,9 +67,10 @@ def parse_times(text: pd.Series, timezone: str | None = None) -> pd.Series:
     ``timezone`` (None: UTC). Unreadable values are NaT."""
     s = text.astype("object").where(text.notna()).astype("str").str.strip()
     s = s.str.replace(_HOUR, r"\1 0\2", regex=True)
-    utc = s.str.contains(_UTC, regex=True, case=False, na=False)
-    s = s.str.replace(_UTC, "", regex=True, case=False).where(~utc, s.str.replace(_UTC, "", regex=True,
-                                                                                   case=False) + "+00:00")
+    zone = s.str.extract(f"({_UTC})", flags=re.IGNORECASE, expand=False).str.strip().str.upper()
+    named = zone.notna()
+    if named.any():
+        s = s.where(~named, s.str.replace(_UTC, "", regex=True, case=False) + zone.map(ZONE_ABBREVIATIONS))
     parts = []  # in microseconds: year 1 and 9999-12-31 fit (the caller rejects what nanoseconds cannot hold)
     number = s.str.fullmatch(r"\d{9,14}(?:\.\d+)?", na=False)
     if number.any():

@@ -55,6 +55,12 @@ def test_times_as_spreadsheets_and_warehouses_write_them():
         "2025-02-27 08:56:00+00:00", "2025-02-27 09:00:00+00:00", "2025-02-27 00:00:00+00:00", None]
 
 
+def test_zone_abbreviations_after_the_time_are_offsets():
+    got = parse_times(pd.Series(["2012-02-19 12:01:33 PST", "2012-07-19 12:01:33 PDT", "2012-02-19 12:01:33 utc"]))
+    assert [str(t) for t in got] == ["2012-02-19 20:01:33+00:00", "2012-07-19 19:01:33+00:00",
+                                     "2012-02-19 12:01:33+00:00"]
+
+
 def test_a_time_zone_applies_to_times_without_an_offset_only():
     got = parse_times(pd.Series(["2025-07-01 12:00", "2025-01-01 12:00", "2025-07-01 12:00 UTC",
                                  "2025-07-01T12:00:00Z"]), "Europe/Berlin")

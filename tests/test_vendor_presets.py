@@ -65,6 +65,24 @@ def test_stripe_payments_become_charge_attempts_with_expired_and_declined_cards(
                                   ("unified_payments.csv", 7, "account_id", "no account mapping for 'cus_ZZ9'")]
 
 
+def test_recurly_invoices_become_payments_with_statuses_mapped_and_pacific_times(tmp_path):
+    result = loaded(tmp_path, "recurly", "payments", "invoices_summary.csv")
+    ids = [f"b964b5439c2548a489b3a136e75aee0{k}" for k in range(6)]
+    assert_rows(result, "payments", [
+        # due_on 00:05 PDT is 07:05 UTC: the same day; a thousands separator in "1,200.00" read as such
+        {"payment_id": ids[1], "account_id": "A001", "due_date": "2026-09-01", "amount": 500.0, "status": "paid",
+         "_line": 2},
+        {"payment_id": ids[2], "account_id": "A002", "due_date": "2026-09-15", "amount": 100.0, "status": "open",
+         "_line": 3},
+        {"payment_id": ids[3], "account_id": "A002", "due_date": "2026-08-15", "amount": 100.0, "status": "failed",
+         "_line": 4},
+        {"payment_id": ids[4], "account_id": "A003", "due_date": "2026-10-31", "amount": 1200.0, "status": "open",
+         "_line": 5},
+        {"payment_id": ids[5], "account_id": "A003", "due_date": "2026-07-01", "amount": 50.0, "status": "void",
+         "_line": 6}])
+    assert rejects_of(result) == []
+
+
 def score(tmp_path: Path, preset: str, export: str, fixture: str, usage: bool = True) -> tuple[list, list[str]]:
     """``score`` on a folder holding the fixture: the ranked (account, flags) and the summary's read lines."""
     (tmp_path / "in").mkdir()
@@ -149,6 +167,8 @@ USAGE_RANKED = [["A002", "auto_renew_off, renewal_soon_and_unhealthy, low_key_fe
      "read usage              5 rows (1 rejected; 1 with no account mapping)", USAGE_RANKED),
     ("qualtrics", "nps", "qualtrics_responses.csv", True, "read nps                3 rows (1 rejected)",
      [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "nps_detractor"], ["A003", ""]]),
+    ("recurly", "payments", "invoices_summary.csv", True, "read payments           5 rows",
+     [["A002", "overdue, auto_renew_off, renewal_soon_and_unhealthy, late_payer"], ["A001", ""], ["A003", ""]]),
     ("surveymonkey", "nps", "surveymonkey_responses.csv", True, "read nps                3 rows (1 rejected)",
      [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "nps_detractor"], ["A003", ""]]),
 ])
