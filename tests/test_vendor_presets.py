@@ -83,6 +83,21 @@ def test_recurly_invoices_become_payments_with_statuses_mapped_and_pacific_times
     assert rejects_of(result) == []
 
 
+FRESHDESK = "80000422910_tickets-October-31-2026-12_12.csv"
+
+
+def test_freshdesk_tickets_become_tickets_with_statuses_priorities_and_ratings_mapped(tmp_path):
+    result = loaded(tmp_path, "freshdesk", "tickets", FRESHDESK)
+    assert_rows(result, "tickets", [
+        {"ticket_id": "501", "account_id": "A001", "created_at": "2026-10-01 10:00", "status": "open",
+         "priority": "urgent", "category": "Problem", "_line": 2},
+        {"ticket_id": "502", "account_id": "A001", "created_at": "2026-10-05 09:30", "status": "pending",
+         "priority": "high", "category": "Incident", "_line": 3},
+        {"ticket_id": "503", "account_id": "A002", "created_at": "2026-10-10 08:00", "resolved_at": "2026-10-11 08:00",
+         "status": "solved", "priority": "normal", "category": "Question", "csat": 2.33, "_line": 4}])
+    assert rejects_of(result) == [(FRESHDESK, 5, "account_id", "no account mapping for 'sam@gmail.com'")]
+
+
 def score(tmp_path: Path, preset: str, export: str, fixture: str, usage: bool = True) -> tuple[list, list[str]]:
     """``score`` on a folder holding the fixture: the ranked (account, flags) and the summary's read lines."""
     (tmp_path / "in").mkdir()
@@ -167,6 +182,8 @@ USAGE_RANKED = [["A002", "auto_renew_off, renewal_soon_and_unhealthy, low_key_fe
      "read usage              5 rows (1 rejected; 1 with no account mapping)", USAGE_RANKED),
     ("qualtrics", "nps", "qualtrics_responses.csv", True, "read nps                3 rows (1 rejected)",
      [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "nps_detractor"], ["A003", ""]]),
+    ("freshdesk", "tickets", FRESHDESK, True, "read tickets            4 rows (1 rejected; 1 with no account mapping)",
+     [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "unresolved_tickets"], ["A003", ""]]),
     ("recurly", "payments", "invoices_summary.csv", True, "read payments           5 rows",
      [["A002", "overdue, auto_renew_off, renewal_soon_and_unhealthy, late_payer"], ["A001", ""], ["A003", ""]]),
     ("surveymonkey", "nps", "surveymonkey_responses.csv", True, "read nps                3 rows (1 rejected)",
