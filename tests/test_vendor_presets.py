@@ -193,3 +193,15 @@ def test_each_preset_scores_end_to_end(tmp_path, preset, export, fixture, usage,
     ranked, reads = score(tmp_path, preset, export, fixture, usage)
     assert ranked == expected
     assert read in reads
+
+
+def test_every_preset_has_a_source_and_is_named_in_score_help_and_the_readme():
+    from churnscore.config import PRESET_DIR, preset_names
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    help_text = " ".join(CliRunner().invoke(main, ["score", "--help"]).output.split())
+    for name in preset_names():
+        assert f"| `{name}` |" in readme, name
+        assert name in help_text, name
+    new = ["freshdesk", "posthog", "qualtrics", "recurly", "segment_tracks", "stripe_payments", "surveymonkey"]
+    for name in new:
+        assert "# Source:" in (PRESET_DIR / f"{name}.yaml").read_text(), name
