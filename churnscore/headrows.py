@@ -15,6 +15,7 @@ import zoneinfo
 from pathlib import Path
 
 from .config import InputSpec
+from .read_json import JSON_ENDINGS
 
 HEAD_BYTES = 65536
 SEPARATORS = (",", ";", "\t", "|")
@@ -59,7 +60,7 @@ def _surveymonkey_subheader(header: list[str], second: list[str]) -> bool:
 def file_spec(path: Path, spec: InputSpec) -> InputSpec:
     """``spec`` for reading this file: the encoding a BOM names (unless the config sets one), and the rows
     after the header to skip with the zone they state (unless the config sets inputs.<name>.timezone)."""
-    if path.name.endswith(".parquet") or spec.skip_rows:
+    if path.name.endswith(".parquet") or path.name.lower().endswith(JSON_ENDINGS) or spec.skip_rows:
         return spec
     head = _head(path)
     changes: dict = {}

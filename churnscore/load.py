@@ -34,6 +34,7 @@ from .contract import EXPORTS, FALSE_WORDS, FILE_ENDINGS, TRUE_WORDS, Export
 from .errors import InputDataError
 from .filetype import check_regular
 from .headrows import file_spec
+from .read_json import LINE_COLUMN, is_json, json_batches
 from .memory import trim_heap
 from .values import parse_formatted, parse_numbers, parse_times
 
@@ -212,7 +213,7 @@ def _folder_files(folder: Path, name: str) -> list[Path]:
         check_regular(p, f"a file of the {name} export", folder_ok=True)  # a subfolder is passed over
     files = [p for p in named if p.is_file()]
     if not files:
-        raise InputDataError(f"{folder}: folder for '{name}' has no .csv, .csv.gz or .parquet file.",
+        raise InputDataError(f"{folder}: folder for '{name}' has no .csv, .csv.gz, .parquet or JSON file.",
                              file=str(folder))
     return files
 
@@ -1447,6 +1448,8 @@ def _batches(path: Path, export: Export, spec: InputSpec, typed: bool, spans: bo
                     raise
                 raise InputDataError(f"{path}: cannot read as Parquet ({exc}).", file=str(path)) from None
         return mapped, parquet()
+    if is_json(path):  # JSON lines or an array, nested fields as dotted names (read_json.py)
+        return json_batches(path, export, spec, _map_columns)
     spec = file_spec(path, spec)
     spans = spans or bool(spec.skip_rows)  # rows to skip are counted by record: follow the quotes
     plan = _csv_plan(path, export, spec)
@@ -1605,7 +1608,7 @@ def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec, prefetc
     label = str(path)
     rows.files.append(label)
     file = len(rows.files) - 1
-    csv = not path.name.endswith(".parquet")  # Parquet has no lines: its rows are numbered 2, 3, ...
+    csv = not path.name.endswith(".parquet") and not is_json(path)  # Parquet has no lines: rows 2, 3, ...
     spec = file_spec(path, spec)
     typed, spans, block = True, False, STREAM_BLOCK
     while True:
@@ -1619,6 +1622,8 @@ def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec, prefetc
                 n = table.num_rows
                 # one line a record (1 = header), moved on by the lines that quoted values span, if any
                 lines = np.arange(read + 2, read + n + 2) + spec.skip_lines
+                if LINE_COLUMN in table.column_names:  # JSON: each record's own line
+                    lines = table.column(LINE_COLUMN).to_numpy()
                 breaks = text_breaks(table) if csv else None
                 if shift:
                     lines += shift

@@ -75,8 +75,10 @@ def parse_times(text: pd.Series, timezone: str | None = None) -> pd.Series:
     number = s.str.fullmatch(r"\d{9,14}(?:\.\d+)?", na=False)
     if number.any():
         value = pd.to_numeric(s[number], errors="coerce")
-        seconds = value.where(value < 1e11, value / 1000.0)
-        parts.append(pd.to_datetime(seconds, unit="s", utc=True, errors="coerce"))
+        millis = value >= 1e11  # each in its own unit: ms / 1000 as a float is off by a microsecond
+        for unit, part in (("s", value[~millis]), ("ms", value[millis])):
+            if len(part):
+                parts.append(pd.to_datetime(part, unit=unit, utc=True, errors="coerce"))
     rest = text.notna() & ~number & (s != "")
     offset = s.str.contains(_OFFSET, regex=True, na=False) & rest
     if offset.any():

@@ -98,6 +98,22 @@ def test_freshdesk_tickets_become_tickets_with_statuses_priorities_and_ratings_m
     assert rejects_of(result) == [(FRESHDESK, 5, "account_id", "no account mapping for 'sam@gmail.com'")]
 
 
+def test_mixpanel_raw_export_json_lines_become_usage_with_nested_fields(tmp_path):
+    result = loaded(tmp_path, "mixpanel_raw", "usage", "export.jsonl", usage=False)
+    jane = "jane@acme.com"
+    assert_rows(result, "usage", [
+        {"account_id": "A001", "timestamp": "2026-09-09 09:10", "user_id": jane, "event": "login", "_line": 1},
+        {"account_id": "A001", "timestamp": "2026-09-11 09:30", "user_id": jane, "event": "report_created",
+         "duration_seconds": 45.0, "_line": 2},
+        {"account_id": "A001", "timestamp": "2026-10-30 08:15", "user_id": jane, "event": "login", "_line": 4},
+        {"account_id": "A002", "timestamp": "2026-10-31 10:00", "user_id": "bob@bolt.io", "event": "login",
+         "_line": 5},
+        {"account_id": "A003", "timestamp": "2026-08-01 12:00", "user_id": "carl@corex.com", "event": "login",
+         "_line": 6}])
+    assert rejects_of(result) == [("export.jsonl", 7, "timestamp", "unparseable datetime in timestamp"),
+                                  ("export.jsonl", 8, "account_id", "no account mapping for 'x@unknown.org'")]
+
+
 def score(tmp_path: Path, preset: str, export: str, fixture: str, usage: bool = True) -> tuple[list, list[str]]:
     """``score`` on a folder holding the fixture: the ranked (account, flags) and the summary's read lines."""
     (tmp_path / "in").mkdir()
@@ -180,6 +196,8 @@ USAGE_RANKED = [["A002", "auto_renew_off, renewal_soon_and_unhealthy, low_key_fe
     ("segment_tracks", "usage", "tracks.csv", False, "read usage              5 rows (1 rejected)", USAGE_RANKED),
     ("posthog", "usage", "posthog_events.csv", False,
      "read usage              5 rows (1 rejected; 1 with no account mapping)", USAGE_RANKED),
+    ("mixpanel_raw", "usage", "export.jsonl", False,
+     "read usage              7 rows (2 rejected; 1 with no account mapping)", USAGE_RANKED),
     ("qualtrics", "nps", "qualtrics_responses.csv", True, "read nps                3 rows (1 rejected)",
      [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "nps_detractor"], ["A003", ""]]),
     ("freshdesk", "tickets", FRESHDESK, True, "read tickets            4 rows (1 rejected; 1 with no account mapping)",
