@@ -114,6 +114,19 @@ def test_mixpanel_raw_export_json_lines_become_usage_with_nested_fields(tmp_path
                                   ("export.jsonl", 8, "account_id", "no account mapping for 'x@unknown.org'")]
 
 
+TYPEFORM = "responses-Ab12Cd-2026-10-31.csv"
+
+
+def test_typeform_responses_become_nps_and_a_partial_response_is_a_reject(tmp_path):
+    result = loaded(tmp_path, "typeform", "nps", TYPEFORM)
+    assert_rows(result, "nps", [
+        {"account_id": "A001", "responded_at": "2026-10-20 21:02:11", "score": 4.0, "user_id": "jane@acme.com",
+         "_line": 2},
+        {"account_id": "A002", "responded_at": "2026-10-01 16:00:00", "score": 9.0, "user_id": "bob@bolt.io",
+         "_line": 3}])
+    assert rejects_of(result) == [(TYPEFORM, 4, "responded_at", "missing responded_at")]
+
+
 def score(tmp_path: Path, preset: str, export: str, fixture: str, usage: bool = True) -> tuple[list, list[str]]:
     """``score`` on a folder holding the fixture: the ranked (account, flags) and the summary's read lines."""
     (tmp_path / "in").mkdir()
@@ -202,6 +215,8 @@ USAGE_RANKED = [["A002", "auto_renew_off, renewal_soon_and_unhealthy, low_key_fe
      [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "nps_detractor"], ["A003", ""]]),
     ("freshdesk", "tickets", FRESHDESK, True, "read tickets            4 rows (1 rejected; 1 with no account mapping)",
      [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "unresolved_tickets"], ["A003", ""]]),
+    ("typeform", "nps", TYPEFORM, True, "read nps                3 rows (1 rejected)",
+     [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "nps_detractor"], ["A003", ""]]),
     ("recurly", "payments", "invoices_summary.csv", True, "read payments           5 rows",
      [["A002", "overdue, auto_renew_off, renewal_soon_and_unhealthy, late_payer"], ["A001", ""], ["A003", ""]]),
     ("surveymonkey", "nps", "surveymonkey_responses.csv", True, "read nps                3 rows (1 rejected)",
