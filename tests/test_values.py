@@ -150,3 +150,23 @@ def test_a_date_format_reads_times_in_the_zone_given():
     got = parse_formatted(pd.Series(["10/20/2026 02:02:48 PM", "03/08/2026 02:30:00 AM", "soon"]),
                           "%m/%d/%Y %I:%M:%S %p", "America/New_York")
     assert [None if pd.isna(t) else str(t) for t in got] == ["2026-10-20 18:02:48+00:00", None, None]  # 2:30 skipped
+
+
+STRIPE_EU = (  # Stripe's invoices export re-saved by a spreadsheet in a German locale (semicolons, TRUE)
+    "id;Amount Due;Billing;Closed;Currency;Customer;Date (UTC);Due Date (UTC);Number;Paid;Subscription;Subtotal;"
+    "Total Discount Amount;Applied Coupons;Tax;Tax Percent;Total;Amount Paid;Status\n"
+    'in_1;"104,40";charge_automatically;TRUE;eur;cus_A1;2025-02-27 9:56;;A-1;TRUE;sub_1;"104,40";"0,00";;"0,00";;'
+    '"104,40";"104,40";paid\n'
+    'in_2;"1.234,56";send_invoice;FALSE;eur;cus_B2;2025-03-01 10:00;;B-1;FALSE;sub_2;"1.234,56";"0,00";;"0,00";;'
+    '"1.234,56";"0,00";open\n')
+
+
+def test_the_stripe_preset_reads_an_export_resaved_in_an_eu_locale(tmp_path):
+    write_text(tmp_path / "account_map.csv", "source,key,account_id\nstripe,cus_A1,A001\nstripe,cus_B2,A002\n")
+    write_text(tmp_path / "payments.csv", STRIPE_EU)
+    write_text(tmp_path / "usage.csv", USAGE_OK)
+    loaded = load_all(config({"presets": ["stripe"]}, tmp_path), tmp_path)
+    assert rows(loaded, "payments", ["payment_id", "account_id", "due_date", "amount", "status"]) == [
+        ("in_1", "A001", "2025-02-27 00:00:00", 104.4, "paid"),
+        ("in_2", "A002", "2025-03-01 00:00:00", 1234.56, "open")]
+    assert len(loaded.rejects) == 0
