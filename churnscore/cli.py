@@ -124,9 +124,10 @@ as_of_option = click.option(
 
 preset_option = click.option(
     "--preset", "presets", multiple=True, metavar="NAME",
-    help="Vendor preset (repeatable): read an export as the tool writes it: stripe (payments), zendesk "
-         "(tickets), delighted (nps), mixpanel (usage). Adds to the config's presets; the config's own "
-         "mappings win. See the README's 'Vendor presets'.")
+    help="Vendor preset (repeatable): read an export as the tool writes it: stripe, stripe_payments, recurly "
+         "(payments), zendesk, freshdesk (tickets), delighted, qualtrics, surveymonkey, typeform (nps), "
+         "mixpanel, mixpanel_raw, segment_tracks, posthog (usage). Adds to the config's presets; the config's "
+         "own mappings win. See the README's 'Vendor presets'.")
 engine_option = click.option(
     "--engine", type=click.Choice(["pandas", "dask"]), default="pandas", show_default=True,
     help="Where loading and the per-account features run: in this process (pandas), or on a Dask cluster "
@@ -740,7 +741,8 @@ def sample_data(n_accounts: int, months: int, seed: int, usage_rows: int | None,
 @main.command(epilog=EXIT_CODES)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--preset", "presets", multiple=True, metavar="NAME",
-              help="List this vendor preset in the config (repeatable): stripe, zendesk, delighted, mixpanel.")
+              help="List this vendor preset in the config (repeatable): one of configs/presets/ (stripe, "
+                   "zendesk, freshdesk, qualtrics, segment_tracks ...; see the README's 'Vendor presets').")
 @click.option("--force", is_flag=True, help="Overwrite an existing DIRECTORY/churnscore.yaml.")
 @handle_errors
 def init(directory: Path, presets: tuple[str, ...], force: bool) -> None:

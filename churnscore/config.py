@@ -39,6 +39,10 @@ class InputSpec:
     account_source: str | None = None  # account_map source whose keys this export's account_id holds; None: ids
     snapshot_date: datetime.date | None = None  # accounts only: the day the export describes; None: the latest day
     max_field_bytes: int = FIELD_MAX_BYTES  # limits.field_bytes: a longer value makes its row a reject
+    decimal: str | None = None  # "," or "."; None: detected per column where unambiguous (see values.py)
+    timezone: str | None = None  # IANA zone of times written without an offset; None: UTC
+    skip_rows: int = 0  # not a config key: extra header rows found in a file (Qualtrics), set by headrows.py
+    skip_lines: int = 0  # the lines those rows span, so that line numbers stay the file's
 
 
 @dataclass(frozen=True)
@@ -287,9 +291,9 @@ def _inputs(raw: Any) -> dict[str, InputSpec]:
     for name in EXPORTS:
         spec = _mapping(d.get(name), f"inputs.{name}")
         path = f"inputs.{name}"
-        _check_keys(spec, ["path", "columns", "values", "date_format", "sep", "encoding", "account_source"]
-                    + (["snapshot_date"] if name == "accounts" else []), path)
-        for key in ("path", "date_format", "sep", "encoding", "account_source"):
+        _check_keys(spec, ["path", "columns", "values", "date_format", "sep", "encoding", "account_source",
+                           "decimal", "timezone"] + (["snapshot_date"] if name == "accounts" else []), path)
+        for key in ("path", "date_format", "sep", "encoding", "account_source", "decimal", "timezone"):
             if spec.get(key) is not None and not isinstance(spec[key], str):
                 raise ConfigError(f"config: '{path}.{key}' must be a string, got {shown(spec[key])}.")
         columns = _mapping(spec.get("columns"), f"{path}.columns")
@@ -308,8 +312,29 @@ def _inputs(raw: Any) -> dict[str, InputSpec]:
             encoding=spec.get("encoding"),
             account_source=spec.get("account_source"),
             snapshot_date=_day(spec.get("snapshot_date"), f"{path}.snapshot_date"),
+            decimal=_decimal(spec.get("decimal"), f"{path}.decimal"),
+            timezone=_timezone(spec.get("timezone"), f"{path}.timezone"),
         )
     return out
+
+
+def _decimal(value: str | None, path: str) -> str | None:
+    if value is not None and value not in (",", "."):
+        raise ConfigError(f"config: '{path}' must be \",\" or \".\", got {value!r}.")
+    return value
+
+
+def _timezone(value: str | None, path: str) -> str | None:
+    """An IANA zone name (Europe/Berlin), checked at start; UTC and Z are UTC."""
+    if value is None:
+        return None
+    import zoneinfo
+    try:
+        zoneinfo.ZoneInfo("UTC" if value.upper() == "Z" else value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"config: '{path}' is not a time zone: {value!r}; use an IANA name such as "
+                          "Europe/Berlin or America/New_York.") from None
+    return "UTC" if value.upper() == "Z" else value
 
 
 def _day(value: Any, path: str) -> datetime.date | None:

@@ -33,7 +33,10 @@ from .config import Config, InputSpec
 from .contract import EXPORTS, FALSE_WORDS, FILE_ENDINGS, TRUE_WORDS, Export
 from .errors import InputDataError
 from .filetype import check_regular
+from .headrows import file_spec
+from .read_json import LINE_COLUMN, is_json, json_batches
 from .memory import trim_heap
+from .values import parse_formatted, parse_numbers, parse_times
 
 REJECT_COLUMNS = ["file", "line", "column", "value", "reason"]
 
@@ -210,7 +213,7 @@ def _folder_files(folder: Path, name: str) -> list[Path]:
         check_regular(p, f"a file of the {name} export", folder_ok=True)  # a subfolder is passed over
     files = [p for p in named if p.is_file()]
     if not files:
-        raise InputDataError(f"{folder}: folder for '{name}' has no .csv, .csv.gz or .parquet file.",
+        raise InputDataError(f"{folder}: folder for '{name}' has no .csv, .csv.gz, .parquet or JSON file.",
                              file=str(folder))
     return files
 
@@ -386,7 +389,8 @@ class _CsvPlan:
             if len(cols) > 1:
                 types[source] = pa.string()
             elif (typed and col.kind in TYPED and not spec.values.get(col.name)
-                  and not (spec.date_format and col.kind in ("datetime", "date"))):
+                  and not ((spec.date_format or spec.timezone) and col.kind in ("datetime", "date"))
+                  and not (spec.decimal == "," and col.kind in ("float", "int"))):
                 types[source] = TYPED[col.kind]
             else:
                 types[source] = TEXT_DICT if col.kind == "string" and not col.distinct else pa.string()
@@ -399,7 +403,7 @@ def _csv_plan(path: Path, export: Export, spec: InputSpec) -> _CsvPlan:
     text = _decode(head, path, spec, export.name, complete)
     header, sep = _header_and_sep(text, path, spec)
     mapped = _map_columns(export, spec, header, path, sep)
-    header_only = complete and sum(1 for line in text.splitlines() if line.strip()) <= 1
+    header_only = complete and sum(1 for line in text.splitlines() if line.strip()) <= 1 + spec.skip_lines
     return _CsvPlan(sep, mapped, header_only)
 
 
@@ -446,6 +450,7 @@ def _conversion_error(exc: pa.ArrowInvalid) -> bool:
 def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, dict[str, str], _Ragged]:
     """The whole file: mapped columns (dates and numbers typed where every value converts), the mapping,
     and the rows with the wrong number of fields (numbered by record: see _Ragged.rejects)."""
+    spec = file_spec(path, spec)
     plan = _csv_plan(path, export, spec)
     ragged = _Ragged(plan.sep)
     types = plan.types(export, spec, typed=False)
@@ -453,10 +458,11 @@ def _read_csv(path: Path, export: Export, spec: InputSpec) -> tuple[pa.Table, di
         return pa.table({s: pa.array([], pa.string()) for s in types}), plan.mapped, ragged
     # A first read uses both cores; only when it met rows with the wrong number of fields is the file
     # read again single-threaded, where pyarrow numbers them (1 = header).
-    typed, threads, spans, block = True, True, False, STREAM_BLOCK
+    typed, threads, spans, block = True, True, bool(spec.skip_rows), STREAM_BLOCK
     while True:
         parse, convert = _csv_options(plan, plan.types(export, spec, typed), ragged, spans)
-        read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=block, use_threads=threads)
+        read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=block, use_threads=threads,
+                                 skip_rows_after_names=spec.skip_rows)
         ragged.rows.clear()
         try:
             table = pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
@@ -492,7 +498,8 @@ def _csv_batches(path: Path, export: Export, spec: InputSpec, plan: _CsvPlan, ty
     and load 0.4-1.9 s faster in alternated runs)."""
     ragged = _Ragged(plan.sep)
     parse, convert = _csv_options(plan, plan.types(export, spec, typed), ragged, spans)
-    read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=block or STREAM_BLOCK, use_threads=False)
+    read = pacsv.ReadOptions(encoding=spec.encoding or "utf8", block_size=block or STREAM_BLOCK, use_threads=False,
+                             skip_rows_after_names=spec.skip_rows)
     try:
         reader = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     except StopIteration:  # pragma: no cover - pyarrow raises this on a file with a header only
@@ -590,7 +597,8 @@ def _utc_ns(parsed: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return parsed.where(~outside).dt.tz_localize(None).astype("datetime64[ns]"), outside
 
 
-def _parse_datetime(arr: pa.ChunkedArray, fmt: str | None) -> tuple[pd.Series, np.ndarray]:
+def _parse_datetime(arr: pa.ChunkedArray, fmt: str | None, timezone: str | None = None,
+                    ) -> tuple[pd.Series, np.ndarray]:
     """To tz-naive UTC datetime64[ns], and the mask of values out of its range; unparseable and
     out-of-range values become NaT (the caller rejects them)."""
     if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
@@ -606,7 +614,7 @@ def _parse_datetime(arr: pa.ChunkedArray, fmt: str | None) -> tuple[pd.Series, n
         seconds = pd.to_numeric(pd.Series(arr.to_pandas(), dtype="object"), errors="coerce")
         seconds = seconds.where(seconds.abs() < 1e11)  # beyond year 5000: not seconds, a reject
         return _utc_ns(pd.to_datetime(seconds, unit="s", utc=True))
-    if fmt is None:
+    if fmt is None and not timezone:
         for target in (pa.timestamp("ns", tz="UTC"), pa.timestamp("ns")):
             try:
                 out = pc.cast(arr, target).to_pandas()
@@ -616,20 +624,23 @@ def _parse_datetime(arr: pa.ChunkedArray, fmt: str | None) -> tuple[pd.Series, n
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 continue
     s = arr.to_pandas()
-    if fmt is None:
-        parsed = pd.to_datetime(s, format="ISO8601", utc=True, errors="coerce")
+    if fmt is None:  # ISO 8601 as people write it, epoch times, times in the export's zone (values.py)
+        parsed = parse_times(s, timezone)
     else:
-        parsed = pd.to_datetime(s, format=fmt, utc=True, errors="coerce")
+        parsed = parse_formatted(s, fmt, timezone)
     return _utc_ns(parsed)
 
 
-def _parse_float(arr: pa.ChunkedArray) -> pd.Series:
+def _parse_float(arr: pa.ChunkedArray, decimal: str | None = None) -> tuple[pd.Series, np.ndarray]:
+    """float64, and the mask of values whose separator is ambiguous (see values.parse_numbers)."""
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
-        return pc.cast(arr, pa.float64()).to_pandas()
+        return pc.cast(arr, pa.float64()).to_pandas(), np.zeros(len(arr), bool)
     try:
-        return pc.cast(arr, pa.float64()).to_pandas()
+        if decimal != ",":
+            return pc.cast(arr, pa.float64()).to_pandas(), np.zeros(len(arr), bool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pd.to_numeric(arr.to_pandas(), errors="coerce").astype("float64")
+        pass
+    return parse_numbers(arr.to_pandas(), decimal)
 
 
 def _parse_bool(text: pd.Series) -> pd.Series:
@@ -834,7 +845,8 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
             text = arr.to_pandas()
             shown = text
         if col.kind in ("datetime", "date"):
-            parsed, outside = _parse_datetime(arr, spec.date_format)
+            parsed, outside = _parse_datetime(arr, spec.date_format,
+                                              spec.timezone if col.kind == "datetime" else None)
             problems.add(present & outside, col.name, shown,
                          f"{col.kind} out of range in {col.name} (supported: {DATE_RANGE})")
             problems.add(present & parsed.isna().to_numpy(), col.name, shown,
@@ -847,8 +859,10 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
                          f"{col.name} is not true/false")
             out[col.name] = parsed
             continue
-        parsed = _parse_float(arr)
+        parsed, ambiguous = _parse_float(arr, spec.decimal)
         values = parsed.to_numpy()
+        problems.add(present & ambiguous, col.name, shown, f"{col.name} has an ambiguous separator (1,234: 1234 "
+                     f"or 1.234?); set inputs.{export.name}.decimal in the config")
         problems.add(present & np.isnan(values), col.name, shown, f"{col.name} is not a number")
         problems.add(present & np.isinf(values), col.name, shown, f"{col.name} is not a finite number")
         with np.errstate(invalid="ignore"):
@@ -1435,6 +1449,10 @@ def _batches(path: Path, export: Export, spec: InputSpec, typed: bool, spans: bo
                     raise
                 raise InputDataError(f"{path}: cannot read as Parquet ({exc}).", file=str(path)) from None
         return mapped, parquet()
+    if is_json(path):  # JSON lines or an array, nested fields as dotted names (read_json.py)
+        return json_batches(path, export, spec, _map_columns)
+    spec = file_spec(path, spec)
+    spans = spans or bool(spec.skip_rows)  # rows to skip are counted by record: follow the quotes
     plan = _csv_plan(path, export, spec)
     if plan.header_only:
         return plan.mapped, iter(())
@@ -1591,7 +1609,8 @@ def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec, prefetc
     label = str(path)
     rows.files.append(label)
     file = len(rows.files) - 1
-    csv = not path.name.endswith(".parquet")  # Parquet has no lines: its rows are numbered 2, 3, ...
+    csv = not path.name.endswith(".parquet") and not is_json(path)  # Parquet has no lines: rows 2, 3, ...
+    spec = file_spec(path, spec)
     typed, spans, block = True, False, STREAM_BLOCK
     while True:
         rejects: list[pd.DataFrame] = []
@@ -1603,7 +1622,9 @@ def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec, prefetc
             for table in (batches if taken is not None else read_ahead(batches)):
                 n = table.num_rows
                 # one line a record (1 = header), moved on by the lines that quoted values span, if any
-                lines = np.arange(read + 2, read + n + 2)
+                lines = np.arange(read + 2, read + n + 2) + spec.skip_lines
+                if LINE_COLUMN in table.column_names:  # JSON: each record's own line
+                    lines = table.column(LINE_COLUMN).to_numpy()
                 breaks = text_breaks(table) if csv else None
                 if shift:
                     lines += shift
@@ -1653,7 +1674,7 @@ def _read_into(rows: _Rows, path: Path, export: Export, spec: InputSpec, prefetc
         per_record[kept - 2] = breaks
         line_of = np.arange(2, read + 2) + breaks_before(per_record)
     ragged = ragged_rows.rejects(path, line_of)
-    lines = kept if line_of is None else line_of[kept - 2]
+    lines = (kept if line_of is None else line_of[kept - 2]) + spec.skip_lines
     frame, rejects = parse_table(table, mapped, export, spec, label, lines)
     del table
     rows.add(frame, file)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from conftest import write_text
 
 from churnscore.cli import main
-from churnscore.config import load_config
+from churnscore.config import load_config, preset_names
 from churnscore.stages import Stages, rounded
 from churnscore.terminal import StageLine, clear_progress, stage_line, top_table
 
@@ -109,8 +109,8 @@ def test_init_refuses_to_overwrite_a_config(tmp_path):
 def test_init_with_an_unknown_preset_names_the_choices(tmp_path):
     code, _, err = run("init", str(tmp_path), "--preset", "zendsk")
     assert code == 1
-    assert err == ("churnscore: error: config: unknown preset 'zendsk'. Did you mean 'zendesk'? Presets: delighted, "
-                   "mixpanel, stripe, zendesk.\n")
+    assert err == ("churnscore: error: config: unknown preset 'zendsk'. Did you mean 'zendesk'? Presets: "
+                   f"{', '.join(preset_names())}.\n")
     assert not (tmp_path / "churnscore.yaml").exists()
 
 

@@ -43,7 +43,7 @@ def assert_rows(loaded, name: str, rows: list[dict]) -> None:
 
 
 def test_the_four_presets_ship():
-    assert preset_names() == ["delighted", "mixpanel", "stripe", "zendesk"]
+    assert {"delighted", "mixpanel", "stripe", "zendesk"} <= set(preset_names())  # more in test_vendor_presets
 
 
 def test_stripe_invoices_become_payments(tmp_path):
@@ -126,8 +126,8 @@ def test_presets_from_the_command_line_add_to_the_configs_in_order(tmp_path):
 
 
 @pytest.mark.parametrize("raw,message", [
-    ({"presets": ["strpe"]}, "config: unknown preset 'strpe'. Did you mean 'stripe'? Presets: delighted, mixpanel, "
-                             "stripe, zendesk."),
+    ({"presets": ["strpe"]}, "config: unknown preset 'strpe'. Did you mean 'stripe'? Presets: "
+                             f"{', '.join(preset_names())}."),
     ({"presets": "stripe"}, "config: 'presets' must be a list of preset names, got 'stripe'."),
     ({"inputs": {"payments": {"account_source": 3}}}, "config: 'inputs.payments.account_source' must be a string, "
                                                        "got 3."),
