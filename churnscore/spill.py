@@ -29,15 +29,16 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from .contract import Export
-from .errors import ChurnscoreError
 from .load import assemble, date_digest, empty_frame, fill_counts, narrow_lines, two_dates
 from .parallel import in_parallel
+from .write import write_failed
 
 SPILL_BYTES = 1 << 28  # usage files larger than this in all (on disk) are spilled; smaller ones stay in memory
 # (256 MB, ~4.5 M CSV rows: at 10 M rows spilling took the same time as memory and 0.2 GB less at the peak)
 PART_ROWS = 2_000_000  # rows per part aimed at (the parts are fixed before the rows are counted: see parts_for)
 
 
+ROOM = "free space or point TMPDIR at a disk with room (about 44 bytes per usage row)"  # the fix, when full
 PREFIX = "churnscore-spill-"  # then <process id>@<host>-: a folder whose process is gone is a killed run's
 
 
@@ -92,7 +93,10 @@ class UsageSpill:
         self.parts = parts
         self.books = books
         remove_leftovers()
-        self.folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}@{_host()}-"))
+        try:
+            self.folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}@{_host()}-"))
+        except OSError as exc:
+            raise write_failed(Path(tempfile.gettempdir()), exc, ROOM) from None
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.folder), True)
         self._writers: dict[tuple[int, int], ipc.RecordBatchStreamWriter] = {}
         self._sinks: dict[tuple[int, int], pa.OSFile] = {}
@@ -117,8 +121,7 @@ class UsageSpill:
         try:
             self._add(cols, file)
         except OSError as exc:  # a full disk: say where, and what to do
-            raise ChurnscoreError(f"{self.folder}: cannot write the usage export's parts there ({exc}); free "
-                                  "space or point TMPDIR at a disk with room (about 44 bytes per usage row).") from None
+            raise write_failed(self.folder, exc, ROOM) from None
 
     def _add(self, cols: dict[str, np.ndarray], file: int) -> None:
         codes = cols["account_id"]
@@ -186,7 +189,10 @@ class UsageSpill:
     def finish(self, dedupe) -> list[pd.DataFrame]:  # noqa: ANN001 - load._dedupe
         """The duplicate search, part by part; keeps which rows each part drops and each account's digest.
         Returns the duplicate rejects of every part."""
-        self.close_writers()
+        try:
+            self.close_writers()  # their last rows are written now
+        except OSError as exc:
+            raise write_failed(self.folder, exc, ROOM) from None
         self._dtypes = {name: book.dtype() for name, book in self.books.items()}
         self.books = dict.fromkeys(self.books)  # the codebooks' lookup tables are not needed any more
         self._dtypes["_file"] = pd.CategoricalDtype(pd.Index(self.files, dtype="str"))

@@ -75,8 +75,8 @@ def test_a_spill_folder_that_cannot_be_written_stops_with_what_to_do(monkeypatch
 
     monkeypatch.setattr(spill_mod.UsageSpill, "_add", full_disk)
     monkeypatch.setattr(spill_mod.tempfile, "tempdir", str(tmp_path))
-    with pytest.raises(ChurnscoreError, match="cannot write the usage export's parts there .*No space left on "
-                                               "device.*point TMPDIR at a disk with room"):
+    with pytest.raises(ChurnscoreError, match=r"churnscore-spill-[^ ]*: no space left on device; free space or "
+                                               r"point TMPDIR at a disk with room \(about 44 bytes per usage row\)\.$"):
         run(monkeypatch, inputs, None, spill=True)
     wait_for_removals()
     assert not list(tmp_path.glob("churnscore-spill-*"))  # removed on the way out
