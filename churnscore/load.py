@@ -987,10 +987,11 @@ def _candidates(frame: pd.DataFrame, subset: list[str]) -> np.ndarray:
 
 
 def _dedupe(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Exact duplicate rows and repeated keys go to rejects; the first occurrence is kept.
+    """Exact duplicate rows and repeated keys go to rejects; of exact duplicates the first occurrence is kept.
 
     Rows are compared across all files of the export (a folder is one export); each reject names its own
-    file and line, and the first occurrence's line (and its file, when that is another one).
+    file and line, and the first occurrence's line (and its file, when that is another one). A key whose rows
+    differ keeps none of them: which came first is only file order, and a run must not depend on it.
     """
     cols = [c for c in frame.columns if c not in ("_line", "_file")]
     subset = [export.key] if export.key else cols
@@ -1002,24 +1003,61 @@ def _dedupe(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.DataF
     dup.loc[cand.index] = cand.duplicated(subset=subset, keep="first").to_numpy()
     if not dup.any():
         return frame, pd.DataFrame(columns=REJECT_COLUMNS)
-    rows = frame.loc[dup]
     involved = cand.loc[cand.duplicated(subset=subset, keep=False)]
+    clash = pd.Series(False, index=frame.index)
+    said = pd.Series("", index=frame.index, dtype=object)
+    if export.key:
+        clash, said = _conflicts(involved, export.key, cols, frame.index)
+    drop = dup | clash
+    rows = frame.loc[drop]
     grouped = involved.groupby(subset, dropna=False, sort=False)
     first_line = grouped["_line"].transform("first").loc[rows.index].astype("int64").astype(str)
     first_file = grouped["_file"].transform("first").loc[rows.index].astype(str)
     where = "line " + first_line
     where = where.where(first_file == rows["_file"], where + " of " + first_file)
     if export.key:
-        exact = involved.duplicated(subset=cols, keep=False).loc[rows.index].to_numpy()
-        reason = pd.Series(np.where(exact, "duplicate row", f"duplicate {export.key}"), index=rows.index)
-        reason = reason + " (first at " + where + ")"
+        reason = ("duplicate row (first at " + where + ")").where(~clash.loc[rows.index], said.loc[rows.index])
         column, value = export.key, rows[export.key].to_numpy()
     else:
         reason = "duplicate row (same as " + where + ")"
         column, value = "", ""
     rejects = pd.DataFrame({"file": rows["_file"].to_numpy(), "line": rows["_line"].to_numpy().astype("int64"), "column": column,
                             "value": value, "reason": reason.to_numpy()})
-    return _keep_rows(frame, ~dup.to_numpy()), rejects
+    if export.name == "accounts" and clash.any():  # the customer is excluded as rejected (see take_rejected_ids)
+        rejects[REJECTED_ID] = np.where(clash.loc[rows.index].to_numpy(), rows[export.key].astype("str").to_numpy(),
+                                        None)
+    return _keep_rows(frame, ~drop.to_numpy()), rejects
+
+
+LISTED_VERSIONS = 5  # where a conflicting key's versions are, named in its rejects' reason
+
+
+def _conflicts(involved: pd.DataFrame, key: str, cols: list[str], index: pd.Index) -> tuple[pd.Series, pd.Series]:
+    """The rows (of ``index``) whose key has rows that differ, and the reason each is rejected for: which
+    version would be kept is only file order, so none is. ``involved``: the rows whose key repeats."""
+    versions = involved.drop_duplicates(subset=cols)  # each version's first occurrence, in file order
+    versions = versions.loc[versions.duplicated(subset=[key], keep=False)]
+    clash = pd.Series(False, index=index)
+    said = pd.Series("", index=index, dtype=object)
+    if not len(versions):
+        return clash, said
+    keys = versions[key].astype("str")
+    mine = involved[key].astype("str")
+    hit = mine.isin(pd.unique(keys))
+    clash.loc[hit.index[hit.to_numpy()]] = True
+    text = {}
+    for value, group in versions.groupby(keys.to_numpy(), sort=False):
+        files = group["_file"].astype("str").to_numpy()
+        lines = group["_line"].to_numpy().astype("int64")
+        if len(set(files)) == 1:
+            places = [str(n) for n in lines[:LISTED_VERSIONS]]
+            listed = "lines " + ", ".join(places)
+        else:
+            listed = ", ".join(f"line {n} of {f}" for f, n in zip(files[:LISTED_VERSIONS], lines[:LISTED_VERSIONS]))
+        more = f", {len(group) - LISTED_VERSIONS} more" if len(group) > LISTED_VERSIONS else ""
+        text[value] = f"{key} {value} has {len(group)} different rows ({listed}{more}); none kept"
+    said.loc[mine.index[hit.to_numpy()]] = mine[hit].map(text).to_numpy()
+    return clash, said
 
 
 def _keep_rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:

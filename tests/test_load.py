@@ -304,7 +304,7 @@ def test_contract_term_months_must_be_a_positive_whole_number(tmp_path):
                    (str(path), 5, "contract_term_months", "yearly", "contract_term_months is not a number"))
 
 
-def test_duplicate_ticket_id_and_duplicate_row_are_rejected_keeping_the_first(tmp_path):
+def test_duplicate_row_keeps_the_first_and_a_conflicting_ticket_id_keeps_none(tmp_path):
     write_text(tmp_path / "usage.csv", USAGE_OK)
     path = write_text(tmp_path / "tickets.csv", "ticket_id,account_id,created_at,priority\n"
                       "t1,A1,2024-03-01,high\n"
@@ -313,9 +313,10 @@ def test_duplicate_ticket_id_and_duplicate_row_are_rejected_keeping_the_first(tm
                       "t2,A2,2024-03-05,low\n")
     loaded = load(tmp_path)
     assert loaded.frame("tickets")[["ticket_id", "account_id", "_line"]].to_dict("records") == [
-        {"ticket_id": "t1", "account_id": "A1", "_line": 2}, {"ticket_id": "t2", "account_id": "A1", "_line": 4}]
+        {"ticket_id": "t1", "account_id": "A1", "_line": 2}]
     assert_rejects(loaded, (str(path), 3, "ticket_id", "t1", "duplicate row (first at line 2)"),
-                   (str(path), 5, "ticket_id", "t2", "duplicate ticket_id (first at line 4)"))
+                   (str(path), 4, "ticket_id", "t2", "ticket_id t2 has 2 different rows (lines 4, 5); none kept"),
+                   (str(path), 5, "ticket_id", "t2", "ticket_id t2 has 2 different rows (lines 4, 5); none kept"))
 
 
 def test_no_rejects_is_an_empty_frame_with_the_reject_columns(tmp_path):
