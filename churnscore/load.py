@@ -93,6 +93,40 @@ class Loaded:
     unknown_rows: dict[str, int] = field(default_factory=dict)  # rows for ids not in accounts, per export
     ids_seen: pd.Index | None = None  # every account id in any export (set by universe.account_universe)
     spilled: dict = field(default_factory=dict)  # export -> spill.UsageSpill; frames then hold its digest
+    # rejects on disk (a spilled export's: rejectstore.RejectStore), each with the row of ``rejects`` it goes
+    # before: the rejects in order are rejects[:at], its rows, rejects[at:] ...
+    rejects_on_disk: list = field(default_factory=list)
+
+    @property
+    def reject_count(self) -> int:
+        """Every reject, in memory or on disk."""
+        return len(self.rejects) + sum(store.count for _, store in self.rejects_on_disk)
+
+    def rejected_by_file(self) -> dict[str, int]:
+        """Rejects per input file (as text), in memory or on disk."""
+        counts = self.rejects["file"].astype("str").value_counts().to_dict()
+        for _, store in self.rejects_on_disk:
+            for name, n in store.per_file.items():
+                counts[name] = counts.get(name, 0) + n
+        return counts
+
+    def reject_frames(self) -> Iterator[pd.DataFrame]:
+        """Every reject in order, a piece at a time (the rows on disk a batch at a time)."""
+        start = 0
+        for at, store in self.rejects_on_disk:
+            if at > start:
+                yield self.rejects.iloc[start:at]
+            start = at
+            yield from store.frames()
+        if start < len(self.rejects) or not self.rejects_on_disk:
+            yield self.rejects.iloc[start:]
+
+    def all_rejects(self) -> pd.DataFrame:
+        """Every reject as one frame (for a small run and for tests: reject_frames keeps memory small)."""
+        if not self.rejects_on_disk:
+            return self.rejects
+        frames = [f for f in self.reject_frames() if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REJECT_COLUMNS)
 
     def frame(self, name: str) -> pd.DataFrame:
         """The typed frame of an export, or an empty one with the contract's columns when it was absent."""
@@ -961,6 +995,39 @@ def _value_codes(values: pd.Series) -> np.ndarray:
     return text_hash(values.astype("str")).view(np.int64)
 
 
+_SECOND = np.uint64(0xC2B2AE3D27D4EB4F)  # the second row hash's multiplier (row_hashes)
+_NAT = np.iinfo(np.int64).min
+
+
+def _batch_codes(batch: pa.RecordBatch, name: str, kind: str) -> np.ndarray:
+    """A spilled column's values as 64-bit integers, equal for equal values (missing equal to missing, a
+    column the file lacks all missing): text as codes (-1 missing), times as nanoseconds, numbers as bits."""
+    if name not in batch.schema.names:
+        return np.full(batch.num_rows, -1 if kind == "string" else _NAT if kind in ("datetime", "date")
+                       else np.float64(np.nan).view(np.int64), dtype=np.int64)
+    arr = batch.column(name)
+    if pa.types.is_timestamp(arr.type):
+        return pc.fill_null(arr.cast(pa.int64()), _NAT).to_numpy().astype(np.int64)
+    if pa.types.is_floating(arr.type):
+        v = pc.fill_null(arr.cast(pa.float64()), np.nan).to_numpy() + 0.0  # -0.0 -> 0.0
+        return np.where(np.isnan(v), np.nan, v).view(np.int64)  # one NaN for all
+    return pc.fill_null(arr.cast(pa.int64()), -1).to_numpy().astype(np.int64)
+
+
+def row_hashes(batch: pa.RecordBatch, columns: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit hashes of each row of a spilled batch over ``columns`` (name, kind), for the
+    duplicate search of a spilled export (spill.UsageSpill.finish): equal rows, equal hashes."""
+    h1 = np.zeros(batch.num_rows, dtype=np.uint64)
+    h2 = np.full(batch.num_rows, _MISSING_HASH, dtype=np.uint64)
+    for name, kind in columns:
+        codes = _batch_codes(batch, name, kind).view(np.uint64)
+        h1 ^= codes
+        h1 *= _GOLDEN
+        h2 ^= codes
+        h2 *= _SECOND
+    return _mix(h1), _mix(h2)
+
+
 def _candidates(frame: pd.DataFrame, subset: list[str]) -> np.ndarray:
     """Rows that may repeat an earlier one on ``subset``: all true duplicates, and rarely a row whose
     64-bit hash collides. One categorical key: its codes counted; otherwise a hash per row, sorted."""
@@ -1347,6 +1414,7 @@ class _Rows:
 
             self.spill = UsageSpill(export, spill_parts, self.books)
             self.spill.files = self.files
+            self.spill.start_rejects()
 
     def add(self, frame: pd.DataFrame, file: int) -> None:
         cols: dict[str, object] = {}
@@ -1731,18 +1799,25 @@ def read_export(config: Config, name: str, files: list[Path], spill_parts: int =
             stats.columns = mapped
             stats.rows_read += read
             stats.file_rows[str(path)] = read
-            rejects.append(rej)
+            if rows.spill is not None:
+                rows.spill.add_rejects(rej)
+            else:
+                rejects.append(rej)
     except BaseException:
         if rows.spill is not None:
             rows.spill.close()
+            rows.spill.rejects.close()
         raise
     problem = export.no_rows_problem(str(files[0])) if stats.rows_read == 0 else None
     if problem is not None:
         if rows.spill is not None:
             rows.spill.close()
+            rows.spill.rejects.close()
         raise InputDataError(problem, file=str(files[0]), line=2)
-    if rows.spill is not None:  # on disk by account: the duplicate search part by part; here the digest
-        extra = [file_sorted(rows.spill.finish(_dedupe), {f: i for i, f in enumerate(rows.files)})]
+    if rows.spill is not None:  # on disk by account: the duplicate search part by part, the rejects on disk
+        rows.spill.finish()
+        rows.spill.rejects.finish()
+        extra = []
         frame = rows.spill.digest_frame(export.date_column)
     else:
         frame = rows.frame()
@@ -1752,7 +1827,7 @@ def read_export(config: Config, name: str, files: list[Path], spill_parts: int =
     all_rejects = pd.concat([r for r in rejects + extra if len(r)], ignore_index=True) \
         if any(len(r) for r in rejects + extra) else pd.DataFrame(columns=REJECT_COLUMNS)
     all_rejects = take_rejected_ids(all_rejects, stats)
-    stats.rows_rejected = len(all_rejects)
+    stats.rows_rejected = len(all_rejects) + (rows.spill.rejects.count if rows.spill is not None else 0)
     if rows.spill is not None:
         return frame, all_rejects, stats, rows.spill
     for col in export.columns:  # absent optional columns: present as all-missing, typed
@@ -1781,6 +1856,7 @@ def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool
     stats: dict[str, FileStats] = {}
     missing: list[str] = []
     spilled: dict = {}
+    on_disk: list = []  # (where in the rejects, rejectstore.RejectStore)
     accounts = _Codebook()  # one set of account codes for every export (see _Codebook.dtype)
     found = {name: find_files(config, name, base) for name in EXPORTS}
     for name, export in EXPORTS.items():
@@ -1803,6 +1879,7 @@ def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool
             if parts:
                 frame, rej, st, spilled[name] = read_export(config, name, files, parts, {"account_id": accounts},
                                                             prefetch, on_rows)
+                on_disk.append((sum(len(r) for r in rejects) + len(rej), spilled[name].rejects))
             else:
                 frame, rej, st = read_export(config, name, files, shared={"account_id": accounts},
                                              prefetch=prefetch, on_rows=on_rows)
@@ -1819,7 +1896,7 @@ def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool
         spill.share("account_id", accounts.dtype())
     rejects.extend(map_accounts(config, base, frames, stats))  # vendor keys -> account ids (account_map.csv)
     all_rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
-    return Loaded(frames, all_rejects, stats, missing, spilled=spilled)
+    return Loaded(frames, all_rejects, stats, missing, spilled=spilled, rejects_on_disk=on_disk)
 
 
 def parts_to_spill(config: Config, name: str, files: list[Path]) -> int:

@@ -290,8 +290,8 @@ def write_temp(path: str | Path, write: Callable[[IO[bytes]], None], *, digest: 
 
 def write_failed(path: str | Path, exc: OSError, fix: str = "free space or write elsewhere") -> FileSystemError:
     """The one-line error for a write the file system refused part-way: the file, what it said, the fix."""
-    code = exc.errno if exc.errno is not None else next(  # pyarrow's file errors carry the code in the text
-        (c for c, text in ((errno.ENOSPC, "No space left"), (errno.EDQUOT, "quota exceeded")) if text in str(exc)), None)
+    said_as = ((errno.ENOSPC, "No space left"), (errno.EDQUOT, "quota exceeded"))  # pyarrow's errors: in the text
+    code = exc.errno if exc.errno is not None else next((c for c, text in said_as if text in str(exc)), None)
     said = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}.get(code)
     if said:
         return FileSystemError(f"{path}: {said}; {fix}.")
@@ -372,6 +372,25 @@ def table_writer(frame: pd.DataFrame, fmt: str = "csv") -> Callable[[IO[bytes]],
     if fmt == "json":
         return lambda fh: fh.writelines(json_chunks(frame))
     return lambda fh: frame.to_parquet(fh, index=False)
+
+
+def csv_pieces_writer(pieces: Callable[[], Iterable[pd.DataFrame]]) -> Callable[[IO[bytes]], None]:
+    """What writes frames with the same columns one after the other as one CSV file (one header, formula-safe),
+    the bytes table_writer gives for them as one frame; a piece at a time (the rejects on disk)."""
+    def write(fh: IO[bytes]) -> None:
+        header = True
+        for frame in pieces():
+            chunks = csv_chunks(frame)
+            if chunks is None:
+                chunks = iter([neutralise(frame).to_csv(index=False, header=header, lineterminator="\n")
+                               .encode("utf-8")])
+            elif not header:
+                next(chunks)  # the header line
+            for chunk in chunks:
+                fh.write(chunk)
+            header = False
+
+    return write
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path:
