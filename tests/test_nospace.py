@@ -94,3 +94,21 @@ def test_spilled_parts_on_a_full_disk_name_the_folder(monkeypatch, tmp_path: Pat
     assert str(err.value) == (f"{spill.folder}: no space left on device; free space or point TMPDIR at a disk with "
                               "room (about 44 bytes per usage row).")
     spill.close()
+
+
+def test_spilled_rejects_on_a_full_disk_name_their_folder(monkeypatch, tmp_path: Path) -> None:
+    from churnscore.contract import EXPORTS
+    from churnscore.rejectstore import RejectStore
+
+    monkeypatch.setattr(spill_mod.tempfile, "tempdir", str(tmp_path))
+    spill = spill_mod.UsageSpill(EXPORTS["usage"], 2, {})
+    store = spill.start_rejects()
+    monkeypatch.setattr(RejectStore, "add", full)
+    with pytest.raises(FileSystemError) as err:
+        spill.add_rejects(pd.DataFrame({"file": ["u.csv"], "line": [2], "column": [""], "value": [""],
+                                        "reason": ["duplicate row (same as line 1)"]}))
+    assert str(err.value) == (f"{store.folder}: no space left on device; free space or point TMPDIR at a disk "
+                              "with room (about 44 bytes per usage row).")
+    spill.close()
+    store.close()
+    assert not store.folder.exists()
