@@ -1061,6 +1061,8 @@ def _dedupe(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.DataF
     differ keeps none of them: which came first is only file order, and a run must not depend on it.
     """
     cols = [c for c in frame.columns if c not in ("_line", "_file")]
+    if not export.key:
+        return _dedupe_rows(frame, cols)
     subset = [export.key] if export.key else cols
     candidates = _candidates(frame, subset)  # cheap; only these rows are compared exactly
     if not candidates.any():
@@ -1094,6 +1096,61 @@ def _dedupe(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.DataF
         rejects[REJECTED_ID] = np.where(clash.loc[rows.index].to_numpy(), rows[export.key].astype("str").to_numpy(),
                                         None)
     return _keep_rows(frame, ~drop.to_numpy()), rejects
+
+
+def _dedupe_rows(frame: pd.DataFrame, cols: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """_dedupe for an export without a key: of rows equal on ``cols`` the first is kept. The rows that may
+    repeat (_candidates) are looked up, a block at a time in order, in a hash table of two 64-bit hashes
+    per distinct row, and the reasons are a categorical of one text per row repeated: memory follows the
+    distinct rows, not the duplicates (5 M copies of one row took 3 GB compared as frames)."""
+    candidates = np.flatnonzero(_candidates(frame, cols))
+    if not len(candidates):
+        return frame, pd.DataFrame(columns=REJECT_COLUMNS)
+    seen, check = KeyTable(), _Grown("uint64")
+    firsts = _Grown("int64")  # the row of each distinct row's first occurrence
+    dup_rows, dup_codes = [], []
+    for start in range(0, len(candidates), CANDIDATE_STEP):
+        at = candidates[start:start + CANDIDATE_STEP]
+        piece = frame.iloc[at]
+        h1 = np.zeros(len(at), dtype=np.uint64)
+        h2 = np.full(len(at), _MISSING_HASH, dtype=np.uint64)
+        for name in cols:
+            v = _value_codes(piece[name]).view(np.uint64)
+            h1 ^= v
+            h1 *= _GOLDEN
+            h2 ^= v
+            h2 *= _SECOND
+        h1, h2 = _mix(h1), _mix(h2)
+        codes, new = seen.codes(h1)
+        check.extend(h2[new])
+        firsts.extend(at[new])
+        dup = np.ones(len(at), bool)
+        dup[new] = False
+        dup &= check.values[codes] == h2  # a row whose first hash alone matches is kept, never dropped
+        dup_rows.append(at[dup])
+        dup_codes.append(codes[dup])
+    rows, codes = np.concatenate(dup_rows), np.concatenate(dup_codes)
+    if not len(rows):
+        return frame, pd.DataFrame(columns=REJECT_COLUMNS)
+    files = frame["_file"].cat.codes.to_numpy() if isinstance(frame["_file"].dtype, pd.CategoricalDtype) else \
+        pd.factorize(frame["_file"])[0]
+    names = frame["_file"].cat.categories if isinstance(frame["_file"].dtype, pd.CategoricalDtype) else \
+        pd.factorize(frame["_file"])[1]
+    lines = frame["_line"].to_numpy()
+    first = firsts.values[codes]
+    other = files[first] != files[rows]
+    # one reason text per (first occurrence, in another file or not), made once
+    keys, inverse = np.unique(first.astype(np.int64) * 2 + other, return_inverse=True)
+    texts = [f"duplicate row (same as line {int(lines[k // 2])}" + (f" of {names[files[k // 2]]})" if k % 2 else ")")
+             for k in keys.tolist()]
+    reasons = pd.Categorical(texts)
+    reason = pd.Categorical.from_codes(reasons.codes[inverse.ravel()], categories=reasons.categories)
+    rejects = pd.DataFrame({"file": frame["_file"].iloc[rows].astype("str").reset_index(drop=True),
+                            "line": lines[rows].astype("int64"), "column": "", "value": "",
+                            "reason": pd.Series(reason).astype("str")})
+    keep = np.ones(len(frame), bool)
+    keep[rows] = False
+    return _keep_rows(frame, keep), rejects
 
 
 LISTED_VERSIONS = 5  # where a conflicting key's versions are, named in its rejects' reason
