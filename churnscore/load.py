@@ -915,6 +915,7 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 HASH_STEP = 1 << 20  # text values hashed at a time: the temporaries stay small
 CANDIDATE_STEP = 1 << 22  # rows hashed at a time by _candidates
+DEDUPE_STEP = 1 << 18  # candidate rows looked up at a time by _dedupe_rows (the table grows for each block)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -1109,13 +1110,12 @@ def _dedupe_rows(frame: pd.DataFrame, cols: list[str]) -> tuple[pd.DataFrame, pd
     seen, check = KeyTable(), _Grown("uint64")
     firsts = _Grown("int64")  # the row of each distinct row's first occurrence
     dup_rows, dup_codes = [], []
-    for start in range(0, len(candidates), CANDIDATE_STEP):
-        at = candidates[start:start + CANDIDATE_STEP]
-        piece = frame.iloc[at]
+    for start in range(0, len(candidates), DEDUPE_STEP):
+        at = candidates[start:start + DEDUPE_STEP]
         h1 = np.zeros(len(at), dtype=np.uint64)
         h2 = np.full(len(at), _MISSING_HASH, dtype=np.uint64)
-        for name in cols:
-            v = _value_codes(piece[name]).view(np.uint64)
+        for name in cols:  # column by column, a block at a time: the temporaries stay small
+            v = _value_codes(frame[name].iloc[at]).view(np.uint64)
             h1 ^= v
             h1 *= _GOLDEN
             h2 ^= v
