@@ -1132,25 +1132,29 @@ def _dedupe_rows(frame: pd.DataFrame, cols: list[str]) -> tuple[pd.DataFrame, pd
     rows, codes = np.concatenate(dup_rows), np.concatenate(dup_codes)
     if not len(rows):
         return frame, pd.DataFrame(columns=REJECT_COLUMNS)
-    files = frame["_file"].cat.codes.to_numpy() if isinstance(frame["_file"].dtype, pd.CategoricalDtype) else \
-        pd.factorize(frame["_file"])[0]
-    names = frame["_file"].cat.categories if isinstance(frame["_file"].dtype, pd.CategoricalDtype) else \
-        pd.factorize(frame["_file"])[1]
+    files, names = pd.factorize(frame["_file"].astype("str"), sort=False) if not isinstance(
+        frame["_file"].dtype, pd.CategoricalDtype) else (frame["_file"].cat.codes.to_numpy(),
+                                                        frame["_file"].cat.categories)
     lines = frame["_line"].to_numpy()
     first = firsts.values[codes]
     other = files[first] != files[rows]
-    # one reason text per (first occurrence, in another file or not), made once
-    keys, inverse = np.unique(first.astype(np.int64) * 2 + other, return_inverse=True)
+    # one reason text per (first occurrence, in another file or not), made once; the columns are built as
+    # Arrow dictionaries cast to text (no Python string per row)
+    inverse, keys = pd.factorize(first.astype(np.int64) * 2 + other, sort=False)
     texts = [f"duplicate row (same as line {int(lines[k // 2])}" + (f" of {names[files[k // 2]]})" if k % 2 else ")")
              for k in keys.tolist()]
-    reasons = pd.Categorical(texts)
-    reason = pd.Categorical.from_codes(reasons.codes[inverse.ravel()], categories=reasons.categories)
-    rejects = pd.DataFrame({"file": frame["_file"].iloc[rows].astype("str").reset_index(drop=True),
+    rejects = pd.DataFrame({"file": _text_of(files[rows], [str(n) for n in names]),
                             "line": lines[rows].astype("int64"), "column": "", "value": "",
-                            "reason": pd.Series(reason).astype("str")})
+                            "reason": _text_of(inverse, texts)})
     keep = np.ones(len(frame), bool)
     keep[rows] = False
     return _keep_rows(frame, keep), rejects
+
+
+def _text_of(codes: np.ndarray, texts: list[str]) -> pd.Series:
+    """The text of each code, as a text column (``texts[code]``) built in Arrow."""
+    arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(texts, pa.string()))
+    return pd.Series(pd.array(arr.cast(pa.string()), dtype="str"))
 
 
 LISTED_VERSIONS = 5  # where a conflicting key's versions are, named in its rejects' reason
