@@ -248,7 +248,7 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
     from .terminal import stage_line, top_table, wants_colour
     from .universe import nothing_left
     from .outset import SetWriter, check_inputs, check_not_inside, finish_switch, input_paths, plan_outputs
-    from .write import format_for, remove_stale_temps, table_writer, write_table
+    from .write import atomic_write, csv_pieces_writer, format_for, remove_stale_temps, table_writer, write_table
 
     started = datetime.now(timezone.utc)
     _check_engine(engine, scheduler)
@@ -291,7 +291,7 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
             emit(event, line, level="warning", message=line, **result.model_checks.to_dict())
         problem = reject_problem(result, config, strict)
         if problem is not None or not len(result.ranked):  # keep the last good set of outputs; show why, beside it
-            rejects = write_table(result.loaded.rejects, outputs.failed["rejects"], "csv")
+            rejects = atomic_write(outputs.failed["rejects"], csv_pieces_writer(result.loaded.reject_frames))
             if problem is not None:
                 raise RejectLimitError(f"{problem} See {rejects}; the previous ranked list was left as it was.")
             # nobody to score (a wrong --as-of, a broken export): under cron, an empty list would replace it
@@ -310,7 +310,7 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
         files = outputs.set_files()
         writer = SetWriter(outputs)
         writer.add("ranked", table_writer(result.ranked.head(top) if top else result.ranked, fmt))
-        writer.add("rejects", table_writer(result.loaded.rejects, "csv"))
+        writer.add("rejects", csv_pieces_writer(result.loaded.reject_frames))  # those on disk a batch at a time
         writer.add("excluded", table_writer(result.excluded, "csv"))
         if html is not None:
             data = html.encode("utf-8")
@@ -334,7 +334,7 @@ def reject_problem(result: Any, config: Config, strict: bool) -> str | None:
     """Why the rejects make this run fail (--strict, or above rejects.max_reject_rate), or None."""
     from .load import reject_limit_problem
 
-    n = len(result.loaded.rejects)
+    n = result.loaded.reject_count
     if strict and n:
         return f"{n:,} input rows rejected and --strict is set."
     problem = reject_limit_problem(result.loaded.stats, config.rejects.max_reject_rate)

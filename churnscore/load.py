@@ -96,6 +96,40 @@ class Loaded:
     unknown_rows: dict[str, int] = field(default_factory=dict)  # rows for ids not in accounts, per export
     ids_seen: pd.Index | None = None  # every account id in any export (set by universe.account_universe)
     spilled: dict = field(default_factory=dict)  # export -> spill.UsageSpill; frames then hold its digest
+    # rejects on disk (a spilled export's: rejectstore.RejectStore), each with the row of ``rejects`` it goes
+    # before: the rejects in order are rejects[:at], its rows, rejects[at:] ...
+    rejects_on_disk: list = field(default_factory=list)
+
+    @property
+    def reject_count(self) -> int:
+        """Every reject, in memory or on disk."""
+        return len(self.rejects) + sum(store.count for _, store in self.rejects_on_disk)
+
+    def rejected_by_file(self) -> dict[str, int]:
+        """Rejects per input file (as text), in memory or on disk."""
+        counts = self.rejects["file"].astype("str").value_counts().to_dict()
+        for _, store in self.rejects_on_disk:
+            for name, n in store.per_file.items():
+                counts[name] = counts.get(name, 0) + n
+        return counts
+
+    def reject_frames(self) -> Iterator[pd.DataFrame]:
+        """Every reject in order, a piece at a time (the rows on disk a batch at a time)."""
+        start = 0
+        for at, store in self.rejects_on_disk:
+            if at > start:
+                yield self.rejects.iloc[start:at]
+            start = at
+            yield from store.frames()
+        if start < len(self.rejects) or not self.rejects_on_disk:
+            yield self.rejects.iloc[start:]
+
+    def all_rejects(self) -> pd.DataFrame:
+        """Every reject as one frame (for a small run and for tests: reject_frames keeps memory small)."""
+        if not self.rejects_on_disk:
+            return self.rejects
+        frames = [f for f in self.reject_frames() if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REJECT_COLUMNS)
 
     def frame(self, name: str) -> pd.DataFrame:
         """The typed frame of an export, or an empty one with the contract's columns when it was absent."""
@@ -896,6 +930,7 @@ def parse_table(table: pa.Table, mapped: dict[str, str], export: Export, spec: I
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 HASH_STEP = 1 << 20  # text values hashed at a time: the temporaries stay small
 CANDIDATE_STEP = 1 << 22  # rows hashed at a time by _candidates
+DEDUPE_STEP = 1 << 18  # candidate rows looked up at a time by _dedupe_rows (the table grows for each block)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -976,6 +1011,39 @@ def _value_codes(values: pd.Series) -> np.ndarray:
     return text_hash(values.astype("str")).view(np.int64)
 
 
+_SECOND = np.uint64(0xC2B2AE3D27D4EB4F)  # the second row hash's multiplier (row_hashes)
+_NAT = np.iinfo(np.int64).min
+
+
+def _batch_codes(batch: pa.RecordBatch, name: str, kind: str) -> np.ndarray:
+    """A spilled column's values as 64-bit integers, equal for equal values (missing equal to missing, a
+    column the file lacks all missing): text as codes (-1 missing), times as nanoseconds, numbers as bits."""
+    if name not in batch.schema.names:
+        return np.full(batch.num_rows, -1 if kind == "string" else _NAT if kind in ("datetime", "date")
+                       else np.float64(np.nan).view(np.int64), dtype=np.int64)
+    arr = batch.column(name)
+    if pa.types.is_timestamp(arr.type):
+        return pc.fill_null(arr.cast(pa.int64()), _NAT).to_numpy().astype(np.int64)
+    if pa.types.is_floating(arr.type):
+        v = pc.fill_null(arr.cast(pa.float64()), np.nan).to_numpy() + 0.0  # -0.0 -> 0.0
+        return np.where(np.isnan(v), np.nan, v).view(np.int64)  # one NaN for all
+    return pc.fill_null(arr.cast(pa.int64()), -1).to_numpy().astype(np.int64)
+
+
+def row_hashes(batch: pa.RecordBatch, columns: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit hashes of each row of a spilled batch over ``columns`` (name, kind), for the
+    duplicate search of a spilled export (spill.UsageSpill.finish): equal rows, equal hashes."""
+    h1 = np.zeros(batch.num_rows, dtype=np.uint64)
+    h2 = np.full(batch.num_rows, _MISSING_HASH, dtype=np.uint64)
+    for name, kind in columns:
+        codes = _batch_codes(batch, name, kind).view(np.uint64)
+        h1 ^= codes
+        h1 *= _GOLDEN
+        h2 ^= codes
+        h2 *= _SECOND
+    return _mix(h1), _mix(h2)
+
+
 def _candidates(frame: pd.DataFrame, subset: list[str]) -> np.ndarray:
     """Rows that may repeat an earlier one on ``subset``: all true duplicates, and rarely a row whose
     64-bit hash collides. One categorical key: its codes counted; otherwise a hash per row, sorted."""
@@ -1002,12 +1070,15 @@ def _candidates(frame: pd.DataFrame, subset: list[str]) -> np.ndarray:
 
 
 def _dedupe(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Exact duplicate rows and repeated keys go to rejects; the first occurrence is kept.
+    """Exact duplicate rows and repeated keys go to rejects; of exact duplicates the first occurrence is kept.
 
     Rows are compared across all files of the export (a folder is one export); each reject names its own
-    file and line, and the first occurrence's line (and its file, when that is another one).
+    file and line, and the first occurrence's line (and its file, when that is another one). A key whose rows
+    differ keeps none of them: which came first is only file order, and a run must not depend on it.
     """
     cols = [c for c in frame.columns if c not in ("_line", "_file")]
+    if not export.key:
+        return _dedupe_rows(frame, cols)
     subset = [export.key] if export.key else cols
     candidates = _candidates(frame, subset)  # cheap; only these rows are compared exactly
     if not candidates.any():
@@ -1017,24 +1088,119 @@ def _dedupe(frame: pd.DataFrame, export: Export) -> tuple[pd.DataFrame, pd.DataF
     dup.loc[cand.index] = cand.duplicated(subset=subset, keep="first").to_numpy()
     if not dup.any():
         return frame, pd.DataFrame(columns=REJECT_COLUMNS)
-    rows = frame.loc[dup]
     involved = cand.loc[cand.duplicated(subset=subset, keep=False)]
+    clash = pd.Series(False, index=frame.index)
+    said = pd.Series("", index=frame.index, dtype=object)
+    if export.key:
+        clash, said = _conflicts(involved, export.key, cols, frame.index)
+    drop = dup | clash
+    rows = frame.loc[drop]
     grouped = involved.groupby(subset, dropna=False, sort=False)
     first_line = grouped["_line"].transform("first").loc[rows.index].astype("int64").astype(str)
     first_file = grouped["_file"].transform("first").loc[rows.index].astype(str)
     where = "line " + first_line
     where = where.where(first_file == rows["_file"], where + " of " + first_file)
     if export.key:
-        exact = involved.duplicated(subset=cols, keep=False).loc[rows.index].to_numpy()
-        reason = pd.Series(np.where(exact, "duplicate row", f"duplicate {export.key}"), index=rows.index)
-        reason = reason + " (first at " + where + ")"
+        reason = ("duplicate row (first at " + where + ")").where(~clash.loc[rows.index], said.loc[rows.index])
         column, value = export.key, rows[export.key].to_numpy()
     else:
         reason = "duplicate row (same as " + where + ")"
         column, value = "", ""
     rejects = pd.DataFrame({"file": rows["_file"].to_numpy(), "line": rows["_line"].to_numpy().astype("int64"), "column": column,
                             "value": value, "reason": reason.to_numpy()})
-    return _keep_rows(frame, ~dup.to_numpy()), rejects
+    if export.name == "accounts" and clash.any():  # the customer is excluded as rejected (see take_rejected_ids)
+        rejects[REJECTED_ID] = np.where(clash.loc[rows.index].to_numpy(), rows[export.key].astype("str").to_numpy(),
+                                        None)
+    return _keep_rows(frame, ~drop.to_numpy()), rejects
+
+
+def _dedupe_rows(frame: pd.DataFrame, cols: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """_dedupe for an export without a key: of rows equal on ``cols`` the first is kept. The rows that may
+    repeat (_candidates) are looked up, a block at a time in order, in a hash table of two 64-bit hashes
+    per distinct row, and the reasons are a categorical of one text per row repeated: memory follows the
+    distinct rows, not the duplicates (5 M copies of one row took 3 GB compared as frames)."""
+    candidates = np.flatnonzero(_candidates(frame, cols))
+    if not len(candidates):
+        return frame, pd.DataFrame(columns=REJECT_COLUMNS)
+    seen, check = KeyTable(), _Grown("uint64")
+    firsts = _Grown("int64")  # the row of each distinct row's first occurrence
+    dup_rows, dup_codes = [], []
+    for start in range(0, len(candidates), DEDUPE_STEP):
+        at = candidates[start:start + DEDUPE_STEP]
+        h1 = np.zeros(len(at), dtype=np.uint64)
+        h2 = np.full(len(at), _MISSING_HASH, dtype=np.uint64)
+        for name in cols:  # column by column, a block at a time: the temporaries stay small
+            v = _value_codes(frame[name].iloc[at]).view(np.uint64)
+            h1 ^= v
+            h1 *= _GOLDEN
+            h2 ^= v
+            h2 *= _SECOND
+        h1, h2 = _mix(h1), _mix(h2)
+        codes, new = seen.codes(h1)
+        check.extend(h2[new])
+        firsts.extend(at[new])
+        dup = np.ones(len(at), bool)
+        dup[new] = False
+        dup &= check.values[codes] == h2  # a row whose first hash alone matches is kept, never dropped
+        dup_rows.append(at[dup])
+        dup_codes.append(codes[dup])
+    rows, codes = np.concatenate(dup_rows), np.concatenate(dup_codes)
+    if not len(rows):
+        return frame, pd.DataFrame(columns=REJECT_COLUMNS)
+    files, names = pd.factorize(frame["_file"].astype("str"), sort=False) if not isinstance(
+        frame["_file"].dtype, pd.CategoricalDtype) else (frame["_file"].cat.codes.to_numpy(),
+                                                        frame["_file"].cat.categories)
+    lines = frame["_line"].to_numpy()
+    first = firsts.values[codes]
+    other = files[first] != files[rows]
+    # one reason text per (first occurrence, in another file or not), made once; the columns are built as
+    # Arrow dictionaries cast to text (no Python string per row)
+    inverse, keys = pd.factorize(first.astype(np.int64) * 2 + other, sort=False)
+    texts = [f"duplicate row (same as line {int(lines[k // 2])}" + (f" of {names[files[k // 2]]})" if k % 2 else ")")
+             for k in keys.tolist()]
+    rejects = pd.DataFrame({"file": _text_of(files[rows], [str(n) for n in names]),
+                            "line": lines[rows].astype("int64"), "column": "", "value": "",
+                            "reason": _text_of(inverse, texts)})
+    keep = np.ones(len(frame), bool)
+    keep[rows] = False
+    return _keep_rows(frame, keep), rejects
+
+
+def _text_of(codes: np.ndarray, texts: list[str]) -> pd.Series:
+    """The text of each code, as a text column (``texts[code]``) built in Arrow."""
+    arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(texts, pa.string()))
+    return pd.Series(pd.array(arr.cast(pa.string()), dtype="str"))
+
+
+LISTED_VERSIONS = 5  # where a conflicting key's versions are, named in its rejects' reason
+
+
+def _conflicts(involved: pd.DataFrame, key: str, cols: list[str], index: pd.Index) -> tuple[pd.Series, pd.Series]:
+    """The rows (of ``index``) whose key has rows that differ, and the reason each is rejected for: which
+    version would be kept is only file order, so none is. ``involved``: the rows whose key repeats."""
+    versions = involved.drop_duplicates(subset=cols)  # each version's first occurrence, in file order
+    versions = versions.loc[versions.duplicated(subset=[key], keep=False)]
+    clash = pd.Series(False, index=index)
+    said = pd.Series("", index=index, dtype=object)
+    if not len(versions):
+        return clash, said
+    keys = versions[key].astype("str")
+    mine = involved[key].astype("str")
+    hit = mine.isin(pd.unique(keys))
+    clash.loc[hit.index[hit.to_numpy()]] = True
+    text = {}
+    for value, group in versions.groupby(keys.to_numpy(), sort=False):
+        files = group["_file"].astype("str").to_numpy()
+        lines = group["_line"].to_numpy().astype("int64")
+        if len(set(files)) == 1:
+            places = [str(n) for n in lines[:LISTED_VERSIONS]]
+            listed = "lines " + ", ".join(places)
+        else:
+            listed = ", ".join(f"line {n} of {f}" for f, n in zip(files[:LISTED_VERSIONS], lines[:LISTED_VERSIONS]))
+        more = f", {len(group) - LISTED_VERSIONS} more" if len(group) > LISTED_VERSIONS else ""
+        text[value] = f"{key} {value} has {len(group)} different rows ({listed}{more}); none kept"
+    said.loc[mine.index[hit.to_numpy()]] = mine[hit].map(text).to_numpy()
+    return clash, said
 
 
 def _keep_rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
@@ -1324,6 +1490,7 @@ class _Rows:
 
             self.spill = UsageSpill(export, spill_parts, self.books)
             self.spill.files = self.files
+            self.spill.start_rejects()
 
     def add(self, frame: pd.DataFrame, file: int) -> None:
         cols: dict[str, object] = {}
@@ -1715,18 +1882,25 @@ def read_export(config: Config, name: str, files: list[Path], spill_parts: int =
             stats.columns = mapped
             stats.rows_read += read
             stats.file_rows[str(path)] = read
-            rejects.append(rej)
+            if rows.spill is not None:
+                rows.spill.add_rejects(rej)
+            else:
+                rejects.append(rej)
     except BaseException:
         if rows.spill is not None:
             rows.spill.close()
+            rows.spill.rejects.close()
         raise
     problem = export.no_rows_problem(str(files[0])) if stats.rows_read == 0 else None
     if problem is not None:
         if rows.spill is not None:
             rows.spill.close()
+            rows.spill.rejects.close()
         raise InputDataError(problem, file=str(files[0]), line=2)
-    if rows.spill is not None:  # on disk by account: the duplicate search part by part; here the digest
-        extra = [file_sorted(rows.spill.finish(_dedupe), {f: i for i, f in enumerate(rows.files)})]
+    if rows.spill is not None:  # on disk by account: the duplicate search part by part, the rejects on disk
+        rows.spill.finish()
+        rows.spill.rejects.finish()
+        extra = []
         frame = rows.spill.digest_frame(export.date_column)
     else:
         frame = rows.frame()
@@ -1736,7 +1910,7 @@ def read_export(config: Config, name: str, files: list[Path], spill_parts: int =
     all_rejects = pd.concat([r for r in rejects + extra if len(r)], ignore_index=True) \
         if any(len(r) for r in rejects + extra) else pd.DataFrame(columns=REJECT_COLUMNS)
     all_rejects = take_rejected_ids(all_rejects, stats)
-    stats.rows_rejected = len(all_rejects)
+    stats.rows_rejected = len(all_rejects) + (rows.spill.rejects.count if rows.spill is not None else 0)
     if rows.spill is not None:
         return frame, all_rejects, stats, rows.spill
     for col in export.columns:  # absent optional columns: present as all-missing, typed
@@ -1765,6 +1939,7 @@ def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool
     stats: dict[str, FileStats] = {}
     missing: list[str] = []
     spilled: dict = {}
+    on_disk: list = []  # (where in the rejects, rejectstore.RejectStore)
     accounts = _Codebook()  # one set of account codes for every export (see _Codebook.dtype)
     found = {name: find_files(config, name, base) for name in EXPORTS}
     for name, export in EXPORTS.items():
@@ -1787,6 +1962,7 @@ def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool
             if parts:
                 frame, rej, st, spilled[name] = read_export(config, name, files, parts, {"account_id": accounts},
                                                             prefetch, on_rows)
+                on_disk.append((sum(len(r) for r in rejects) + len(rej), spilled[name].rejects))
             else:
                 frame, rej, st = read_export(config, name, files, shared={"account_id": accounts},
                                              prefetch=prefetch, on_rows=on_rows)
@@ -1803,7 +1979,7 @@ def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool
         spill.share("account_id", accounts.dtype())
     rejects.extend(map_accounts(config, base, frames, stats))  # vendor keys -> account ids (account_map.csv)
     all_rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
-    return Loaded(frames, all_rejects, stats, missing, spilled=spilled)
+    return Loaded(frames, all_rejects, stats, missing, spilled=spilled, rejects_on_disk=on_disk)
 
 
 def parts_to_spill(config: Config, name: str, files: list[Path]) -> int:

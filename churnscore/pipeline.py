@@ -46,7 +46,7 @@ class ScoreResult:
     def summary(self) -> dict[str, Any]:
         """Counts for people and machines: accounts in = scored + excluded, rows read and rejected."""
         by_reason = self.excluded["reason"].value_counts().sort_index().to_dict()
-        rejected_by_file = self.loaded.rejects["file"].astype("str").value_counts().to_dict()
+        rejected_by_file = self.loaded.rejected_by_file()
         files = {}
         for name, st in self.loaded.stats.items():
             files[name] = {"files": [str(p) for p in st.files], "rows_read": st.rows_read,
@@ -69,7 +69,7 @@ class ScoreResult:
             "at_risk": {t: int((self.ranked["risk_tier"] == t).sum()) for t in ("high", "medium", "low")},
             "revenue_at_risk": float(self.ranked["revenue_at_risk"].sum().round(2)),
             "rows_read": int(sum(st.rows_read for st in self.loaded.stats.values())),
-            "rows_rejected": int(len(self.loaded.rejects)),
+            "rows_rejected": int(self.loaded.reject_count),
             "files": files,
             "missing_exports": list(self.loaded.missing),
             **(self.checks.to_dict() if self.checks is not None else {}),

@@ -29,15 +29,18 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from .contract import Export
-from .errors import ChurnscoreError
-from .load import assemble, date_digest, empty_frame, fill_counts, narrow_lines, two_dates
+from .load import KeyTable, _Grown, assemble, date_digest, empty_frame, fill_counts, narrow_lines, two_dates
+from .load import row_hashes as _row_hashes
 from .parallel import in_parallel
+from .rejectstore import SCHEMA, RejectStore
+from .write import write_failed
 
 SPILL_BYTES = 1 << 28  # usage files larger than this in all (on disk) are spilled; smaller ones stay in memory
 # (256 MB, ~4.5 M CSV rows: at 10 M rows spilling took the same time as memory and 0.2 GB less at the peak)
 PART_ROWS = 2_000_000  # rows per part aimed at (the parts are fixed before the rows are counted: see parts_for)
 
 
+ROOM = "free space or point TMPDIR at a disk with room (about 44 bytes per usage row)"  # the fix, when full
 PREFIX = "churnscore-spill-"  # then <process id>@<host>-: a folder whose process is gone is a killed run's
 
 
@@ -92,12 +95,15 @@ class UsageSpill:
         self.parts = parts
         self.books = books
         remove_leftovers()
-        self.folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}@{_host()}-"))
+        try:
+            self.folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}@{_host()}-"))
+        except OSError as exc:
+            raise write_failed(Path(tempfile.gettempdir()), exc, ROOM) from None
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.folder), True)
         self._writers: dict[tuple[int, int], ipc.RecordBatchStreamWriter] = {}
         self._sinks: dict[tuple[int, int], pa.OSFile] = {}
         self.files: list[str] = []
-        self._dropped: list[np.ndarray] = []  # per part: the duplicates' file index * 2**32 + line
+        self.rejects: RejectStore | None = None  # the export's rejects, on disk (made by start_rejects)
         self._dtypes: dict[str, pd.CategoricalDtype] = {}
         self.digest: pd.DataFrame | None = None  # account code, min, max, size
         self.rows = 0
@@ -109,16 +115,33 @@ class UsageSpill:
 
     # ------------------------------------------------------------------ writing while reading
 
-    def _path(self, file: int, part: int) -> Path:
-        return self.folder / f"f{file}-p{part}.arrow"
+    def _path(self, file: int, part: int, kept: bool | None = None) -> Path:
+        """A part file as read (``f``), or once its duplicates are out (``k``: after finish)."""
+        kept = self.digest is not None if kept is None else kept
+        return self.folder / f"{'k' if kept else 'f'}{file}-p{part}.arrow"
+
+    def start_rejects(self) -> RejectStore:
+        """The store the export's rejects go to, in a folder of its own: it outlives the parts (the rejects
+        file is written after the features, when the parts are gone)."""
+        try:
+            folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}@{_host()}-"))
+            self.rejects = RejectStore(folder)
+        except OSError as exc:
+            raise write_failed(Path(tempfile.gettempdir()), exc, ROOM) from None
+        return self.rejects
+
+    def add_rejects(self, frame: pd.DataFrame) -> None:
+        try:
+            self.rejects.add(frame)
+        except OSError as exc:
+            raise write_failed(self.rejects.folder, exc, ROOM) from None
 
     def add(self, cols: dict[str, np.ndarray], file: int) -> None:
         """One piece of file ``file`` (load._Rows.add's compact columns), split by account."""
         try:
             self._add(cols, file)
         except OSError as exc:  # a full disk: say where, and what to do
-            raise ChurnscoreError(f"{self.folder}: cannot write the usage export's parts there ({exc}); free "
-                                  "space or point TMPDIR at a disk with room (about 44 bytes per usage row).") from None
+            raise write_failed(self.folder, exc, ROOM) from None
 
     def _add(self, cols: dict[str, np.ndarray], file: int) -> None:
         codes = cols["account_id"]
@@ -164,8 +187,8 @@ class UsageSpill:
     # ------------------------------------------------------------------ reading back
 
     def _raw_part(self, part: int, columns: list[str] | None = None) -> pd.DataFrame:
-        """Part ``part`` as read, before the duplicate search: every file's rows in file and line order
-        (only ``columns`` of them, when given: the others are mapped but never touched)."""
+        """Part ``part``: every file's rows in file and line order, without the duplicates once finish has
+        run (only ``columns`` of them, when given: the others are mapped but never touched)."""
         tables = []
         for file in range(len(self.files)):
             path = self._path(file, part)
@@ -183,31 +206,92 @@ class UsageSpill:
             pieces.append((table.num_rows, cols))
         return assemble(self.export, pieces, self._dtypes)
 
-    def finish(self, dedupe) -> list[pd.DataFrame]:  # noqa: ANN001 - load._dedupe
-        """The duplicate search, part by part; keeps which rows each part drops and each account's digest.
-        Returns the duplicate rejects of every part."""
-        self.close_writers()
+    def finish(self) -> None:
+        """The duplicate search, part by part, each part's batches in file and line order: a row seen before
+        in its part (exact duplicates share their account, so their part) goes to the rejects, the others to
+        the part's kept files. Memory follows a part's distinct rows, not its duplicates (38 M copies of one
+        row were 13.7 GB read as one frame). Keeps each account's digest."""
+        try:
+            self.close_writers()  # their last rows are written now
+        except OSError as exc:
+            raise write_failed(self.folder, exc, ROOM) from None
         self._dtypes = {name: book.dtype() for name, book in self.books.items()}
         self.books = dict.fromkeys(self.books)  # the codebooks' lookup tables are not needed any more
         self._dtypes["_file"] = pd.CategoricalDtype(pd.Index(self.files, dtype="str"))
         # two parts at a time (see in_parallel), results in part order
-        found = list(in_parallel(lambda part: self._search(part, dedupe), list(range(self.parts))))
-        self._dropped = [dropped for _, dropped, _, _ in found]
-        self.rows = sum(rows for _, _, rows, _ in found)
-        digests = [digest for _, _, rows, digest in found if rows]
+        try:
+            found = list(in_parallel(self._search, list(range(self.parts))))
+        except OSError as exc:
+            raise write_failed(self.folder, exc, ROOM) from None
+        self.rows = sum(rows for rows, _ in found)
+        digests = [digest for rows, digest in found if rows]
         self.digest = pd.concat(digests) if digests else pd.DataFrame({"min": [], "max": [], "size": []})
-        return [dups for dups, _, _, _ in found if len(dups)]
+        # the rejects in file order, then part order, then line order (as the search over whole parts gave them)
+        for file in range(len(self.files)):
+            for part in range(self.parts):
+                path = self.folder / f"r{file}-p{part}.arrow"
+                if path.exists():
+                    with pa.OSFile(str(path), "rb") as source:
+                        for batch in ipc.open_stream(source):
+                            self.add_rejects(batch.to_pandas())
+                    path.unlink()
 
-    def _search(self, part: int, dedupe) -> tuple[pd.DataFrame, np.ndarray, int, pd.DataFrame]:  # noqa: ANN001
-        """One part's duplicates (rejects), the keys of the rows they drop, its rows kept and its accounts'
-        digest."""
-        kept, dups = dedupe(self._raw_part(part), self.export)
-        dropped = np.zeros(0, dtype="int64")
-        if len(dups):
-            where = pd.Index(self.files).get_indexer(dups["file"].astype("str"))
-            dropped = where.astype("int64") * (1 << 32) + dups["line"].to_numpy(dtype="int64")
-        return dups, dropped, len(kept), date_digest(kept["account_id"].cat.codes.to_numpy(),
-                                                     kept["timestamp"].to_numpy())
+    def _search(self, part: int) -> tuple[int, pd.DataFrame]:
+        """One part's duplicate search (see finish): (rows kept, its accounts' digest)."""
+        seen = KeyTable()
+        check = _Grown("uint64")  # a second hash of each distinct row: a row whose first hash matches another's
+        first_file, first_line = _Grown("int32"), _Grown("int64")  # but not its second is kept, never dropped
+        accounts, times = [], []
+        names = [(c.name, c.kind) for c in self.export.columns]
+        for file in range(len(self.files)):
+            path = self._path(file, part, kept=False)
+            if not path.exists():
+                continue
+            label = self.files[file]
+            kept_sink = kept_writer = rej_sink = rej_writer = None
+            with pa.OSFile(str(path), "rb") as source:
+                for batch in ipc.open_stream(source):
+                    h1, h2 = _row_hashes(batch, names)
+                    codes, new = seen.codes(h1)
+                    check.extend(h2[new])
+                    first_file.extend(np.full(len(new), file, "int32"))
+                    lines = batch.column("_line").to_numpy()
+                    first_line.extend(lines[new])
+                    dup = np.ones(batch.num_rows, bool)
+                    dup[new] = False
+                    dup &= check.values[codes] == h2
+                    keep = ~dup
+                    kept = batch.filter(pa.array(keep)) if dup.any() else batch
+                    if kept.num_rows:
+                        if kept_writer is None:
+                            kept_sink = pa.OSFile(str(self._path(file, part, kept=True)), "wb")
+                            kept_writer = ipc.new_stream(kept_sink, kept.schema)
+                        kept_writer.write_batch(kept)
+                        accounts.append(kept.column("account_id").to_numpy())
+                        times.append(kept.column("timestamp").to_numpy())
+                    if dup.any():
+                        at = codes[dup]
+                        where = "line " + pd.Series(first_line.values[at]).astype("str")
+                        other = first_file.values[at] != file
+                        if other.any():
+                            where[other] = where[other] + " of " + pd.Series(
+                                np.asarray(self.files, dtype=object)[first_file.values[at][other]],
+                                index=where.index[other])
+                        reason = ("duplicate row (same as " + where + ")").to_numpy()
+                        rejects = pd.DataFrame({"file": label, "line": lines[dup].astype("int64"), "column": "",
+                                                "value": "", "reason": reason})
+                        if rej_writer is None:
+                            rej_sink = pa.OSFile(str(self.folder / f"r{file}-p{part}.arrow"), "wb")
+                            rej_writer = ipc.new_stream(rej_sink, SCHEMA)
+                        rej_writer.write_batch(pa.RecordBatch.from_pandas(rejects, schema=SCHEMA, preserve_index=False))
+            for writer, sink in ((kept_writer, kept_sink), (rej_writer, rej_sink)):
+                if writer is not None:
+                    writer.close()
+                    sink.close()
+            path.unlink()  # its kept rows are in the k file
+        rows = sum(len(a) for a in accounts)
+        digest = date_digest(np.concatenate(accounts).astype("int64"), np.concatenate(times)) if rows else None
+        return rows, digest
 
     def share(self, name: str, dtype: pd.CategoricalDtype) -> None:
         """Read column ``name`` back with ``dtype``: the categories of its codebook once other exports added
@@ -217,15 +301,7 @@ class UsageSpill:
     def part(self, part: int, columns: list[str] | None = None) -> pd.DataFrame:
         """The clean rows of one part (without its duplicates), typed as load gives them; only ``columns``
         of them when given."""
-        dropped = self._dropped[part]
-        wanted = None if columns is None else list(dict.fromkeys([*columns, *(["_file", "_line"] if len(dropped)
-                                                                               else [])]))
-        frame = self._raw_part(part, wanted)
-        if len(dropped):
-            key = frame["_file"].cat.codes.to_numpy().astype("int64") * (1 << 32) + frame["_line"].to_numpy()
-            frame = frame.loc[~np.isin(key, dropped)].reset_index(drop=True)
-            if columns is not None:
-                frame = frame[columns]
+        frame = self._raw_part(part, columns)
         if "count" in frame:
             frame["count"] = fill_counts(frame["count"])
         if "_line" in frame:

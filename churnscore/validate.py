@@ -47,6 +47,7 @@ class Validation:
     as_of: pd.Timestamp | None
     as_of_source: str
     rule_checks: RuleChecks | None = None  # the rules switched off on this data, and the events most used
+    reject_count: int | None = None  # every reject (``rejects`` holds the first of a spilled export's)
 
     @property
     def ok(self) -> bool:
@@ -71,6 +72,8 @@ def validate(config: Config, input_dir: str | Path | None = None, as_of: pd.Time
     finally:
         for spill in spills.values():
             spill.close()
+            if spill.rejects is not None:
+                spill.rejects.close()
 
 
 def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spills: dict) -> Validation:
@@ -78,6 +81,7 @@ def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spi
     frames: dict[str, pd.DataFrame] = {}
     stats: dict[str, FileStats] = {}
     rejects: list[pd.DataFrame] = []
+    unlisted = 0  # rejects on disk beyond the first (a spilled export's)
     problems: list[str] = []
     notes: list[str] = []
     for name, export in EXPORTS.items():
@@ -92,8 +96,10 @@ def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spi
                                     f"{name} is required.")
                 continue
             parts = parts_to_spill(config, name, check.files)
-            if parts:  # frame: two dates per account; the rows are in spills[name]
+            if parts:  # frame: two dates per account; the rows are in spills[name], its rejects on disk
                 frame, rej, st, spills[name] = read_export(config, name, check.files, parts)
+                rej, unlisted = spills[name].rejects.head, unlisted + spills[name].rejects.count - \
+                    len(spills[name].rejects.head)
             else:
                 frame, rej, st = read_export(config, name, check.files)
         except ChurnscoreError as exc:
@@ -162,14 +168,16 @@ def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spi
         else:
             rule_checks = _rule_checks(config, frames, spills, index, when)
     read = sum(st.rows_read for st in stats.values())
-    rate = len(all_rejects) / read if read else 0.0
+    count = len(all_rejects) + unlisted
+    rate = count / read if read else 0.0
     over = reject_limit_problem(stats, config.rejects.max_reject_rate)
     if over is not None:
         problems.append(f"{over}; 'churnscore score' would stop.")
-    elif len(all_rejects):
-        notes.append(f"{len(all_rejects):,} rows rejected ({rate:.1%}, within rejects.max_reject_rate "
+    elif count:
+        notes.append(f"{count:,} rows rejected ({rate:.1%}, within rejects.max_reject_rate "
                      f"{config.rejects.max_reject_rate:.1%}): 'churnscore score' lists them in its rejects file.")
-    return Validation([checks[n] for n in EXPORTS], all_rejects, problems, notes, when, source, rule_checks)
+    return Validation([checks[n] for n in EXPORTS], all_rejects, problems, notes, when, source, rule_checks,
+                      count)
 
 
 def _rule_checks(config: Config, frames: dict[str, pd.DataFrame], spills: dict, index: pd.Index,
@@ -230,7 +238,7 @@ def table_text(v: Validation, *, max_rejects: int = 5) -> str:
     if detail:
         lines += ["", "columns:"] + detail
     if len(v.rejects):
-        lines += ["", f"first rejects ({len(v.rejects):,} in all):"]
+        lines += ["", f"first rejects ({v.reject_count if v.reject_count is not None else len(v.rejects):,} in all):"]
         for r in v.rejects.head(max_rejects).itertuples(index=False):
             lines.append(f"  {r.file}:{r.line}: {r.reason}" + (f" ({r.column} = '{one_line(str(r.value))}')"
                                                                 if r.column and str(r.value) else ""))

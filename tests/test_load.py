@@ -304,7 +304,19 @@ def test_contract_term_months_must_be_a_positive_whole_number(tmp_path):
                    (str(path), 5, "contract_term_months", "yearly", "contract_term_months is not a number"))
 
 
-def test_duplicate_ticket_id_and_duplicate_row_are_rejected_keeping_the_first(tmp_path):
+def test_an_account_id_with_two_different_accounts_rows_keeps_neither_and_the_customer_is_rejected(tmp_path):
+    write_text(tmp_path / "usage.csv", "account_id,timestamp\nA1,2024-03-01\nA2,2024-03-01\n")
+    path = write_text(tmp_path / "accounts.csv", "account_id,mrr\nA1,10\nA2,5\nA1,12\nA2,5\n")
+    loaded = load(tmp_path)
+    assert loaded.frame("accounts")[["account_id", "mrr", "_line"]].to_dict("records") == [
+        {"account_id": "A2", "mrr": 5.0, "_line": 3}]
+    both = "account_id A1 has 2 different rows (lines 2, 4); none kept"
+    assert_rejects(loaded, (str(path), 2, "account_id", "A1", both), (str(path), 4, "account_id", "A1", both),
+                   (str(path), 5, "account_id", "A2", "duplicate row (first at line 3)"))
+    assert loaded.stats["accounts"].rejected_ids == frozenset({"A1"})  # excluded as rejected, not unknown
+
+
+def test_duplicate_row_keeps_the_first_and_a_conflicting_ticket_id_keeps_none(tmp_path):
     write_text(tmp_path / "usage.csv", USAGE_OK)
     path = write_text(tmp_path / "tickets.csv", "ticket_id,account_id,created_at,priority\n"
                       "t1,A1,2024-03-01,high\n"
@@ -313,9 +325,10 @@ def test_duplicate_ticket_id_and_duplicate_row_are_rejected_keeping_the_first(tm
                       "t2,A2,2024-03-05,low\n")
     loaded = load(tmp_path)
     assert loaded.frame("tickets")[["ticket_id", "account_id", "_line"]].to_dict("records") == [
-        {"ticket_id": "t1", "account_id": "A1", "_line": 2}, {"ticket_id": "t2", "account_id": "A1", "_line": 4}]
+        {"ticket_id": "t1", "account_id": "A1", "_line": 2}]
     assert_rejects(loaded, (str(path), 3, "ticket_id", "t1", "duplicate row (first at line 2)"),
-                   (str(path), 5, "ticket_id", "t2", "duplicate ticket_id (first at line 4)"))
+                   (str(path), 4, "ticket_id", "t2", "ticket_id t2 has 2 different rows (lines 4, 5); none kept"),
+                   (str(path), 5, "ticket_id", "t2", "ticket_id t2 has 2 different rows (lines 4, 5); none kept"))
 
 
 def test_no_rejects_is_an_empty_frame_with_the_reject_columns(tmp_path):

@@ -81,3 +81,41 @@ def test_first_session_among_logins_at_the_same_time_is_the_shortest_in_either_o
     for rows in ([a, b], [b, a]):
         table = features(["Y"], usage=rows, accounts=accounts)
         assert table.loc["Y", "first_session_seconds"] == 30.0
+
+
+def test_a_key_whose_rows_differ_keeps_none_of_them_in_any_order(tmp_path: Path) -> None:
+    """Two rows with one payment_id (or ticket_id) that differ: which one was kept was file order; now neither
+    is, both are rejects naming each other's lines, and shuffling the exports changes nothing."""
+    import re
+
+    src = tmp_path / "src"
+    write_sample(src, n_accounts=60, months=3, fmt="csv")
+    for name, column in (("payments", 3), ("tickets", 5)):  # amount, priority
+        header, first, *body = (src / f"{name}.csv").read_text().splitlines(keepends=True)
+        other = first.split(",")
+        other[column] = "1.00" if name == "payments" else ("low" if other[column] != "low" else "high")
+        (src / f"{name}.csv").write_text(header + first + "".join(body) + ",".join(other) + first)
+    pid, tid = (src / "payments.csv").read_text().splitlines()[1].split(",")[0], \
+        (src / "tickets.csv").read_text().splitlines()[1].split(",")[0]
+    ranked, _ = _score(src, tmp_path / "o")
+    rejects = pd.read_csv(tmp_path / "o" / "ranked.rejects.csv", dtype=str)
+    # each version's first line is named; the exact copy of the first row is a third reject of that key
+    n_pay = len((src / "payments.csv").read_text().splitlines())
+    n_tic = len((src / "tickets.csv").read_text().splitlines())
+    payments, tickets = (rejects.loc[rejects["column"] == c] for c in ("payment_id", "ticket_id"))
+    assert payments[["line", "value", "reason"]].values.tolist() == [
+        [str(n), pid, f"payment_id {pid} has 2 different rows (lines 2, {n_pay - 1}); none kept"]
+        for n in (2, n_pay - 1, n_pay)]
+    assert tickets[["line", "value", "reason"]].values.tolist() == [
+        [str(n), tid, f"ticket_id {tid} has 2 different rows (lines 2, {n_tic - 1}); none kept"]
+        for n in (2, n_tic - 1, n_tic)]
+
+    def unplaced(frame: pd.DataFrame) -> list[tuple[str, str]]:
+        return sorted(zip(frame["value"], frame["reason"].map(lambda r: re.sub(r"\(lines [0-9, ]+\)", "()", r))))
+
+    assert unplaced(rejects) == sorted([(pid, f"payment_id {pid} has 2 different rows (); none kept")] * 3
+                                       + [(tid, f"ticket_id {tid} has 2 different rows (); none kept")] * 3)
+    for seed in (1, 2):
+        got, _ = _score(_shuffled(src, tmp_path / f"s{seed}", seed), tmp_path / f"o{seed}")
+        assert got == ranked
+        assert unplaced(pd.read_csv(tmp_path / f"o{seed}" / "ranked.rejects.csv", dtype=str)) == unplaced(rejects)

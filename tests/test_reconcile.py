@@ -28,10 +28,12 @@ A3,Gamma,pro,300,2024-05-01,
 A4,Delta,pro,-50,2023-01-01,
 A5,Epsilon,pro,50,2023-06-01,2024-06-30
 A6,Zeta,starter,20,2023-06-01,
-A1,Alpha again,pro,100,2023-01-01,
+A1,Alpha,pro,100,2023-01-01,
 """
-# A2 churned before the as-of date; A3 signs up after it; A4's row is rejected (negative MRR), so A4 is not a
-# known account (excluded for that reason); A5 churns after the as-of date (unknown that day: scored); A6 has no data at all (scored).
+# A1's row is repeated exactly (rows that differed would keep neither: see test_order); A2 churned before
+# the as-of date; A3 signs up after it; A4's row is rejected (negative MRR), so A4 is not a known account
+# (excluded for that reason); A5 churns after the as-of date (unknown that day: scored); A6 has no data at all
+# (scored).
 USAGE = """account_id,timestamp,user_id,event,count
 A1,2024-03-20T10:00:00Z,u1,login,3
 A1,2024-03-25T10:00:00+02:00,u2,report_created,1
@@ -51,7 +53,7 @@ A3,2024-03-03,5
 """
 TICKETS = """ticket_id,account_id,created_at,resolved_at,status
 T1,A1,2024-03-01,2024-03-02,solved
-T1,A5,2024-03-05,,open
+T1,A1,2024-03-01,2024-03-02,solved
 T2,Y7,2024-03-06,,open
 """
 PAYMENTS = """payment_id,account_id,due_date,amount,status
@@ -94,12 +96,12 @@ def expected_rejects(d: Path) -> list[list[str]]:
     a, u, n, t, p = (str(d / f"{name}.csv") for name in FILES)
     return [
         [a, "5", "mrr", "'-50", "mrr below 0"],  # the rejects file is formula-safe: - gets a '
-        [a, "8", "account_id", "A1", "duplicate account_id (first at line 2)"],
+        [a, "8", "account_id", "A1", "duplicate row (first at line 2)"],
         [u, "7", "timestamp", "not-a-date", "unparseable datetime in timestamp"],
         [u, "9", "account_id", "", "missing account_id"],
         [u, "11", "", "", "duplicate row (same as line 2)"],
         [n, "3", "score", "12", "score above 10"],
-        [t, "3", "ticket_id", "T1", "duplicate ticket_id (first at line 2)"],
+        [t, "3", "ticket_id", "T1", "duplicate row (first at line 2)"],
         [p, "3", "amount", "abc", "amount is not a number"],
     ]
 
