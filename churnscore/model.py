@@ -23,11 +23,12 @@ import pyarrow.compute as pc
 
 from . import __version__
 from . import rules as rules_mod
+from . import words
 from .config import Config
 from .drift import distributions
 from .errors import ModelError
 from .limits import MAX_DEPTH, MODEL_MAX_BYTES, TooLarge, read_bounded, shown, too_deep
-from .features import CATALOGUE, FEATURE_NAMES, account_attributes, build_features, code_runs, contract_terms
+from .features import CATALOGUE, FEATURE_NAMES, MODEL_FEATURES, account_attributes, build_features, code_runs, contract_terms
 from .load import Loaded
 from .stages import Stages
 from .universe import account_universe
@@ -52,7 +53,7 @@ def model_columns(config: Config) -> list[str]:
                          "See 'churnscore features --list'.")
     flags = [f"flag_{r.name}" for r in config.rules
              if not excluded & {leaf.feature for leaf in rules_mod.leaves(r.when)}]
-    return [f for f in FEATURE_NAMES if f not in excluded] + flags
+    return [f for f in MODEL_FEATURES if f not in excluded] + flags
 
 
 def feature_config_hash(config: Config) -> str:
@@ -603,12 +604,12 @@ PHRASES: dict[str, str] = {  # {s}: "s" unless the number is 1
     "active_users_prev_30d": "{v:int} active user{s} in the 30 days before",
     "users_gone_quiet_share": "{v:pct} of last month's users inactive",
     "seat_utilisation": "{v:pct} of seats active",
-    "key_feature_adoption": "uses {v:pct} of key features",
+    "key_feature_adoption": "uses {v:pct} of the key features",
     "key_feature_events_30d": "{v:int} key-feature event{s} in 30 days",
-    "avg_session_seconds_30d": "sessions average {v:int} s",
+    "avg_session_seconds_30d": "sessions average {v:seconds}",
     "task_time_vs_norm_30d": "tasks take {v:num}x the usual time",
-    "first30_logins_per_day": "{v:num} logins/day in first 30 days",
-    "first_session_seconds": "first session {v:int} s",
+    "first30_logins_per_day": "{v:num} login{s} a day in the first 30 days",
+    "first_session_seconds": "first session {v:seconds}",
     "usage_per_active_day_30d": "{v:num} event{s} per active day in 30 days",
     "usage_per_seat_30d": "{v:num} event{s} per seat in 30 days",
     "usage_per_active_day_pctile": "usage per active day: percentile {v:int} among similar accounts",
@@ -639,7 +640,7 @@ PHRASES: dict[str, str] = {  # {s}: "s" unless the number is 1
     "failed_card_declined_90d": "{v:int} declined charge{s} in 90 days",
     "card_expiring_before_renewal": "card expires before renewal",
     "payment_method_changed_90d": "payment method changed",
-    "mrr": "MRR {v:int}/month",
+    "mrr": "MRR {v:int} a month",
     "mrr_change_pct_90d": "MRR {v:trend} in 90 days",
     "seats": "{v:int} seat{s}",
     "tenure_days": "customer for {v:int} day{s}",
@@ -650,17 +651,15 @@ PHRASES: dict[str, str] = {  # {s}: "s" unless the number is 1
 }
 
 
+_SAY = {"int": words.whole, "pct": words.percent, "seconds": words.seconds, "num": words.number,
+        "signed": lambda x: ("+" if x > 0 else "") + words.number(x),
+        "trend": lambda x: ("down " if x < 0 else "up ") + words.percent(x)}
+
+
 def _fmt(v: pd.Series, kind: str) -> pd.Series:
-    """Format a column of numbers for words (vectorised)."""
-    if kind == "int":
-        return v.round().astype("int64").map("{:,}".format)
-    if kind == "pct":
-        return (v.abs() * 100).round().astype("int64").astype(str) + "%"
-    if kind == "trend":
-        return pd.Series(np.where(v < 0, "down ", "up "), index=v.index) + _fmt(v, "pct")
-    if kind == "signed":
-        return v.map("{:+.1f}".format)
-    return v.round(1).map("{:g}".format)
+    """Format a column of numbers for words (each distinct value once), as churnscore.words says them."""
+    return pd.Series(words.each(v.to_numpy(dtype="float64"), _SAY.get(kind, words.number)).to_pylist(),
+                     index=v.index, dtype="str")
 
 
 def phrases(column: str, values: pd.Series) -> pd.Series:

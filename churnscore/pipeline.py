@@ -285,7 +285,7 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     checks = judge(config.rules, table, config.features, events)
     flags = flags_of(checks, config.rules, table)
     risk = rules_mod.rule_score(flags, checks.rules)
-    words = rules_mod.explain(flags, checks.rules, table)
+    words = rules_mod.explain(flags, checks.rules, table, {"key_features": len(config.features.key_features)})
     extra = None
     model_checks = None
     if model is not None:

@@ -449,7 +449,7 @@ def test_rule_on_an_unknown_feature_names_the_rule(tmp_path):
                                  "    when: {feature: champion_logins_30d, op: lt, value: 1}\n"
                                  "    weight: 0.2\n    reason: champion quiet\n")
     fails(d, "config: rule 'quiet_champion' uses unknown feature 'champion_logins_30d'. "
-             "See 'churnscore features --list' for the 54 features.", "--config", cfg)
+             "See 'churnscore features --list' for the 56 features.", "--config", cfg)
 
 
 def _model_for(raw: dict, path: Path) -> Path:

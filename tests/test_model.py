@@ -175,8 +175,8 @@ def test_reasons_tell_minus_zero_from_zero_and_join_only_the_places_a_row_has() 
                      index=["A", "B", "C", "D"])
     # A, B: trend contributes 1, NPS 2.5; C: trend 1 (NPS -0.5); D: -1 and -0.5, nothing above 0.05
     probability, reasons = probability_and_reasons(m, X, X, k=2)
-    assert reasons.to_dict() == {"A": "NPS 3; NPS -0.0 points vs earlier", "B": "NPS 3; NPS +0.0 points vs earlier",
-                                 "C": "NPS -0.0 points vs earlier", "D": ""}
+    assert reasons.to_dict() == {"A": "NPS 3; NPS 0 points vs earlier", "B": "NPS 3; NPS 0 points vs earlier",
+                                 "C": "NPS 0 points vs earlier", "D": ""}
     assert str(reasons.dtype) == "str"
     np.testing.assert_array_equal(probability, m.predict_proba(X))
     np.testing.assert_array_equal(probability, 1 / (1 + np.exp(-np.array([3.5, 3.5, 0.5, -1.5]))))
@@ -201,7 +201,7 @@ def test_phrases_count_in_words_and_state_a_condition_only_where_it_holds() -> N
         "1 open ticket", "2 open tickets", "0 open tickets", "no data for tickets open"]
     assert phrases("nps_silent", pd.Series([1.0, 0.0, np.nan])).tolist() == [
         "silent to NPS surveys", "nps silent = 0", "no data for nps silent"]
-    assert phrases("mrr", pd.Series([1019.9])).tolist() == ["MRR 1,020/month"]
+    assert phrases("mrr", pd.Series([1019.9])).tolist() == ["MRR 1,020 a month"]
 
 
 def test_joined_words_per_row_in_place_order() -> None:

@@ -129,7 +129,7 @@ def test_reasons_are_formatted_and_told_heaviest_first_with_the_heaviest_play():
     expected = pd.DataFrame({
         "red_flags": ["dormant, big, unhappy, usage_drop", "", "dormant, unhappy"],
         "reasons": ["no activity for 20 days; big account; NPS 5.7 (5.7), MRR 12,346; usage down 64%", "",
-                    "no activity for 17 days; NPS n/a (n/a), MRR 1,500"],
+                    "no activity for 17 days; NPS unknown (unknown), MRR 1,500"],
         "suggested_play": ["win-back email", "", "win-back email"],
     }, index=["a", "b", "c"], dtype="str")
     pd.testing.assert_frame_equal(words, expected)
@@ -149,8 +149,10 @@ def test_suggested_play_is_the_heaviest_fired_rules_and_config_order_breaks_ties
 
 @pytest.mark.parametrize("fmt,value,shown", [
     ("pct", 0.05, "5%"), ("pct", -1.234, "123%"), ("int", 2.5, "2"), ("int", 3.5, "4"), ("num", 3.04, "3"),
-    ("num", 1234.56, "1234.6"), ("abs", -7.0, "7"), ("abs", 2.25, "2.2"), ("money", 1234567.4, "1,234,567"), ("money", 0.0, "0"), ("pct", NAN, "n/a"),
-    ("int", NAN, "n/a"), ("num", NAN, "n/a"), ("money", NAN, "n/a"),
+    ("num", 1234.56, "1,234.6"), ("abs", -7.0, "7"), ("abs", 2.25, "2.2"), ("money", 1234567.4, "1,234,567"),
+    ("money", 0.0, "0"), ("pct", NAN, "unknown"), ("int", NAN, "unknown"), ("num", NAN, "unknown"),
+    ("money", NAN, "unknown"), ("days", 1.0, "1 day"), ("days", 16.0, "16 days"), ("seconds", 45.0, "45 seconds"),
+    ("seconds", 150.0, "2.5 minutes"),
 ])
 def test_reason_formats(fmt, value, shown):
     specs = rules({"when": {"feature": "mrr", "op": "missing"}, "reason": f"<{{mrr:{fmt}}}>"},
@@ -215,7 +217,8 @@ def test_unknown_placeholder_in_reason():
 
 def test_unknown_reason_format_lists_the_choices():
     with pytest.raises(ConfigError, match=re.escape(
-            "config: rule 'r0': reason format ':pc' unknown; choose one of abs, int, money, num, pct.")):
+            "config: rule 'r0': reason format ':pc' unknown; choose one of abs, days, int, money, nps, num, "
+            "of_key, pct, seconds, span.")):
         check({"when": {"feature": "mrr", "op": "present"}, "reason": "{mrr:pc}"})
 
 
@@ -234,7 +237,7 @@ def test_explain_with_an_empty_reason_a_rule_that_never_fires_and_an_account_wit
     words = explain(evaluate(specs, WORD_TABLE), specs, WORD_TABLE)
     expected = pd.DataFrame({
         "red_flags": ["plain", "small", "plain, small"],
-        "reasons": ["", "MRR 99", "; MRR 1500"],
+        "reasons": ["", "MRR 99", "; MRR 1,500"],
         "suggested_play": ["", "upsell", "upsell"],
     }, index=["a", "b", "c"], dtype="str")
     pd.testing.assert_frame_equal(words, expected)
