@@ -95,6 +95,7 @@ class RuleSpec:
     weight: float
     reason: str
     play: str = ""
+    supersedes: tuple[str, ...] = ()  # rules whose reason this one implies: not told where this one fires
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,7 @@ def _rules(raw: Any) -> tuple[RuleSpec, ...]:
         name = d.get("name")
         if name:
             path = f"rules[{i}] ({name})"
-        _check_keys(d, ["name", "when", "weight", "reason", "play"], path)
+        _check_keys(d, ["name", "when", "weight", "reason", "play", "supersedes"], path)
         for key in ("name", "when", "weight", "reason"):
             if key not in d:
                 raise ConfigError(f"config: rule '{path}' needs '{key}'.")
@@ -275,8 +276,18 @@ def _rules(raw: Any) -> tuple[RuleSpec, ...]:
         weight = _typed(d["weight"], float, f"{path}.weight", minimum=0.0)
         if weight > 1:
             raise ConfigError(f"config: '{path}.weight' must be between 0 and 1, got {weight}.")
+        supersedes = d.get("supersedes") or []
+        if not isinstance(supersedes, list) or not all(isinstance(x, str) for x in supersedes):
+            raise ConfigError(f"config: '{path}.supersedes' must be a list of rule names, got {supersedes!r}.")
         out.append(RuleSpec(str(name), _condition(d["when"], f"{path}.when"), weight,
-                            str(d["reason"]), str(d.get("play") or "")))
+                            str(d["reason"]), str(d.get("play") or ""), tuple(supersedes)))
+    names = {r.name for r in out}
+    for i, rule in enumerate(out):
+        for other in rule.supersedes:
+            if other not in names or other == rule.name:
+                raise ConfigError(f"config: 'rules[{i}] ({rule.name}).supersedes' names '{other}', "
+                                  f"{'itself' if other == rule.name else 'no rule'}; choose among "
+                                  f"{', '.join(sorted(names - {rule.name}))}.")
     return tuple(out)
 
 

@@ -224,6 +224,21 @@ def render(template: str, table: pd.DataFrame, rows: np.ndarray | None = None,
     return join(stack[0])
 
 
+def told(flags: pd.DataFrame, rules: tuple[RuleSpec, ...]) -> pd.DataFrame:
+    """The flags whose reasons are told: a flag is left out where a rule that supersedes it fired (one fact,
+    one reason: never_used says what weak_start and dormant would repeat). The score keeps every flag."""
+    out = flags.copy()
+    present = set(flags.columns)
+    for r in rules:
+        if r.name not in present:
+            continue
+        fired = flags[r.name].to_numpy(dtype=bool)
+        for other in r.supersedes:
+            if other in present and fired.any():
+                out[other] = out[other].to_numpy(dtype=bool) & ~fired
+    return out
+
+
 def _join_lists(offsets: np.ndarray, values: pa.Array, sep: str) -> pa.Array:
     """Each account's list (``values[offsets[i]:offsets[i + 1]]``) joined by ``sep``; "" for an empty list."""
     lists = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), values)
@@ -234,10 +249,12 @@ def explain(flags: pd.DataFrame, rules: tuple[RuleSpec, ...], table: pd.DataFram
             context: dict[str, Any] | None = None) -> pd.DataFrame:
     """red_flags (names), reasons (words) and suggested_play (of the heaviest flag) per account.
 
-    Heaviest flag first. Built as one list per account (Arrow list arrays joined by a kernel): a reason is
+    Heaviest flag first; a flag another fired flag supersedes is not told (see ``told``). Built as one list
+    per account (Arrow list arrays joined by a kernel): a reason is
     only rendered for the accounts its rule flagged, and nothing loops over accounts in Python.
     """
     ordered = by_weight(rules)
+    flags = told(flags, rules)
     n = len(flags)
     fired = [flags[r.name].to_numpy(dtype=bool) for r in ordered]
     counts = np.zeros(n, dtype=np.int64)

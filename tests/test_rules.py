@@ -250,3 +250,33 @@ def test_explain_of_no_accounts_is_an_empty_frame_with_the_three_columns():
     expected = pd.DataFrame({"red_flags": [], "reasons": [], "suggested_play": []},
                             index=pd.Index([], dtype="str"), dtype="str")
     pd.testing.assert_frame_equal(words, expected)
+
+
+# ----------------------------------------------------------------------------- supersedes
+
+
+def test_a_superseding_rule_tells_one_fact_once_and_the_score_keeps_every_flag():
+    specs = rules({"name": "never", "weight": 0.4, "when": {"feature": "never_active", "op": "eq", "value": 1},
+                   "reason": "never used", "play": "kick-off", "supersedes": ["weak", "dormant"]},
+                  {"name": "dormant", "weight": 0.45, "when": {"feature": "tenure_days", "op": "ge", "value": 14},
+                   "reason": "quiet", "play": "win-back", "supersedes": ["drop"]},
+                  {"name": "drop", "weight": 0.35, "when": {"feature": "tenure_days", "op": "ge", "value": 20},
+                   "reason": "usage down"},
+                  {"name": "weak", "weight": 0.3, "when": {"feature": "tenure_days", "op": "ge", "value": 0},
+                   "reason": "weak start"})
+    table = pd.DataFrame({"never_active": [1.0, 0.0, 0.0], "tenure_days": [30.0, 30.0, 5.0]}, index=["a", "b", "c"])
+    flags = evaluate(specs, table)
+    words = explain(flags, specs, table)
+    # a: never used hides dormant and weak; dormant (fired, hidden) still hides drop
+    assert words["red_flags"].tolist() == ["never", "dormant, weak", "weak"]
+    assert words["reasons"].tolist() == ["never used", "quiet; weak start", "weak start"]
+    assert words["suggested_play"].tolist() == ["kick-off", "win-back", ""]
+    assert rule_score(flags, specs).round(6).tolist() == [
+        round(100 * (1 - 0.6 * 0.55 * 0.65 * 0.7), 6), round(100 * (1 - 0.55 * 0.65 * 0.7), 6), 30.0]
+
+
+def test_supersedes_must_name_another_rule():
+    with pytest.raises(ConfigError, match=re.escape(
+            "config: 'rules[0] (r0).supersedes' names 'nope', no rule; choose among r1.")):
+        rules({"when": {"feature": "mrr", "op": "present"}, "supersedes": ["nope"]},
+              {"when": {"feature": "mrr", "op": "present"}})
