@@ -296,7 +296,8 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
         X = design_matrix(table, rules_mod.evaluate(config.rules, table), model.columns)
         if as_of >= described:  # the export's own renewal dates: the model saw none where the term is unknown
             X = as_in_training(X, table, config, loaded.frame("accounts"))
-        p, reasons = probability_and_reasons(model, X, table)
+        p, reasons = probability_and_reasons(model, X, table, flags=flags, rules=checks.rules,
+                                             context={"key_features": len(config.features.key_features)})
         model_checks = check_model(model.metadata, X, p, as_of, config.model.max_age_days)
         probability = pd.Series(p, index=table.index)
         extra = pd.DataFrame({"churn_probability": probability.round(4),
