@@ -786,11 +786,13 @@ def risk_direction(rules: Any) -> dict[str, int]:
 
 
 def input_groups(columns: list[str], rules: Any = None) -> list[str]:
-    """The group of each model input: its feature's group; a flag joins the group of its rule's first leaf
-    in one; anything else is a group of its own."""
-    first_leaf = {f"flag_{r.name}": next((leaf.feature for leaf in rules_mod.leaves(r.when)
-                                          if leaf.feature in _GROUP_OF), None) for r in (rules or ())}
-    return [_GROUP_OF.get(c) or _GROUP_OF.get(first_leaf.get(c) or "") or c for c in columns]
+    """The group of each model input: its feature's group; a flag joins the group of its rule's first leaf in
+    one (else its first leaf's own); anything else is a group of its own."""
+    first_leaf = {}
+    for r in rules or ():
+        features = [leaf.feature for leaf in rules_mod.leaves(r.when)]
+        first_leaf[f"flag_{r.name}"] = next((f for f in features if f in _GROUP_OF), features[0] if features else None)
+    return [_GROUP_OF.get(c) or _GROUP_OF.get(first_leaf.get(c) or "") or first_leaf.get(c) or c for c in columns]
 
 
 @dataclass
@@ -897,7 +899,7 @@ def _average_words(name: str, mean: float) -> str:
     if "{v:" not in template or np.isnan(mean):
         return ""
     kind = template.partition("{v:")[2].partition("}")[0]
-    return f" (average account: {_fmt(pd.Series([mean]), kind).iloc[0]})"
+    return f" (average account: {_fmt(pd.Series([mean]), 'num' if kind == 'int' else kind).iloc[0]})"
 
 
 def probability_and_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame, k: int = 3,

@@ -42,6 +42,7 @@ class ScoreResult:
     model_checks: Any = None  # drift.ModelChecks with a model: input drift, model age, calibration
     model_inputs: pd.DataFrame | None = None  # the model's inputs, as it scored them (see as_in_training)
     beyond_horizon: "BeyondHorizon | None" = None  # usage rows the default as-of date ignored as implausible
+    ranked_by: str = "risk"  # how the list was ordered: "risk" or "revenue", by the model or the rules
 
     def summary(self) -> dict[str, Any]:
         """Counts for people and machines: accounts in = scored + excluded, rows read and rejected."""
@@ -63,6 +64,7 @@ class ScoreResult:
         return {
             "as_of": self.as_of.date().isoformat(),
             "as_of_source": self.as_of_source,
+            "ranked_by": self.ranked_by,
             "accounts_in_inputs": len(seen),
             "accounts_scored": int(len(self.ranked)),
             "accounts_excluded": {str(k): int(v) for k, v in by_reason.items()},
@@ -311,7 +313,8 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
         ranked = add_previous(ranked, prior)
     return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, stage.stop(), prior, checks,
                        model_checks, X if model is not None else None,
-                       beyond if beyond is not None and beyond.rows else None)
+                       beyond if beyond is not None and beyond.rows else None,
+                       f"{rank_by or config.scoring.rank_by} ({'model' if model is not None else 'rules'})")
 
 
 def usage_events(config: Config, seen: frozenset[str], count: Callable[[], pd.Series], accounts: int, *,

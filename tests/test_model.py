@@ -187,7 +187,7 @@ def test_correlated_inputs_are_one_group_with_one_net_and_a_rule_already_told_is
     # B: NPS -1 + 0.5 < 0, payments 1.333; C: nothing above the average
     probability, reasons = probability_and_reasons(m, X, X, k=2)
     assert reasons.to_dict() == {"A": "NPS 3 (average account: 7)",
-                                 "B": "invoice 10 days overdue (average account: 3)", "C": ""}
+                                 "B": "invoice 10 days overdue (average account: 3.3)", "C": ""}
     assert str(reasons.dtype) == "str"
     np.testing.assert_allclose(probability, 1 / (1 + np.exp(-np.array([1.3, 1.8, -0.2]))))
     rules = parse_config({"rules": [{"name": "overdue", "weight": 0.3, "reason": "invoice {days_overdue:days} overdue",
