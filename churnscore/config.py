@@ -99,10 +99,22 @@ class RuleSpec:
 
 
 @dataclass(frozen=True)
+class PlaySpec:
+    """One entry of the playbook: where ``when`` holds (None: always), ``play`` (None: the play of the
+    heaviest reason told), done by ``owner`` within ``due_days`` of the as-of date."""
+    name: str
+    when: "Condition | None"
+    play: str | None
+    owner: str
+    due_days: int
+
+
+@dataclass(frozen=True)
 class Scoring:
     tier_high: float = 60.0
     tier_medium: float = 30.0
     rank_by: str = "risk"  # risk | revenue
+    revenue_at_risk_tiers: tuple[str, ...] = ("high", "medium")  # the tiers the headline's revenue counts
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,7 @@ class Output:
     path: str | None = None  # relative to the config's folder; None: DEFAULT_OUTPUT in the working directory
     format: str = "csv"  # csv | parquet | json
     top: int | None = None
+    currency: str | None = None  # shown before money amounts; None: the payments export's, if it has one
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,7 @@ class Config:
     account_map: AccountMapSpec = field(default_factory=AccountMapSpec)
     presets: tuple[str, ...] = ()  # vendor presets applied, in order (configs/presets/<name>.yaml)
     limits: Limits = field(default_factory=Limits)
+    playbook: tuple[PlaySpec, ...] = ()  # first match wins; empty: the heaviest reason's play, no owner
 
     def resolve(self, path: str | Path) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -403,7 +417,7 @@ def _with_presets(raw: dict[str, Any], extra: tuple[str, ...]) -> dict[str, Any]
 
 
 TOP_LEVEL = ["input_dir", "inputs", "windows", "features", "rules", "scoring", "output", "rejects", "model",
-             "presets", "limits"]
+             "presets", "limits", "playbook"]
 
 
 def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path | None = None,
@@ -426,18 +440,21 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
     features = replace(features, contract_terms=_contract_terms(features_raw.get("contract_terms"),
                                                                 "features.contract_terms"))
     scoring_raw = _mapping(raw.get("scoring"), "scoring")
-    _check_keys(scoring_raw, ["tiers", "rank_by"], "scoring")
+    _check_keys(scoring_raw, ["tiers", "rank_by", "revenue_at_risk_tiers"], "scoring")
     tiers = _mapping(scoring_raw.get("tiers"), "scoring.tiers")
     _check_keys(tiers, ["high", "medium"], "scoring.tiers")
     scoring = Scoring(
         tier_high=_typed(tiers.get("high", 60.0), float, "scoring.tiers.high", minimum=0),
         tier_medium=_typed(tiers.get("medium", 30.0), float, "scoring.tiers.medium", minimum=0),
         rank_by=_choice(scoring_raw.get("rank_by", "risk"), ["risk", "revenue"], "scoring.rank_by"),
+        revenue_at_risk_tiers=tuple(_choice(t, ["high", "medium", "low"], "scoring.revenue_at_risk_tiers")
+                                    for t in _list(scoring_raw.get("revenue_at_risk_tiers", ["high", "medium"]),
+                                                   "scoring.revenue_at_risk_tiers")),
     )
     if scoring.tier_medium > scoring.tier_high:
         raise ConfigError("config: 'scoring.tiers.medium' must be <= 'scoring.tiers.high'.")
     output = _section(Output, raw.get("output"), "output",
-                      {"path": (str, None), "format": (str, None), "top": (int, 1)})
+                      {"path": (str, None), "format": (str, None), "top": (int, 1), "currency": (str, None)})
     _choice(output.format, ["csv", "parquet", "json"], "output.format")
     rejects = _section(Rejects, raw.get("rejects"), "rejects", {"max_reject_rate": (float, 0.0)})
     model = _section(ModelParams, raw.get("model"), "model", {
@@ -466,7 +483,38 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
         account_map=_account_map(_mapping(raw.get("inputs"), "inputs").get("account_map")),
         presets=tuple(raw.get("presets") or ()),
         limits=limits,
+        playbook=_playbook(raw.get("playbook")),
     )
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ConfigError(f"config: '{path}' must be a list, got {shown(value)}.")
+    return value
+
+
+def _playbook(raw: Any) -> tuple[PlaySpec, ...]:
+    """The playbook: a list of {name, when (a condition, as in rules; optional), play (optional: the heaviest
+    reason's play), owner, due_days}; the first entry whose condition holds chooses the play."""
+    if raw is None:
+        return ()
+    out: list[PlaySpec] = []
+    for i, item in enumerate(_list(raw, "playbook")):
+        d = _mapping(item, f"playbook[{i}]")
+        path = f"playbook[{i}] ({d['name']})" if d.get("name") else f"playbook[{i}]"
+        _check_keys(d, ["name", "when", "play", "owner", "due_days"], path)
+        for key in ("name", "owner", "due_days"):
+            if key not in d:
+                raise ConfigError(f"config: '{path}' needs '{key}'.")
+        play = d.get("play")
+        if play is not None and not isinstance(play, str):
+            raise ConfigError(f"config: '{path}.play' must be text (or null: the heaviest reason's play).")
+        out.append(PlaySpec(str(d["name"]), _condition(d["when"], f"{path}.when") if d.get("when") else None,
+                            play, str(d["owner"]), _typed(d["due_days"], int, f"{path}.due_days", minimum=0)))
+    if out and out[-1].when is not None:
+        raise ConfigError(f"config: the last playbook entry ('{out[-1].name}') needs no 'when': it is the default "
+                          "for the accounts no other entry matches.")
+    return tuple(out)
 
 
 def _choice(value: Any, choices: list[str], path: str) -> str:

@@ -91,6 +91,16 @@ def money_cents(x: float, currency: str | None = None) -> str:
     return f"{currency} {text}" if currency else text
 
 
+def headline(summary: dict) -> str:
+    """The revenue-at-risk headline with its definition: "808,730.52 a month (risk x MRR, high and medium
+    tiers)"; "unknown (no account has MRR)" without MRR."""
+    tiers = " and ".join(summary.get("revenue_at_risk_tiers") or ["all"])
+    value = summary.get("revenue_at_risk")
+    if value is None:
+        return "unknown (no account has MRR)"
+    return f"{money_cents(value, summary.get('currency'))} a month (risk x MRR, {tiers} tiers)"
+
+
 # ----------------------------------------------------------------------------- arrays
 
 

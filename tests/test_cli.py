@@ -54,7 +54,8 @@ def test_score_writes_ranked_list_excluded_and_summary(inputs: Path, tmp_path: P
     assert code == 0, err
     ranked = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert list(ranked.columns) == ["rank", "account_id", "account_name", "risk_score", "risk_tier", "mrr",
-                                    "revenue_at_risk", "red_flags", "reasons", "suggested_play"]
+                                    "revenue_at_risk", "red_flags", "reasons", "suggested_play", "play_owner",
+                                    "play_due"]
     assert ranked[["rank", "account_id", "account_name", "risk_score", "risk_tier"]].values.tolist() == [
         ["1", "A001", "Acme", "66.8", "high"], ["2", "A002", "'=Evil", "64.3", "high"]]
     assert ranked.loc[0, "reasons"] == ("usage down 85% vs prior 30 days; 2 tickets open 14+ days; "
