@@ -816,7 +816,7 @@ def model_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFra
     (the scaler centres on the training snapshots, not on today's accounts: a trait every account shares
     today is nobody's reason). Correlated inputs are summed into their group (GROUPS); a group is told where
     its net is above ``min_contribution``, it has a member that says a risk (its own contribution up, its
-    value on the side its rules call risky, a condition only where it holds, a known value) and no rule
+    value on the side its rules call risky by over a tenth of the average, a condition only where it holds, a known value) and no rule
     that fired for the account (``flags``) already says it.
     """
     columns = model.columns
@@ -876,8 +876,8 @@ def model_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFra
                 if i in conditions:
                     ok &= x[:, i] != 0
                 d = direction.get(columns[i])
-                if d is not None:
-                    ok &= d * (x[:, i] - value_mean[i]) > 0
+                if d is not None:  # on the risky side, and visibly: a tenth of the average away
+                    ok &= d * (x[:, i] - value_mean[i]) > 0.1 * abs(value_mean[i])
                 best[:, g] = np.where(ok, i, best[:, g])
                 strongest = np.where(ok, centred[:, i], strongest)
             said = np.zeros(len(x), dtype=bool)
