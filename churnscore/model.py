@@ -28,7 +28,8 @@ from .config import Config
 from .drift import distributions
 from .errors import ModelError
 from .limits import MAX_DEPTH, MODEL_MAX_BYTES, TooLarge, read_bounded, shown, too_deep
-from .features import CATALOGUE, FEATURE_NAMES, MODEL_FEATURES, account_attributes, build_features, code_runs, contract_terms
+from .features import (CATALOGUE, FEATURE_NAMES, MODEL_FEATURES, account_attributes, build_features, code_runs,
+                       contract_terms)
 from .load import Loaded
 from .stages import Stages
 from .universe import account_universe
@@ -768,7 +769,7 @@ def _top_leaves(cond: Any) -> list[Any]:
 
 def said_by(rule: Any) -> set[str]:
     """The features a rule's reason speaks of: its placeholders and the leaves its condition rests on."""
-    return ({name for name, _ in rules_mod._PLACEHOLDER.findall(rule.reason) if name != "s"}
+    return (set(rules_mod.placeholders(rule.reason))
             | {leaf.feature for leaf in _top_leaves(rule.when)})
 
 
@@ -816,8 +817,8 @@ def model_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFra
     (the scaler centres on the training snapshots, not on today's accounts: a trait every account shares
     today is nobody's reason). Correlated inputs are summed into their group (GROUPS); a group is told where
     its net is above ``min_contribution``, it has a member that says a risk (its own contribution up, its
-    value on the side its rules call risky by over a tenth of the average, a condition only where it holds, a known value) and no rule
-    that fired for the account (``flags``) already says it.
+    value on the side its rules call risky by over a tenth of the average, a condition only where it holds, a
+    known value) and no rule that fired for the account (``flags``) already says it.
     """
     columns = model.columns
     n = len(X)

@@ -100,6 +100,11 @@ _PLACEHOLDER = re.compile(r"\{([a-zA-Z0-9_]+)(?::([a-z_]+))?\}")
 _TOKEN = re.compile(r"\{([a-zA-Z0-9_]+)(?::([a-z_]+))?\}|\[|\]")
 
 
+def placeholders(template: str) -> list[str]:
+    """The features a reason template names ({s} is no feature)."""
+    return [name for name, fmt in _PLACEHOLDER.findall(template) if not (name == "s" and not fmt)]
+
+
 def leaves(cond: Condition) -> list[Leaf]:
     if isinstance(cond, Leaf):
         return [cond]

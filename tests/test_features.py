@@ -29,7 +29,8 @@ USAGE_COLS = ["usage_events_30d", "usage_events_prev_30d", "usage_trend_30d", "a
               "avg_session_seconds_30d"]
 TASK_COLS = ["task_time_vs_norm_30d"]
 FIRST30_COLS = ["first30_logins_per_day", "first_session_seconds", "tenure_days"]
-NPS_COLS = ["nps_latest", "nps_mean", "nps_latest_answers", "nps_trend", "nps_detractor", "days_since_nps_response", "nps_silent"]
+NPS_COLS = ["nps_latest", "nps_mean", "nps_latest_answers", "nps_trend", "nps_detractor", "days_since_nps_response",
+            "nps_silent"]
 TICKET_COLS = ["tickets_open", "tickets_opened_30d", "tickets_opened_90d", "tickets_unresolved_old",
                "ticket_resolution_median_hours", "ticket_max_category_90d", "tickets_urgent_90d", "csat_mean_90d",
                "ticket_silence"]
