@@ -628,7 +628,7 @@ PHRASES: dict[str, str] = {  # {s}: "s" unless the number is 1
     "tickets_opened_30d": "{v:int} ticket{s} opened in 30 days",
     "tickets_opened_90d": "{v:int} ticket{s} opened in 90 days",
     "tickets_unresolved_old": "{v:int} ticket{s} open 14+ days",
-    "ticket_resolution_median_hours": "tickets take {v:num} h to resolve (median)",
+    "ticket_resolution_median_hours": "median time to resolve a ticket {v:num} h",
     "tickets_urgent_90d": "{v:int} urgent ticket{s} in 90 days",
     "ticket_max_category_90d": "{v:int} ticket{s} on one topic in 90 days",
     "csat_mean_90d": "CSAT {v:num} of 5 in 90 days",
@@ -899,8 +899,9 @@ def _average_words(name: str, mean: float) -> str:
     template = PHRASES.get(name, "")
     if "{v:" not in template or np.isnan(mean):
         return ""
-    kind = template.partition("{v:")[2].partition("}")[0]
-    return f" (average account: {_fmt(pd.Series([mean]), 'num' if kind == 'int' else kind).iloc[0]})"
+    kind, _, tail = template.partition("{v:")[2].partition("}")
+    unit = "x" if tail.startswith("x") else " h" if tail.startswith(" h") else ""  # "1.1x", "29.8 h"
+    return f" (average account: {_fmt(pd.Series([mean]), 'num' if kind == 'int' else kind).iloc[0]}{unit})"
 
 
 def probability_and_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame, k: int = 3,

@@ -82,7 +82,7 @@ def test_no_model_reason_on_more_than_half_of_the_top(sample):
 
 
 def _number(text: str) -> float:
-    value = float(re.sub(r"[,%]", "", text.split()[0]))
+    value = float(re.sub(r"[,%x]", "", text.split()[0]))
     unit = text.split()[1] if len(text.split()) > 1 else ""
     return value * (60 if unit.startswith("minute") else 3600 if unit.startswith("hour") else 1)
 
