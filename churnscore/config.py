@@ -96,6 +96,7 @@ class RuleSpec:
     reason: str
     play: str = ""
     supersedes: tuple[str, ...] = ()  # rules whose reason this one implies: not told where this one fires
+    supersedes_when: tuple["Condition | None", ...] = ()  # per superseded rule: only where this holds (None: always)
 
 
 @dataclass(frozen=True)
@@ -290,11 +291,21 @@ def _rules(raw: Any) -> tuple[RuleSpec, ...]:
         weight = _typed(d["weight"], float, f"{path}.weight", minimum=0.0)
         if weight > 1:
             raise ConfigError(f"config: '{path}.weight' must be between 0 and 1, got {weight}.")
-        supersedes = d.get("supersedes") or []
-        if not isinstance(supersedes, list) or not all(isinstance(x, str) for x in supersedes):
-            raise ConfigError(f"config: '{path}.supersedes' must be a list of rule names, got {supersedes!r}.")
+        names: list[str] = []
+        conditions: list[Condition | None] = []
+        for j, item in enumerate(_list(d.get("supersedes") or [], f"{path}.supersedes")):
+            if isinstance(item, dict):  # {rule: name, when: condition}: superseded only where the condition holds
+                _check_keys(item, ["rule", "when"], f"{path}.supersedes[{j}]")
+                item, cond = item.get("rule"), _condition(item.get("when"), f"{path}.supersedes[{j}].when")
+            else:
+                cond = None
+            if not isinstance(item, str):
+                raise ConfigError(f"config: '{path}.supersedes[{j}]' must be a rule name or {{rule, when}}, "
+                                  f"got {shown(item)}.")
+            names.append(item)
+            conditions.append(cond)
         out.append(RuleSpec(str(name), _condition(d["when"], f"{path}.when"), weight,
-                            str(d["reason"]), str(d.get("play") or ""), tuple(supersedes)))
+                            str(d["reason"]), str(d.get("play") or ""), tuple(names), tuple(conditions)))
     names = {r.name for r in out}
     for i, rule in enumerate(out):
         for other in rule.supersedes:

@@ -325,7 +325,7 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     names = account_attributes(loaded.frame("accounts"), table.index)["account_name"]
     ranked = rank(risk, words, table["mrr"], names, config.scoring, rank_by=rank_by, extra=extra,
                   finer=risk if model is not None else None)
-    plays = choose_plays(config.playbook, ranked, table, rules_mod.told(flags, checks.rules), as_of)
+    plays = choose_plays(config.playbook, ranked, table, rules_mod.told(flags, checks.rules, table), as_of)
     ranked["suggested_play"] = plays["suggested_play"].astype(ranked["suggested_play"].dtype)
     at = ranked.columns.get_loc("suggested_play") + 1
     ranked.insert(at, "play_owner", plays["play_owner"].astype(ranked["suggested_play"].dtype))

@@ -229,18 +229,27 @@ def render(template: str, table: pd.DataFrame, rows: np.ndarray | None = None,
     return join(stack[0])
 
 
-def told(flags: pd.DataFrame, rules: tuple[RuleSpec, ...]) -> pd.DataFrame:
+def told(flags: pd.DataFrame, rules: tuple[RuleSpec, ...], table: pd.DataFrame | None = None) -> pd.DataFrame:
     """The flags whose reasons are told: a flag is left out where a rule that supersedes it fired (one fact,
-    one reason: never_used says what weak_start and dormant would repeat). The score keeps every flag."""
+    one reason: never_used says what weak_start and dormant would repeat), and where that supersession has a
+    condition, only where it also holds on ``table``. The score keeps every flag."""
     out = flags.copy()
     present = set(flags.columns)
     for r in rules:
         if r.name not in present:
             continue
         fired = flags[r.name].to_numpy(dtype=bool)
-        for other in r.supersedes:
-            if other in present and fired.any():
-                out[other] = out[other].to_numpy(dtype=bool) & ~fired
+        if not fired.any():
+            continue
+        conditions = r.supersedes_when or (None,) * len(r.supersedes)
+        for other, cond in zip(r.supersedes, conditions):
+            if other not in present:
+                continue
+            hide = fired
+            if cond is not None:
+                hide = fired & (evaluate_condition(cond, table).to_numpy(dtype=bool) if table is not None
+                                else np.zeros(len(fired), dtype=bool))
+            out[other] = out[other].to_numpy(dtype=bool) & ~hide
     return out
 
 
@@ -259,7 +268,7 @@ def explain(flags: pd.DataFrame, rules: tuple[RuleSpec, ...], table: pd.DataFram
     only rendered for the accounts its rule flagged, and nothing loops over accounts in Python.
     """
     ordered = by_weight(rules)
-    flags = told(flags, rules)
+    flags = told(flags, rules, table)
     n = len(flags)
     fired = [flags[r.name].to_numpy(dtype=bool) for r in ordered]
     counts = np.zeros(n, dtype=np.int64)

@@ -24,13 +24,15 @@ def sample():
     loaded = load_all(config)
     usage = loaded.frame("usage")["timestamp"]
     covered = (pd.Timestamp(AS_OF) - usage.min().normalize()).days + 1  # days the usage export speaks for
-    rules_only = score(config, loaded=loaded, as_of=AS_OF)
+    result = score(config, loaded=loaded, as_of=AS_OF)
+    rules_only = result.ranked.assign(**{"_" + c: result.features.reindex(result.ranked["account_id"])[c].to_numpy()
+                                          for c in ("days_since_last_activity",)})
     small = load_config(DEFAULT_CONFIG)
     small = small.__class__(**{**small.__dict__, "model": small.model.__class__(
         **{**small.model.__dict__, "c_grid": (0.1,), "observation_count": 3})})
     model, _ = train(loaded, small, pd.Timestamp(AS_OF))
     with_model = score(config, loaded=load_all(config), as_of=AS_OF, model=model)
-    return config, covered, rules_only.ranked, with_model.ranked
+    return config, covered, rules_only, with_model.ranked
 
 
 def told(ranked: pd.DataFrame, column: str = "reasons") -> list[str]:
@@ -63,8 +65,13 @@ def test_one_fact_one_reason(sample):
     for ranked in (rules_only, with_model):
         listed = ranked["red_flags"].fillna("").str.split(", ")
         for rule in config.rules:
-            for other in rule.supersedes:
-                both = listed.map(lambda names, a=rule.name, b=other: a in names and b in names)
+            for other, cond in zip(rule.supersedes, rule.supersedes_when or [None] * len(rule.supersedes)):
+                both = listed.map(lambda names, a=rule.name, b=other: a in names and b in names).to_numpy().copy()
+                if cond is not None:  # dormant for 30 days or more implies no key feature in the last 30
+                    assert (cond.feature, cond.op, cond.value) == ("days_since_last_activity", "ge", 30)
+                    if "_days_since_last_activity" not in ranked.columns:
+                        continue
+                    both &= (ranked["_days_since_last_activity"] >= 30).to_numpy()
                 assert not both.any(), (rule.name, other)
     # the model never restates what a rule already says for the account
     same_fact = {"NPS": "NPS", "overdue": "overdue", "key features": "key-feature", "users inactive": "users inactive",

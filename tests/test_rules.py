@@ -280,3 +280,16 @@ def test_supersedes_must_name_another_rule():
             "config: 'rules[0] (r0).supersedes' names 'nope', no rule; choose among r1.")):
         rules({"when": {"feature": "mrr", "op": "present"}, "supersedes": ["nope"]},
               {"when": {"feature": "mrr", "op": "present"}})
+
+
+def test_a_supersession_with_a_condition_hides_the_other_reason_only_where_it_holds():
+    specs = rules({"name": "dormant", "weight": 0.4, "reason": "quiet",
+                   "when": {"feature": "days_since_last_activity", "op": "ge", "value": 14},
+                   "supersedes": [{"rule": "keys", "when": {"feature": "days_since_last_activity", "op": "ge",
+                                                            "value": 30}}]},
+                  {"name": "keys", "weight": 0.15, "reason": "no key features",
+                   "when": {"feature": "key_feature_adoption", "op": "lt", "value": 0.34}})
+    table = pd.DataFrame({"days_since_last_activity": [17.0, 31.0, NAN], "key_feature_adoption": [0.0, 0.0, 0.0]},
+                         index=["a", "b", "c"])
+    assert explain(evaluate(specs, table), specs, table)["reasons"].tolist() == [
+        "quiet; no key features", "quiet", "no key features"]
