@@ -80,7 +80,9 @@ def explain_account(config: Config, account_id: str, *, input_dir: str | Path | 
     if row["reasons"]:
         lines.append(f"  in words: {row['reasons']}")
     if row["suggested_play"]:
-        lines.append(f"  suggested play: {row['suggested_play']}")
+        owner = row.get("play_owner") or ""
+        due = f", by {row['play_due']}" if row.get("play_due") else ""
+        lines.append(f"  suggested play: {row['suggested_play']}" + (f" ({owner}{due})" if owner else ""))
     if result.checks is not None and result.checks.off:
         lines.append("  rules switched off on this data: " + "; ".join(result.checks.lines()[:len(result.checks.off)]))
     if model is None:
