@@ -343,6 +343,8 @@ def reject_problem(result: Any, config: Config, strict: bool) -> str | None:
 
 def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
     """The run summary for people: what was read, who was scored, what was set aside, where it went."""
+    from .words import headline as headline_text
+
     lines = [f"churnscore: as of {s['as_of']} ({s['as_of_source']})"]
     for name, f in s["files"].items():
         extra = []
@@ -367,7 +369,7 @@ def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
         lines.append(f"    excluded {n:,}: {reason}")
     tiers = s["at_risk"]
     lines.append(f"  risk: {tiers['high']:,} high, {tiers['medium']:,} medium, {tiers['low']:,} low; "
-                 f"revenue at risk {s['revenue_at_risk']:,.2f}/month")
+                 f"revenue at risk {headline_text(s)}")
     lines += [f"  rule {o['rule']} off: {o['reason']}" for o in s.get("rules_off", [])]
     lines += [f"  rule note: {n}" for n in s.get("rule_notes", [])]
     lines.append(f"  wrote {paths['ranked']} (manifest {paths['manifest']})")

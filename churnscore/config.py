@@ -99,6 +99,19 @@ class RuleSpec:
     weight: float
     reason: str
     play: str = ""
+    supersedes: tuple[str, ...] = ()  # rules whose reason this one implies: not told where this one fires
+    supersedes_when: tuple["Condition | None", ...] = ()  # per superseded rule: only where this holds (None: always)
+
+
+@dataclass(frozen=True)
+class PlaySpec:
+    """One entry of the playbook: where ``when`` holds (None: always), ``play`` (None: the play of the
+    heaviest reason told), done by ``owner`` within ``due_days`` of the as-of date."""
+    name: str
+    when: "Condition | None"
+    play: str | None
+    owner: str
+    due_days: int
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,7 @@ class Scoring:
     tier_high: float = 60.0
     tier_medium: float = 30.0
     rank_by: str = "risk"  # risk | revenue
+    revenue_at_risk_tiers: tuple[str, ...] = ("high", "medium")  # the tiers the headline's revenue counts
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,7 @@ class Output:
     path: str | None = None  # relative to the config's folder; None: DEFAULT_OUTPUT in the working directory
     format: str = "csv"  # csv | parquet | json
     top: int | None = None
+    currency: str | None = None  # shown before money amounts; None: the payments export's, if it has one
 
 
 @dataclass(frozen=True)
@@ -157,6 +172,7 @@ class Config:
     account_map: AccountMapSpec = field(default_factory=AccountMapSpec)
     presets: tuple[str, ...] = ()  # vendor presets applied, in order (configs/presets/<name>.yaml)
     limits: Limits = field(default_factory=Limits)
+    playbook: tuple[PlaySpec, ...] = ()  # first match wins; empty: the heaviest reason's play, no owner
 
     def resolve(self, path: str | Path) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -269,7 +285,7 @@ def _rules(raw: Any) -> tuple[RuleSpec, ...]:
         name = d.get("name")
         if name:
             path = f"rules[{i}] ({name})"
-        _check_keys(d, ["name", "when", "weight", "reason", "play"], path)
+        _check_keys(d, ["name", "when", "weight", "reason", "play", "supersedes"], path)
         for key in ("name", "when", "weight", "reason"):
             if key not in d:
                 raise ConfigError(f"config: rule '{path}' needs '{key}'.")
@@ -279,8 +295,28 @@ def _rules(raw: Any) -> tuple[RuleSpec, ...]:
         weight = _typed(d["weight"], float, f"{path}.weight", minimum=0.0)
         if weight > 1:
             raise ConfigError(f"config: '{path}.weight' must be between 0 and 1, got {weight}.")
+        names: list[str] = []
+        conditions: list[Condition | None] = []
+        for j, item in enumerate(_list(d.get("supersedes") or [], f"{path}.supersedes")):
+            if isinstance(item, dict):  # {rule: name, when: condition}: superseded only where the condition holds
+                _check_keys(item, ["rule", "when"], f"{path}.supersedes[{j}]")
+                item, cond = item.get("rule"), _condition(item.get("when"), f"{path}.supersedes[{j}].when")
+            else:
+                cond = None
+            if not isinstance(item, str):
+                raise ConfigError(f"config: '{path}.supersedes[{j}]' must be a rule name or {{rule, when}}, "
+                                  f"got {shown(item)}.")
+            names.append(item)
+            conditions.append(cond)
         out.append(RuleSpec(str(name), _condition(d["when"], f"{path}.when"), weight,
-                            str(d["reason"]), str(d.get("play") or "")))
+                            str(d["reason"]), str(d.get("play") or ""), tuple(names), tuple(conditions)))
+    names = {r.name for r in out}
+    for i, rule in enumerate(out):
+        for other in rule.supersedes:
+            if other not in names or other == rule.name:
+                raise ConfigError(f"config: 'rules[{i}] ({rule.name}).supersedes' names '{other}', "
+                                  f"{'itself' if other == rule.name else 'no rule'}; choose among "
+                                  f"{', '.join(sorted(names - {rule.name}))}.")
     return tuple(out)
 
 
@@ -417,7 +453,7 @@ def _with_presets(raw: dict[str, Any], extra: tuple[str, ...]) -> dict[str, Any]
 
 
 TOP_LEVEL = ["input_dir", "inputs", "windows", "features", "rules", "scoring", "output", "rejects", "model",
-             "presets", "limits"]
+             "presets", "limits", "playbook"]
 
 
 def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path | None = None,
@@ -440,18 +476,21 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
     features = replace(features, contract_terms=_contract_terms(features_raw.get("contract_terms"),
                                                                 "features.contract_terms"))
     scoring_raw = _mapping(raw.get("scoring"), "scoring")
-    _check_keys(scoring_raw, ["tiers", "rank_by"], "scoring")
+    _check_keys(scoring_raw, ["tiers", "rank_by", "revenue_at_risk_tiers"], "scoring")
     tiers = _mapping(scoring_raw.get("tiers"), "scoring.tiers")
     _check_keys(tiers, ["high", "medium"], "scoring.tiers")
     scoring = Scoring(
         tier_high=_typed(tiers.get("high", 60.0), float, "scoring.tiers.high", minimum=0),
         tier_medium=_typed(tiers.get("medium", 30.0), float, "scoring.tiers.medium", minimum=0),
         rank_by=_choice(scoring_raw.get("rank_by", "risk"), ["risk", "revenue"], "scoring.rank_by"),
+        revenue_at_risk_tiers=tuple(_choice(t, ["high", "medium", "low"], "scoring.revenue_at_risk_tiers")
+                                    for t in _list(scoring_raw.get("revenue_at_risk_tiers", ["high", "medium"]),
+                                                   "scoring.revenue_at_risk_tiers")),
     )
     if scoring.tier_medium > scoring.tier_high:
         raise ConfigError("config: 'scoring.tiers.medium' must be <= 'scoring.tiers.high'.")
     output = _section(Output, raw.get("output"), "output",
-                      {"path": (str, None), "format": (str, None), "top": (int, 1)})
+                      {"path": (str, None), "format": (str, None), "top": (int, 1), "currency": (str, None)})
     _choice(output.format, ["csv", "parquet", "json"], "output.format")
     rejects = _section(Rejects, raw.get("rejects"), "rejects", {"max_reject_rate": (float, 0.0)})
     model = _section(ModelParams, raw.get("model"), "model", {
@@ -480,7 +519,38 @@ def parse_config(raw: dict[str, Any], *, source: str = "<dict>", base_dir: Path 
         account_map=_account_map(_mapping(raw.get("inputs"), "inputs").get("account_map")),
         presets=tuple(raw.get("presets") or ()),
         limits=limits,
+        playbook=_playbook(raw.get("playbook")),
     )
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ConfigError(f"config: '{path}' must be a list, got {shown(value)}.")
+    return value
+
+
+def _playbook(raw: Any) -> tuple[PlaySpec, ...]:
+    """The playbook: a list of {name, when (a condition, as in rules; optional), play (optional: the heaviest
+    reason's play), owner, due_days}; the first entry whose condition holds chooses the play."""
+    if raw is None:
+        return ()
+    out: list[PlaySpec] = []
+    for i, item in enumerate(_list(raw, "playbook")):
+        d = _mapping(item, f"playbook[{i}]")
+        path = f"playbook[{i}] ({d['name']})" if d.get("name") else f"playbook[{i}]"
+        _check_keys(d, ["name", "when", "play", "owner", "due_days"], path)
+        for key in ("name", "owner", "due_days"):
+            if key not in d:
+                raise ConfigError(f"config: '{path}' needs '{key}'.")
+        play = d.get("play")
+        if play is not None and not isinstance(play, str):
+            raise ConfigError(f"config: '{path}.play' must be text (or null: the heaviest reason's play).")
+        out.append(PlaySpec(str(d["name"]), _condition(d["when"], f"{path}.when") if d.get("when") else None,
+                            play, str(d["owner"]), _typed(d["due_days"], int, f"{path}.due_days", minimum=0)))
+    if out and out[-1].when is not None:
+        raise ConfigError(f"config: the last playbook entry ('{out[-1].name}') needs no 'when': it is the default "
+                          "for the accounts no other entry matches.")
+    return tuple(out)
 
 
 def _choice(value: Any, choices: list[str], path: str) -> str:

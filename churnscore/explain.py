@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,21 @@ from .pipeline import score
 from .write import unneutralise
 
 
+def _list_context(path: Path) -> str:
+    """ "as of 2026-10-31, ranked by risk (model)" from the manifest written beside a ranked list; what is
+    unknown is said so (a list from before manifests named its ranking, or one copied without its manifest)."""
+    manifest = path.with_name(path.name.rsplit(".", 1)[0] + ".manifest.json")
+    try:
+        doc = json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {}
+    except (OSError, ValueError):
+        doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
+    as_of = doc.get("as_of") or "unknown date"
+    ranked = doc.get("ranked_by") or "unknown ranking"
+    return f"as of {as_of}, ranked by {ranked}"
+
+
 def _history(paths: list[Path], account_id: str) -> list[str]:
     lines = []
     for path in paths:
@@ -28,11 +44,13 @@ def _history(paths: list[Path], account_id: str) -> list[str]:
             raise InputDataError(f"{path}: not a ranked list (needs account_id and risk_score columns).",
                                  file=str(path))
         row = frame.loc[unneutralise(frame["account_id"]) == account_id]  # "'-42" was written for "-42"
+        when = _list_context(path)
         if row.empty:
-            lines.append(f"    {path}: not listed")
+            lines.append(f"    {path} ({when}): not listed")
         else:
             r = row.iloc[0]
-            lines.append(f"    {path}: rank {r.get('rank', '?')}, score {r['risk_score']}, tier {r.get('risk_tier', '?')}")
+            lines.append(f"    {path} ({when}): rank {r.get('rank', '?')}, score {r['risk_score']}, "
+                         f"tier {r.get('risk_tier', '?')}")
     return lines
 
 
@@ -62,41 +80,62 @@ def explain_account(config: Config, account_id: str, *, input_dir: str | Path | 
     if row["reasons"]:
         lines.append(f"  in words: {row['reasons']}")
     if row["suggested_play"]:
-        lines.append(f"  suggested play: {row['suggested_play']}")
+        owner = row.get("play_owner") or ""
+        due = f", by {row['play_due']}" if row.get("play_due") else ""
+        lines.append(f"  suggested play: {row['suggested_play']}" + (f" ({owner}{due})" if owner else ""))
     if result.checks is not None and result.checks.off:
         lines.append("  rules switched off on this data: " + "; ".join(result.checks.lines()[:len(result.checks.off)]))
-    contrib: dict[str, float] = {}
-    if model is not None:
-        from .rules import evaluate
-
-        X = result.model_inputs.loc[[account_id]]  # as score gave them to the model
-        # the model's flags as score gives them: every rule, none switched off (as in its training snapshots)
-        model_flags = evaluate(config.rules, result.features.loc[[account_id]])
-        values = model.contributions(X)[0]
-        contrib = dict(zip(model.transformed_names, values))
-    lines.append(f"  {'feature':<34}{'value':>12}" + (f"{'contribution':>14}" if model is not None else ""))
-    names = list(FEATURE_NAMES)
-    if model is not None:
-        names = sorted(names, key=lambda n: -abs(contrib.get(n, 0.0) + contrib.get(f"{n}__missing", 0.0)))
-    for n in names:
-        v = feats[n]
-        shown = "-" if pd.isna(v) else f"{v:.4g}"
-        line = f"  {n:<34}{shown:>12}"
-        if model is not None:
-            c = contrib.get(n, 0.0) + contrib.get(f"{n}__missing", 0.0)
-            line += f"{c:>+14.3f}"
-        lines.append(line)
-    if model is not None:
-        for r in config.rules:
-            c = contrib.get(f"flag_{r.name}", 0.0)
-            fired = bool(model_flags.loc[account_id, r.name])
-            if fired or abs(c) > 1e-9:
-                lines.append(f"  {'flag ' + r.name + (' (fired)' if fired else ''):<34}{int(fired):>12}{c:>+14.3f}")
-        lines.append(f"  {'(intercept)':<34}{'':>12}{model.intercept:>+14.3f}")
+    if model is None:
+        lines.append(f"  {'feature':<34}{'value':>12}")
+        for n in FEATURE_NAMES:
+            v = feats[n]
+            lines.append(f"  {n:<34}{'-' if pd.isna(v) else f'{v:.4g}':>12}")
+    else:
+        lines.extend(_group_table(model, config, result, account_id))
     if history:
-        lines.append("  history:")
+        lines.append(f"  history (this list: as of {result.as_of.date()}, ranked by {result.ranked_by}):")
         lines.extend(_history(history, account_id))
     return "\n".join(lines)
 
 
 
+
+
+def _group_table(model: Any, config: Config, result: Any, account_id: str) -> list[str]:
+    """The model's inputs by group, aligned: each group's net contribution against the average account (the
+    groups that push the risk up first), then its members with value, the average value and contribution;
+    last the average account's log-odds, to which the groups' nets add up."""
+    import numpy as np
+
+    from .model import input_groups, model_reasons
+    from .rules import evaluate
+
+    X = result.model_inputs
+    told = model_reasons(model, X, result.features, k=0, flags=result.flags, rules=config.rules)
+    at = X.index.get_loc(account_id)
+    row = X.iloc[[at]]
+    centred = np.nan_to_num(model.input_contributions(model.contributions(row))[0]) - told.mean
+    groups = input_groups(model.columns, config.rules)
+    fired = evaluate(config.rules, result.features.loc[[account_id]]).iloc[0]
+    feats = result.features.loc[account_id]
+    order = list(dict.fromkeys(groups))
+    net = {g: float(sum(centred[i] for i, name in enumerate(groups) if name == g)) for g in order}
+    width = max([len(c) for c in model.columns] + [len(g) for g in order]) + 4
+    lines = ["  contributions to the log-odds against the average account (+ raises risk):",
+             f"  {'group / input':<{width}}{'value':>12}{'average':>12}{'contribution':>14}"]
+    for g in sorted(order, key=lambda g: -net[g]):
+        lines.append(f"  {g:<{width}}{'':>12}{'':>12}{net[g]:>+14.3f}")
+        for i, name in enumerate(model.columns):
+            if groups[i] != g:
+                continue
+            if name.startswith("flag_"):
+                value = "fired" if bool(fired.get(name[len("flag_"):], False)) else "-"
+            else:
+                v = feats[name] if name in feats.index else np.nan
+                value = "-" if pd.isna(v) else f"{v:.4g}"
+            mean = told.value_mean[i]
+            average = "" if np.isnan(mean) or name.startswith("flag_") else f"{mean:.4g}"
+            lines.append(f"    {name:<{width - 2}}{value:>12}{average:>12}{centred[i]:>+14.3f}")
+    # the groups' nets and the average account's log-odds add up to this account's log-odds
+    lines.append(f"  {'(average account)':<{width}}{'':>12}{'':>12}{model.intercept + float(told.mean.sum()):>+14.3f}")
+    return lines

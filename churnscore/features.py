@@ -32,11 +32,12 @@ class Feature:
     low: float | None = None  # documented range; None: unbounded
     high: float | None = None
     events: str = ""  # the features setting (login_event, key_features) naming the events it is built from
+    model: bool = True  # False: for the words only (a reason's count or span), not a model input
 
 
 def _f(name: str, source: str, window: str, meaning: str, low: float | None = 0.0,
-       high: float | None = None, events: str = "") -> Feature:
-    return Feature(name, source, window, meaning, low, high, events)
+       high: float | None = None, events: str = "", model: bool = True) -> Feature:
+    return Feature(name, source, window, meaning, low, high, events, model)
 
 
 CATALOGUE: tuple[Feature, ...] = (
@@ -78,11 +79,16 @@ CATALOGUE: tuple[Feature, ...] = (
     _f("lifetime_events_per_day", "usage+accounts", "tenure", "events per day since signup (first activity "
        "when no signup date), counted from the first day the usage export covers when signup is earlier"),
     _f("tenure_band", "accounts", "now", "0 first 90 days, 1 rest of the first year, 2 second year, 3 later", 0, 3),
+    _f("usage_days_covered", "usage+accounts", "tenure", "days from the later of the account's start and the "
+       "first day the usage export covers, to the as-of date: the span a 'no usage' can speak for; for the "
+       "reasons' words, not a model input", model=False),
     _f("first_90_days", "accounts", "now", "1 if the account is in its first 90 days (tenure_days < 90)", 0, 1),
     # nps
     _f("nps_latest", "nps", "all", "mean score of the latest survey round (responses within a short "
        "window of the last one)", 0, 10),
     _f("nps_mean", "nps", "all", "mean of all scores", 0, 10),
+    _f("nps_latest_answers", "nps", "all", "answers in the latest survey round (nps_latest is their mean); "
+       "for the reasons' words, not a model input", model=False),
     _f("nps_trend", "nps", "all", "latest round minus the mean of earlier responses", -10, 10),
     _f("nps_detractor", "nps", "all", "1 if the latest round scores 6 or less", 0, 1),
     _f("days_since_nps_response", "nps", "all", "days since the last response; empty if none"),
@@ -137,6 +143,7 @@ CATALOGUE: tuple[Feature, ...] = (
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in CATALOGUE)
+MODEL_FEATURES: tuple[str, ...] = tuple(f.name for f in CATALOGUE if f.model)
 _BY_NAME = {f.name: f for f in CATALOGUE}
 
 
@@ -662,6 +669,8 @@ def nps_features(nps: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, window
     return {
         "nps_latest": latest,
         "nps_mean": _group_reduce(codes, score, n, everything, "mean"),
+        "nps_latest_answers": np.where(np.isnan(latest), np.nan,
+                                       _group_reduce(codes, score * 0 + 1, n, latest_round, "sum")),
         "nps_trend": latest - earlier,
         "nps_detractor": np.where(np.isnan(latest), np.nan, (latest <= 6).astype("float64")),
         "days_since_nps_response": last_age,
@@ -906,8 +915,10 @@ def build_features(frames: dict[str, pd.DataFrame], index: pd.Index, as_of: pd.T
     seen = first_seen[~np.isnat(first_seen)]
     start = usage_start if usage_start is not None else (pd.Timestamp(seen.min()) if len(seen) else None)
     tenure = cols["tenure_days"]
+    covered = days_covered(tenure, as_of, start)
+    cols["usage_days_covered"] = covered
     cols.update(level_features(cols["usage_events_30d"], cols["active_days_30d"], cols.pop("_events_since_start"),
-                               tenure, seats, windows.short_days, days_covered(tenure, as_of, start)))
+                               tenure, seats, windows.short_days, covered))
     cols.update(peer_percentiles(pd.DataFrame({k: cols[k] for k in PEER_SOURCES}), acc))
     table = pd.DataFrame({name: cols[name] for name in FEATURE_NAMES}, index=index)
     table.index.name = "account_id"

@@ -112,6 +112,7 @@ def build_manifest(summary: dict[str, Any], outputs: dict[str, Path], *, config_
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "as_of": summary["as_of"],
+        "ranked_by": summary.get("ranked_by"),
         "config": {"path": absolute(config_source), "sha256": config_hash},
         "model_sha256": model_hash,
         "versions": versions(),

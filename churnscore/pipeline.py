@@ -20,6 +20,8 @@ from .load import Loaded, load_all
 from .memory import trim_heap
 from .movers import add_previous, read_previous
 from .rank import rank
+from .playbook import check_playbook
+from .playbook import choose as choose_plays
 from .rulecheck import EventUse, RuleChecks, event_accounts, events_seen, flags_of, judge, needs_counts
 from .stages import Stages, rounded
 from .universe import account_universe, ids_in, present_ids, shared_ids, used
@@ -42,6 +44,19 @@ class ScoreResult:
     model_checks: Any = None  # drift.ModelChecks with a model: input drift, model age, calibration
     model_inputs: pd.DataFrame | None = None  # the model's inputs, as it scored them (see as_in_training)
     beyond_horizon: "BeyondHorizon | None" = None  # usage rows the default as-of date ignored as implausible
+    ranked_by: str = "risk"  # how the list was ordered: "risk" or "revenue", by the model or the rules
+    revenue_tiers: tuple[str, ...] = ("high", "medium")  # the tiers the headline's revenue at risk counts
+    currency: str | None = None  # of the money amounts: output.currency, else the payments export's
+
+    def headline(self) -> dict[str, Any]:
+        """Revenue at risk: risk/100 x MRR summed over the accounts of the tiers named in
+        scoring.revenue_at_risk_tiers, per month, in ``currency``; None (unknown) where no account has MRR."""
+        counted = self.ranked["risk_tier"].isin(list(self.revenue_tiers)).to_numpy()
+        mrr_known = self.ranked["mrr"].notna().to_numpy()
+        total = (float(self.ranked["revenue_at_risk"].to_numpy()[counted & mrr_known].sum().round(2))
+                 if mrr_known.any() else None)
+        return {"revenue_at_risk": total, "revenue_at_risk_tiers": list(self.revenue_tiers),
+                "currency": self.currency}
 
     def summary(self) -> dict[str, Any]:
         """Counts for people and machines: accounts in = scored + excluded, rows read and rejected."""
@@ -63,11 +78,12 @@ class ScoreResult:
         return {
             "as_of": self.as_of.date().isoformat(),
             "as_of_source": self.as_of_source,
+            "ranked_by": self.ranked_by,
             "accounts_in_inputs": len(seen),
             "accounts_scored": int(len(self.ranked)),
             "accounts_excluded": {str(k): int(v) for k, v in by_reason.items()},
             "at_risk": {t: int((self.ranked["risk_tier"] == t).sum()) for t in ("high", "medium", "low")},
-            "revenue_at_risk": float(self.ranked["revenue_at_risk"].sum().round(2)),
+            **self.headline(),
             "rows_read": int(sum(st.rows_read for st in self.loaded.stats.values())),
             "rows_rejected": int(self.loaded.reject_count),
             "files": files,
@@ -238,6 +254,7 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     if scheduler is not None and engine != "dask":
         raise ConfigError("a Dask scheduler address needs engine 'dask' (--engine dask).")
     rules_mod.check_rules(config.rules)
+    check_playbook(config.playbook, config.rules)
     prior = read_previous(previous) if previous is not None else None  # a bad file fails before the work
     stage = Stages(on_stage)
     dask_run = None  # --engine dask: the rows stay on the cluster; only what follows the features is here
@@ -266,6 +283,7 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
         events = usage_events(config, dask_run.events_seen(), lambda: dask_run.event_accounts(index, as_of),
                               len(index))
     described = accounts_date(loaded, config)
+    currency = config.output.currency or payments_currency(loaded)  # before the rows are released
 
     stage("features")
     if dask_run is None:
@@ -285,7 +303,7 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     checks = judge(config.rules, table, config.features, events)
     flags = flags_of(checks, config.rules, table)
     risk = rules_mod.rule_score(flags, checks.rules)
-    words = rules_mod.explain(flags, checks.rules, table)
+    words = rules_mod.explain(flags, checks.rules, table, {"key_features": len(config.features.key_features)})
     extra = None
     model_checks = None
     if model is not None:
@@ -296,7 +314,8 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
         X = design_matrix(table, rules_mod.evaluate(config.rules, table), model.columns)
         if as_of >= described:  # the export's own renewal dates: the model saw none where the term is unknown
             X = as_in_training(X, table, config, loaded.frame("accounts"))
-        p, reasons = probability_and_reasons(model, X, table)
+        p, reasons = probability_and_reasons(model, X, table, flags=flags, rules=checks.rules,
+                                             context={"key_features": len(config.features.key_features)})
         model_checks = check_model(model.metadata, X, p, as_of, config.model.max_age_days)
         probability = pd.Series(p, index=table.index)
         extra = pd.DataFrame({"churn_probability": probability.round(4),
@@ -306,11 +325,27 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     names = account_attributes(loaded.frame("accounts"), table.index)["account_name"]
     ranked = rank(risk, words, table["mrr"], names, config.scoring, rank_by=rank_by, extra=extra,
                   finer=risk if model is not None else None)
+    plays = choose_plays(config.playbook, ranked, table, rules_mod.told(flags, checks.rules, table), as_of)
+    ranked["suggested_play"] = plays["suggested_play"].astype(ranked["suggested_play"].dtype)
+    at = ranked.columns.get_loc("suggested_play") + 1
+    ranked.insert(at, "play_owner", plays["play_owner"].astype(ranked["suggested_play"].dtype))
+    ranked.insert(at + 1, "play_due", plays["play_due"].astype(ranked["suggested_play"].dtype))
     if prior is not None:
         ranked = add_previous(ranked, prior)
     return ScoreResult(ranked, table, flags, excluded, loaded, as_of, source, stage.stop(), prior, checks,
                        model_checks, X if model is not None else None,
-                       beyond if beyond is not None and beyond.rows else None)
+                       beyond if beyond is not None and beyond.rows else None,
+                       f"{rank_by or config.scoring.rank_by} ({'model' if model is not None else 'rules'})",
+                       config.scoring.revenue_at_risk_tiers, currency)
+
+
+def payments_currency(loaded: Loaded) -> str | None:
+    """The payments export's currency when it names one (a currency column with one value), else None."""
+    frame = loaded.frame("payments")
+    if "currency" not in frame.columns:
+        return None
+    values = frame["currency"].dropna().astype(str).str.strip().str.upper().unique()
+    return str(values[0]) if len(values) == 1 and values[0] else None
 
 
 def usage_events(config: Config, seen: frozenset[str], count: Callable[[], pd.Series], accounts: int, *,

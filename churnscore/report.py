@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from . import __version__, words
 from .config import RuleSpec, Scoring
 from .errors import ChurnscoreError
 from .movers import movers
@@ -188,7 +188,26 @@ def _page(title: str, subtitle: str, body: str) -> str:
             f"<footer>churnscore {escape(__version__)}</footer>\n</main>\n</body>\n</html>\n")
 
 
-def _top_table(ranked: pd.DataFrame, top: int) -> str:
+def _by_owner(ranked: pd.DataFrame, top: int) -> str:
+    """The top accounts grouped by the playbook's owner (the owner of the highest-ranked account first), each
+    group in rank order; one table when the list has no owners."""
+    head = ranked.head(top)
+    if "play_owner" not in head.columns or not head["play_owner"].astype(str).str.len().any():
+        return _top_table(head, top)
+    parts = []
+    for owner in dict.fromkeys(head["play_owner"].astype(str)):
+        mine = head[head["play_owner"].astype(str) == owner]
+        parts.append(f"<h3 class='owner'>{escape(owner or 'no owner')} "
+                     f"<span class='note'>({words.count(len(mine), 'account')})</span></h3>"
+                     + _top_table(mine, top, table_id=f"top-{_slug(owner)}"))
+    return "<div id='top-accounts'>" + "".join(parts) + "</div>"
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "none"
+
+
+def _top_table(ranked: pd.DataFrame, top: int, table_id: str = "top-accounts") -> str:
     movers_known = "score_change" in ranked.columns
     head = ("<tr><th class='num'>#</th><th>account</th><th class='num'>risk</th><th>tier</th>"
             "<th class='num'>MRR</th><th class='num'>revenue at risk</th>"
@@ -201,14 +220,16 @@ def _top_table(ranked: pd.DataFrame, top: int) -> str:
         if len(reasons) > SHOWN_REASONS:  # the heaviest first; the rest one click away (no script needed)
             why += (f"<details><summary>{len(reasons) - SHOWN_REASONS} more</summary><ul class='reasons'>"
                     + "".join(f"<li>{escape(x)}</li>" for x in reasons[SHOWN_REASONS:]) + "</ul></details>")
-        play = (f'<div class="play">{escape(str(r.suggested_play))}</div>'
+        due = getattr(r, "play_due", "")
+        due = f" <span class='note'>(by {escape(due)})</span>" if isinstance(due, str) and due else ""
+        play = (f'<div class="play">{escape(str(r.suggested_play))}{due}</div>'
                 if isinstance(r.suggested_play, str) and r.suggested_play else "")
         change = f"<td class='num'>{_change(r.score_change)}</td>" if movers_known else ""
         rows.append(f"<tr><td class='num'>{int(r.rank)}</td><td>{_account(r.account_name, r.account_id)}</td>"
                     f"<td class='num'>{_num(r.risk_score, '{:.1f}')}</td><td>{_tier(r.risk_tier)}</td>"
                     f"<td class='num'>{_num(r.mrr)}</td><td class='num'>{_num(r.revenue_at_risk)}</td>{change}"
                     f"<td>{why}{play}</td></tr>")
-    return f"<table id='top-accounts'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+    return f"<table id='{table_id}'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def _simple_table(frame: pd.DataFrame, columns: dict[str, str], table_id: str, empty: str,
@@ -272,15 +293,17 @@ def score_report(ranked: pd.DataFrame, flags: pd.DataFrame, summary: dict[str, A
         _card("High risk", f"{at_risk['high']:,}", "high", f"score {scoring.tier_high:g} or more", "high"),
         _card("Medium risk", f"{at_risk['medium']:,}", "medium", f"score {scoring.tier_medium:g} to "
               f"{scoring.tier_high:g}", "medium"),
-        _card("Revenue at risk", f"{summary['revenue_at_risk']:,.2f}", "revenue_at_risk",
-              "per month: MRR x risk, summed"),
+        _card("Revenue at risk", words.money_cents(summary.get("revenue_at_risk"), summary.get("currency")),
+              "revenue_at_risk", "per month: risk x MRR, summed over the "
+              f"{' and '.join(summary.get('revenue_at_risk_tiers') or ['all'])} tiers"
+              + ("" if summary.get("revenue_at_risk") is not None else " (no account has MRR)")),
     ])
     body = [f'<div class="cards">{cards}</div>']
     body.append(f"<section id='distribution'><h2>Distribution of risk</h2>{risk_chart(ranked, scoring)}"
                 f"<p class='note'>{at_risk['low']:,} low, {at_risk['medium']:,} medium, {at_risk['high']:,} high. "
                 "Dashed lines: the tier thresholds (scoring.tiers).</p></section>")
     shown = min(top, len(ranked))
-    body.append(f"<section id='top'><h2>Top {shown} accounts</h2>{_top_table(ranked, top)}</section>")
+    body.append(f"<section id='top'><h2>Top {shown} accounts, by who acts</h2>{_by_owner(ranked, top)}</section>")
     counts = flag_counts(flags)
     fired = counts[counts > 0]
     never = [str(n) for n in counts.index[counts == 0]]

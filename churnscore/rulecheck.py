@@ -18,7 +18,7 @@ Dask engine evaluate; one function (``judge``) decides, for all of them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -229,7 +229,7 @@ def judge(rules: tuple[RuleSpec, ...], table: pd.DataFrame, params: FeatureParam
         if cond is None:
             off.append(RuleOff(rule.name, "; ".join(dict.fromkeys(whys))))
             continue
-        on.append(rule if cond is rule.when else RuleSpec(rule.name, cond, rule.weight, rule.reason, rule.play))
+        on.append(rule if cond is rule.when else replace(rule, when=cond))
         for why in dict.fromkeys(dropped):
             notes.append(f"{rule.name}: one 'any' branch dropped ({why})")
     used = {leaf.feature for r in rules for leaf in rules_mod.leaves(r.when)

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from .config import AllOf, Condition, Leaf, RuleSpec
 from .errors import ConfigError
+from . import words
 from .features import FEATURE_NAMES
 
 
@@ -41,40 +42,67 @@ OPERATORS: dict[str, Callable[[pd.Series, Any], pd.Series]] = {
 _NO_VALUE = {"missing", "present"}
 
 
-def _text(v: np.ndarray) -> pa.Array:
-    """Numbers as the shortest text (2.0 -> "2", 66.8 -> "66.8"), NaN as null; -0 shows as 0."""
-    v = np.where(v == 0, 0.0, v)
-    return pc.cast(pa.array(v, from_pandas=True), pa.string())
+def _said(say: Callable[[float], str]) -> Callable[..., pa.Array]:
+    return lambda v, table, rows, context: words.each(v, say)
 
 
-def _rounded(v: np.ndarray, digits: int) -> np.ndarray:
-    return np.round(v, digits)
+def _column(table: pd.DataFrame, name: str, rows: np.ndarray | None) -> np.ndarray:
+    values = table[name].to_numpy(dtype="float64") if name in table.columns else np.full(len(table), np.nan)
+    return values if rows is None else values[rows]
 
 
-def _money(v: np.ndarray) -> pa.Array:
-    """Whole units with thousands separators (1234567.4 -> "1,234,567"), as f"{round(x):,}" writes them."""
-    whole = np.round(v)  # half to even, as round() rounds
-    huge = np.abs(whole) >= 2.0 ** 63  # beyond int64 (or infinite)
-    n = np.where(np.isnan(whole) | huge, 0.0, whole).astype(np.int64)
-    # digits grouped by threes from the right: reversed, a comma after every three, reversed back
-    backwards = pc.replace_substring_regex(pc.utf8_reverse(pc.cast(pa.array(np.abs(n)), pa.string())),
-                                           r"(\d{3})", r"\1,")
-    text = pc.utf8_reverse(pc.utf8_rtrim(backwards, ","))
-    text = pc.if_else(pa.array(n < 0), pc.binary_join_element_wise("-", text, ""), text)
-    if huge.any():  # rare: Python's own int (and its error for an infinite amount)
-        text = pc.replace_with_mask(text, pa.array(huge), pa.array([f"{round(x):,}" for x in v[huge]], pa.string()))
-    return pc.if_else(pa.array(np.isnan(v)), pa.scalar(None, pa.string()), text)
+def _nps(v: np.ndarray, table: pd.DataFrame, rows: np.ndarray | None, context: dict[str, Any]) -> pa.Array:
+    """"NPS 3" for one answer; "average NPS 5.7 over 3 answers" for a round of several."""
+    answers = _column(table, "nps_latest_answers", rows)
+    one = words.each(v, lambda x: f"NPS {words.number(x)}")
+    several = words.each(np.where(answers > 1, v, np.nan), lambda x: f"average NPS {words.number(x)}")
+    over = words.each(np.where(answers > 1, answers, np.nan), lambda x: f" over {words.count(x, 'answer')}")
+    joined = pc.binary_join_element_wise(several, over, pa.scalar("", pa.large_string()))
+    return pc.if_else(pc.is_null(joined), one, joined)
 
 
-# each takes the feature's values (float64 numpy) and gives Arrow text (null where missing)
-FORMATS: dict[str, Callable[[np.ndarray], pa.Array]] = {
-    "pct": lambda v: pc.binary_join_element_wise(_text(_rounded(np.abs(v) * 100, 0)), "%", ""),  # -0.64 -> "64%"
-    "int": lambda v: _text(_rounded(v, 0)),
-    "num": lambda v: _text(_rounded(v, 1)),  # one decimal, no trailing zeros
-    "abs": lambda v: _text(_rounded(np.abs(v), 1)),  # -7 -> "7" (for "down 7 points")
-    "money": _money,
+def _of_key(v: np.ndarray, table: pd.DataFrame, rows: np.ndarray | None, context: dict[str, Any]) -> pa.Array:
+    """A key-feature share as a count of the configured key features: "1 of 3", "none of the 3"."""
+    n = int(context.get("key_features", 3))
+    used = np.round(v * n)
+    return words.each(used, lambda x: (f"none of the {n}" if x == 0 else f"all {n}" if x == n and n > 1
+                                       else f"{words.whole(x)} of {n}"))
+
+
+def _span(v: np.ndarray, table: pd.DataFrame, rows: np.ndarray | None, context: dict[str, Any]) -> pa.Array:
+    """Days the usage export covers for the account: "74 days as a customer" when that is its whole life,
+    "the 365 days of the usage export" when the account is older than the export."""
+    tenure = _column(table, "tenure_days", rows)
+    short = ~(np.round(v) < np.round(tenure))  # the whole tenure is covered (or the tenure is unknown)
+    own = words.each(np.where(short, v, np.nan), lambda x: f"{words.days(x)} as a customer")
+    export = words.each(np.where(short, np.nan, v), lambda x: f"the {words.days(x)} of the usage export")
+    return pc.if_else(pa.array(short), own, export)
+
+
+# each takes the feature's values (float64 numpy, the accounts asked for), the table, those accounts' rows
+# and the render context (e.g. key_features: how many are configured), and gives Arrow text (null where
+# missing). All numbers are said by churnscore.words.
+FORMATS: dict[str, Callable[..., pa.Array]] = {
+    "pct": _said(words.percent),  # -0.64 -> "64%"
+    "int": _said(words.whole),
+    "num": _said(words.number),  # one decimal, no trailing zeros
+    "abs": _said(lambda x: words.number(abs(x))),  # -7 -> "7" (for "down 7 points")
+    "money": _said(words.money),
+    "days": _said(words.days),  # "1 day", "16 days"
+    "seconds": _said(words.seconds),  # "45 seconds", "2 minutes"
+    "nps": _nps,  # "NPS 3", "average NPS 5.7 over 3 answers"
+    "of_key": _of_key,  # key_feature_adoption as "1 of 3"
+    "span": _span,  # usage_days_covered as "74 days as a customer" / "the 365 days of the usage export"
 }
-_PLACEHOLDER = re.compile(r"\{([a-zA-Z0-9_]+)(?::([a-z]+))?\}")
+# {feature} or {feature:format}; {s} after a placeholder: "s" unless that number was said as "1";
+# [ ... ] an optional clause, left out for an account where a value inside it is missing
+_PLACEHOLDER = re.compile(r"\{([a-zA-Z0-9_]+)(?::([a-z_]+))?\}")
+_TOKEN = re.compile(r"\{([a-zA-Z0-9_]+)(?::([a-z_]+))?\}|\[|\]")
+
+
+def placeholders(template: str) -> list[str]:
+    """The features a reason template names ({s} is no feature)."""
+    return [name for name, fmt in _PLACEHOLDER.findall(template) if not (name == "s" and not fmt)]
 
 
 def leaves(cond: Condition) -> list[Leaf]:
@@ -111,7 +139,12 @@ def check_rules(rules: tuple[RuleSpec, ...], known: tuple[str, ...] = FEATURE_NA
             if not ok:
                 raise ConfigError(f"config: rule '{rule.name}': operator '{leaf.op}' on '{leaf.feature}' "
                                   f"needs {want}, got {leaf.value!r}.")
+        if rule.reason.count("[") != rule.reason.count("]"):
+            raise ConfigError(f"config: rule '{rule.name}': reason has unbalanced [ ] (an optional clause "
+                              "is written [words {feature}]).")
         for name, fmt in _PLACEHOLDER.findall(rule.reason):
+            if name == "s" and not fmt:
+                continue
             if name not in known:
                 raise ConfigError(f"config: rule '{rule.name}': reason names unknown feature '{{{name}}}'.")
             if fmt and fmt not in FORMATS:
@@ -150,29 +183,74 @@ def by_weight(rules: tuple[RuleSpec, ...]) -> list[RuleSpec]:
     return sorted(rules, key=lambda r: -r.weight)
 
 
-def render(template: str, table: pd.DataFrame, rows: np.ndarray | None = None) -> pa.Array:
+def render(template: str, table: pd.DataFrame, rows: np.ndarray | None = None,
+           context: dict[str, Any] | None = None) -> pa.Array:
     """The template filled in with the feature values of the accounts at positions ``rows`` (all when None).
 
-    Arrow text (large_string), one per account asked for. Vectorised over accounts: one Arrow kernel per
+    Arrow text (large_string), one per account asked for. ``{s}`` says "s" unless the placeholder before
+    it was said as "1"; ``[...]`` is an optional clause, left out where a value inside it is missing (a
+    missing value elsewhere is said "unknown"). Vectorised over accounts: a few Arrow kernels per
     placeholder, whatever the number of accounts.
     """
     n = len(table) if rows is None else len(rows)
-    pieces: list[pa.Array | pa.Scalar] = []
+    context = context or {}
+    empty = pa.scalar("", pa.large_string())
+
+    def join(pieces: list[Any]) -> Any:
+        if not pieces:
+            return pa.repeat(empty, n)
+        if len(pieces) == 1 and isinstance(pieces[0], pa.Array):
+            return pieces[0]
+        return pc.binary_join_element_wise(*[pa.repeat(p, n) if isinstance(p, pa.Scalar) else p
+                                             for p in pieces], empty)
+
+    stack: list[list[Any]] = [[]]  # the pieces of the clause being read (top level first)
+    last: pa.Array | None = None
     pos = 0
-    for m in _PLACEHOLDER.finditer(template):
+    for m in _TOKEN.finditer(template):
         if m.start() > pos:
-            pieces.append(pa.scalar(template[pos:m.start()], pa.large_string()))
-        values = table[m.group(1)].to_numpy(dtype="float64")
-        shown = FORMATS[m.group(2) or "num"](values if rows is None else values[rows])
-        pieces.append(pc.cast(pc.fill_null(shown, "n/a"), pa.large_string()))
+            stack[-1].append(pa.scalar(template[pos:m.start()], pa.large_string()))
         pos = m.end()
-    if pos == 0:  # no placeholder: plain words
-        return pa.repeat(pa.scalar(template, pa.large_string()), n)
+        if m.group(0) == "[":
+            stack.append([])
+        elif m.group(0) == "]":
+            clause = join(stack.pop())  # null where a value inside is missing
+            stack[-1].append(pc.fill_null(pc.cast(clause, pa.large_string()), ""))
+        elif m.group(1) == "s" and not m.group(2):
+            s_text = pc.if_else(pc.equal(pc.fill_null(last, ""), "1"), empty, pa.scalar("s", pa.large_string())) \
+                if last is not None else pa.scalar("s", pa.large_string())
+            stack[-1].append(s_text)
+        else:
+            values = _column(table, m.group(1), rows)
+            last = pc.cast(FORMATS[m.group(2) or "num"](values, table, rows, context), pa.large_string())
+            stack[-1].append(last if len(stack) > 1 else pc.fill_null(last, words.UNKNOWN))
     if pos < len(template):
-        pieces.append(pa.scalar(template[pos:], pa.large_string()))
-    if len(pieces) == 1:
-        return pieces[0]
-    return pc.binary_join_element_wise(*pieces, pa.scalar("", pa.large_string()))
+        stack[-1].append(pa.scalar(template[pos:], pa.large_string()))
+    return join(stack[0])
+
+
+def told(flags: pd.DataFrame, rules: tuple[RuleSpec, ...], table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The flags whose reasons are told: a flag is left out where a rule that supersedes it fired (one fact,
+    one reason: never_used says what weak_start and dormant would repeat), and where that supersession has a
+    condition, only where it also holds on ``table``. The score keeps every flag."""
+    out = flags.copy()
+    present = set(flags.columns)
+    for r in rules:
+        if r.name not in present:
+            continue
+        fired = flags[r.name].to_numpy(dtype=bool)
+        if not fired.any():
+            continue
+        conditions = r.supersedes_when or (None,) * len(r.supersedes)
+        for other, cond in zip(r.supersedes, conditions):
+            if other not in present:
+                continue
+            hide = fired
+            if cond is not None:
+                hide = fired & (evaluate_condition(cond, table).to_numpy(dtype=bool) if table is not None
+                                else np.zeros(len(fired), dtype=bool))
+            out[other] = out[other].to_numpy(dtype=bool) & ~hide
+    return out
 
 
 def _join_lists(offsets: np.ndarray, values: pa.Array, sep: str) -> pa.Array:
@@ -181,13 +259,16 @@ def _join_lists(offsets: np.ndarray, values: pa.Array, sep: str) -> pa.Array:
     return pc.binary_join(lists, pa.scalar(sep, pa.large_string()))
 
 
-def explain(flags: pd.DataFrame, rules: tuple[RuleSpec, ...], table: pd.DataFrame) -> pd.DataFrame:
+def explain(flags: pd.DataFrame, rules: tuple[RuleSpec, ...], table: pd.DataFrame,
+            context: dict[str, Any] | None = None) -> pd.DataFrame:
     """red_flags (names), reasons (words) and suggested_play (of the heaviest flag) per account.
 
-    Heaviest flag first. Built as one list per account (Arrow list arrays joined by a kernel): a reason is
+    Heaviest flag first; a flag another fired flag supersedes is not told (see ``told``). Built as one list
+    per account (Arrow list arrays joined by a kernel): a reason is
     only rendered for the accounts its rule flagged, and nothing loops over accounts in Python.
     """
     ordered = by_weight(rules)
+    flags = told(flags, rules, table)
     n = len(flags)
     fired = [flags[r.name].to_numpy(dtype=bool) for r in ordered]
     counts = np.zeros(n, dtype=np.int64)
@@ -211,7 +292,7 @@ def explain(flags: pd.DataFrame, rules: tuple[RuleSpec, ...], table: pd.DataFram
         cursor[rows] += 1
         slot[done:done + rows.size] = at
         rule_at[at] = k
-        reasons.append(render(r.reason, table, rows))
+        reasons.append(render(r.reason, table, rows, context))
         done += rows.size
     by_slot = np.empty(total, dtype=np.int64)
     by_slot[slot] = np.arange(total)

@@ -59,7 +59,9 @@ def _fit(text: str, width: int) -> str:
 
 
 def _money(value: Any) -> str:
-    return "" if pd.isna(value) else f"{float(value):,.0f}"
+    from .words import money  # one place says numbers
+
+    return "" if pd.isna(value) else money(float(value))
 
 
 def _change(row: pd.Series) -> str:

@@ -17,7 +17,7 @@ beyond the others gets weight 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ class Tuned:
 
     def rules(self, config: Config) -> tuple[RuleSpec, ...]:
         """The config's rules that are kept, with the learned weights."""
-        return tuple(RuleSpec(r.name, r.when, self.weights[r.name], r.reason, r.play)
+        return tuple(replace(r, weight=self.weights[r.name])
                      for r in config.rules if r.name in self.weights)
 
 
@@ -176,7 +176,7 @@ def tune(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, test_dates: int
     penalty, cv = choose_penalty(flags, train.y, train.date, config.model.horizon_days, config.model.cv_folds)
     b, t = fit_noisy_or(flags, train.y, penalty)
     weights = dict(zip(kept, weights_of(t).tolist()))
-    tuned_rules = tuple(RuleSpec(r.name, r.when, weights[r.name], r.reason, r.play)
+    tuned_rules = tuple(replace(r, weight=weights[r.name])
                         for r in config.rules if r.name in weights)
     after = rules_mod.rule_score(test.flags, tuned_rules).to_numpy()
     # the learned score is a probability: smaller than the hand-set one. The tiers move with it, so that as many

@@ -17,6 +17,7 @@ from .errors import ChurnscoreError, InputDataError
 from .limits import FUTURE_DAYS, horizon_end
 from .load import (REJECT_COLUMNS, FileStats, Loaded, empty_frame, find_files, parts_to_spill, read_export,
                    reject_limit_problem)
+from .playbook import check_playbook
 from .rulecheck import RuleChecks, event_accounts, events_seen, judge
 from .universe import account_universe, nothing_left, present_ids
 
@@ -61,6 +62,7 @@ def validate(config: Config, input_dir: str | Path | None = None, as_of: pd.Time
     is collected in the result.
     """
     rules_mod.check_rules(config.rules)
+    check_playbook(config.playbook, config.rules)
     base = Path(input_dir) if input_dir is not None else (
         config.resolve(config.input_dir) if config.input_dir else None)
     if base is not None and not base.is_dir():

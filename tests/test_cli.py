@@ -54,11 +54,12 @@ def test_score_writes_ranked_list_excluded_and_summary(inputs: Path, tmp_path: P
     assert code == 0, err
     ranked = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert list(ranked.columns) == ["rank", "account_id", "account_name", "risk_score", "risk_tier", "mrr",
-                                    "revenue_at_risk", "red_flags", "reasons", "suggested_play"]
+                                    "revenue_at_risk", "red_flags", "reasons", "suggested_play", "play_owner",
+                                    "play_due"]
     assert ranked[["rank", "account_id", "account_name", "risk_score", "risk_tier"]].values.tolist() == [
         ["1", "A001", "Acme", "66.8", "high"], ["2", "A002", "'=Evil", "64.3", "high"]]
     assert ranked.loc[0, "reasons"] == ("usage down 85% vs prior 30 days; 2 tickets open 14+ days; "
-                                        "renewal in 31 days; uses 0% of key features")
+                                        "renewal in 31 days; uses none of the 3 key features in 30 days")
     excluded = pd.read_csv(out.with_name("ranked.excluded.csv"), dtype=str)
     assert excluded.values.tolist() == [["A003", "churned on or before the as-of date"],
                                         ["A004", "signed up after the as-of date"],
@@ -196,7 +197,7 @@ def test_features_sample_data_and_init_log_one_json_line_each_with_json_logs(inp
     [event] = [json.loads(line) for line in err.splitlines()]
     assert set(event.pop("timings_s")) == {"load", "features", "score", "write"}
     # as of the latest usage date: A001, A002 and A004 (signed up 2026-11-01); A003 churned, A005 is unknown
-    assert event == {"event": "features.done", "level": "info", "path": str(out), "accounts": 3, "features": 54,
+    assert event == {"event": "features.done", "level": "info", "path": str(out), "accounts": 3, "features": 56,
                      "as_of": "2026-11-05"}
     assert pd.read_csv(out)["account_id"].tolist() == ["A001", "A002", "A004"]
     code, _, err = run("--log-format", "json", "sample-data", "--accounts", "5", "--months", "2", "--format", "csv",
@@ -216,7 +217,7 @@ def test_features_text_summary_ends_with_the_stage_timings(inputs: Path, tmp_pat
     out = tmp_path / "f.csv"
     code, _, err = run("features", "--input-dir", str(inputs), "--out", str(out))
     first, timings = err.splitlines()
-    assert (code, first) == (0, f"churnscore: 3 accounts x 54 features as of 2026-11-05 -> {out}")
+    assert (code, first) == (0, f"churnscore: 3 accounts x 56 features as of 2026-11-05 -> {out}")
     assert [part.split()[0] for part in timings.removeprefix("  timings: ").split(", ")] == [
         "load", "features", "score", "write"]
 
@@ -252,7 +253,7 @@ def test_features_writes_the_table(inputs: Path, tmp_path: Path) -> None:
     table = pd.read_csv(out, dtype={"account_id": str})
     assert table["account_id"].tolist() == ["A001", "A002"]
     assert table.loc[0, "usage_events_30d"] == 3.0
-    assert "2 accounts x 54 features as of 2026-10-31" in err
+    assert "2 accounts x 56 features as of 2026-10-31" in err
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:

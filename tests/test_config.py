@@ -34,8 +34,8 @@ def fails(raw, message):
     ({"rules": [{**RULE, "wieght": 0.1}]}, "config: unknown key 'rules[0] (dormant).wieght'. Did you mean 'weight'?"),
     ({"rules": [{**RULE, "when": {"all": [{"feature": "mrr", "opp": "present"}]}}]},
      "config: unknown key 'rules[0] (dormant).when.all[0].opp'. Did you mean 'op'?"),
-    ({"zzz": 1}, "config: unknown key 'zzz'. Valid keys: features, input_dir, inputs, limits, model, output, presets, "
-                 "rejects, rules, scoring, windows."),
+    ({"zzz": 1}, "config: unknown key 'zzz'. Valid keys: features, input_dir, inputs, limits, model, output, playbook, "
+                 "presets, rejects, rules, scoring, windows."),
 ])
 def test_unknown_key_anywhere_names_the_path_and_the_closest_key(raw, message):
     fails(raw, message)

@@ -29,7 +29,8 @@ USAGE_COLS = ["usage_events_30d", "usage_events_prev_30d", "usage_trend_30d", "a
               "avg_session_seconds_30d"]
 TASK_COLS = ["task_time_vs_norm_30d"]
 FIRST30_COLS = ["first30_logins_per_day", "first_session_seconds", "tenure_days"]
-NPS_COLS = ["nps_latest", "nps_mean", "nps_trend", "nps_detractor", "days_since_nps_response", "nps_silent"]
+NPS_COLS = ["nps_latest", "nps_mean", "nps_latest_answers", "nps_trend", "nps_detractor", "days_since_nps_response",
+            "nps_silent"]
 TICKET_COLS = ["tickets_open", "tickets_opened_30d", "tickets_opened_90d", "tickets_unresolved_old",
                "ticket_resolution_median_hours", "ticket_max_category_90d", "tickets_urgent_90d", "csat_mean_90d",
                "ticket_silence"]
@@ -37,7 +38,8 @@ PAYMENT_COLS = ["payments_late_90d", "days_overdue", "payments_failed_30d", "pay
                 "failed_card_expired_90d", "failed_card_declined_90d", "card_expiring_before_renewal",
                 "payment_method_changed_90d", "mrr_change_pct_90d", "contract_months", "mrr"]
 LEVEL_COLS = ["usage_per_active_day_30d", "usage_per_seat_30d", "usage_per_active_day_pctile", "usage_per_seat_pctile",
-              "lifetime_events_per_day", "tenure_band", "first_90_days"]  # pinned in test_features_level.py
+              "lifetime_events_per_day", "tenure_band", "first_90_days",
+              "usage_days_covered"]  # pinned in test_features_level.py
 ACCOUNT_COLS = ["tenure_days", "days_to_renewal", "renewal_within_90d", "mrr", "seats", "auto_renew_off"]
 
 
@@ -188,6 +190,7 @@ def test_nps_latest_round_mean_trend_detractor_and_silence():
     expect(table, {
         "nps_latest": [5.0, 9.0, 6.5, 6.0, NAN],
         "nps_mean": [7.0, 9.0, 6.5, 6.0, NAN],
+        "nps_latest_answers": [2, 1, 2, 1, NAN],  # the answers nps_latest is the mean of
         "nps_trend": [-4.0, NAN, NAN, NAN, NAN],  # latest round 5 - mean of earlier (10, 8) 9
         "nps_detractor": [1, 0, 0, 1, NAN],
         "days_since_nps_response": [10, 180, 179, 0, NAN],

@@ -37,6 +37,7 @@ def test_level_and_tenure_features_on_hand_made_accounts():
         "usage_per_seat_30d": [6 / 2 * (30 / 11), 1.0, 0.0, 0.0],  # A: 11 days as a customer, scaled to 30
         # events since the start / days from the later of start and the export's first day (300 days ago), +1
         "lifetime_events_per_day": [6 / 11, 16 / 301, 7 / 101, 0 / 201],
+        "usage_days_covered": [10, 300, 100, 200],  # the span a "no usage" reason may speak for
         "tenure_band": [0, 2, 1, 1],
         "first_90_days": [1, 0, 0, 0],
         # fewer than 20 accounts: every account with usage in the window is a peer (C and D have none); the

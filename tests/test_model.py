@@ -160,40 +160,55 @@ def test_linear_model_arithmetic_exact() -> None:
     assert m.transformed_names == ["a", "b", "b__missing"]
 
 
-def test_top_reasons_words_for_the_strongest_positive_contributions() -> None:
+def test_top_reasons_words_for_the_strongest_contributions_against_the_average_account() -> None:
     m = LinearChurnModel(["usage_trend_30d", "nps_latest"], np.array([0.0, 8.0]), [],
                          np.array([0.0, 8.0]), np.array([1.0, 1.0]), np.array([-1.0, -0.5]), 0.0, {})
     X = pd.DataFrame({"usage_trend_30d": [-0.64, 0.2], "nps_latest": [3.0, 9.0]}, index=["A", "B"])
+    # contributions A 0.64, 2.5; B -0.2, -0.5; averages 0.22, 1.0: A is 0.42 and 1.5 above them, B below
     reasons = top_reasons(m, X, X, k=2)
-    assert reasons.to_dict() == {"A": "NPS 3; usage down 64% vs prior 30 days", "B": ""}
+    assert reasons.to_dict() == {"A": "NPS 3 (average account: 6); usage down 64% vs prior 30 days (average "
+                                      "account: down 22%)", "B": ""}
 
 
-def test_reasons_tell_minus_zero_from_zero_and_join_only_the_places_a_row_has() -> None:
-    m = LinearChurnModel(["nps_trend", "nps_latest"], np.array([0.0, 8.0]), [],
-                         np.array([1.0, 8.0]), np.array([1.0, 1.0]), np.array([-1.0, -0.5]), 0.0, {})
-    X = pd.DataFrame({"nps_trend": [-0.0, 0.0, -0.0, 2.0], "nps_latest": [3.0, 3.0, 9.0, 9.0]},
-                     index=["A", "B", "C", "D"])
-    # A, B: trend contributes 1, NPS 2.5; C: trend 1 (NPS -0.5); D: -1 and -0.5, nothing above 0.05
+def test_a_trait_every_account_shares_is_nobodys_reason() -> None:
+    m = LinearChurnModel(["renewal_within_90d", "days_overdue"], np.zeros(2), [], np.zeros(2), np.ones(2),
+                         np.array([1.0, 0.2]), 0.0, {})
+    X = pd.DataFrame({"renewal_within_90d": [1.0, 1.0], "days_overdue": [0.0, 10.0]}, index=["A", "B"])
+    assert top_reasons(m, X, X, k=2).to_dict() == {"A": "", "B": "invoice 10 days overdue (average account: 5)"}
+
+
+def test_correlated_inputs_are_one_group_with_one_net_and_a_rule_already_told_is_not_repeated() -> None:
+    m = LinearChurnModel(["nps_latest", "nps_trend", "days_overdue"], np.zeros(3), [], np.array([8.0, 0.0, 0.0]),
+                         np.ones(3), np.array([-0.5, 0.3, 0.2]), 0.0, {})
+    X = pd.DataFrame({"nps_latest": [3.0, 9.0, 9.0], "nps_trend": [-4.0, 1.0, 1.0], "days_overdue": [0.0, 10.0, 0.0]},
+                     index=["A", "B", "C"])
+    # contributions A 2.5 -1.2 0, B -0.5 0.3 2, C -0.5 0.3 0; averages 0.5 -0.2 0.667. A: NPS group net
+    # 2 - 1 = 1 (the falling trend pulls the other way: counted in the net, never told as lowering the risk);
+    # B: NPS -1 + 0.5 < 0, payments 1.333; C: nothing above the average
     probability, reasons = probability_and_reasons(m, X, X, k=2)
-    assert reasons.to_dict() == {"A": "NPS 3; NPS -0.0 points vs earlier", "B": "NPS 3; NPS +0.0 points vs earlier",
-                                 "C": "NPS -0.0 points vs earlier", "D": ""}
+    assert reasons.to_dict() == {"A": "NPS 3 (average account: 7)",
+                                 "B": "invoice 10 days overdue (average account: 3.3)", "C": ""}
     assert str(reasons.dtype) == "str"
-    np.testing.assert_array_equal(probability, m.predict_proba(X))
-    np.testing.assert_array_equal(probability, 1 / (1 + np.exp(-np.array([3.5, 3.5, 0.5, -1.5]))))
+    np.testing.assert_allclose(probability, 1 / (1 + np.exp(-np.array([1.3, 1.8, -0.2]))))
+    rules = parse_config({"rules": [{"name": "overdue", "weight": 0.3, "reason": "invoice {days_overdue:days} overdue",
+                                     "when": {"feature": "days_overdue", "op": "ge", "value": 10}}]}).rules
+    fired = pd.DataFrame({"overdue": [False, True, False]}, index=X.index)
+    told = top_reasons(m, X, X, k=2, flags=fired, rules=rules)
+    assert told.to_dict() == {"A": "NPS 3 (average account: 7)", "B": "", "C": ""}
 
 
 def test_a_condition_is_a_reason_only_where_it_holds() -> None:
     """nps_silent with a negative coefficient pushes the risk up where it is 0: 'silent to NPS surveys' would
-    be false there, so it is no reason; the next input is."""
+    be false there, so it is no reason; NPS 3, shared by both, is nobody's; flags never speak (their rule
+    does)."""
     m = LinearChurnModel(["nps_silent", "nps_latest"], np.array([0.0, 8.0]), [],
                          np.array([0.5, 8.0]), np.array([0.5, 1.0]), np.array([-1.0, -0.5]), 0.0, {})
     X = pd.DataFrame({"nps_silent": [0.0, 1.0], "nps_latest": [3.0, 3.0]}, index=["A", "B"])
-    # A: silent contributes +1 (not a reason), NPS +2.5; B: silent -1, NPS +2.5
-    assert top_reasons(m, X, X, k=2).to_dict() == {"A": "NPS 3", "B": "NPS 3"}
+    assert top_reasons(m, X, X, k=2).to_dict() == {"A": "", "B": ""}
     flags = LinearChurnModel(["flag_late_payer", "flag_dormant"], np.zeros(2), [], np.array([0.5, 0.5]),
                              np.array([0.5, 0.5]), np.array([-1.0, 1.0]), 0.0, {})
     Xf = pd.DataFrame({"flag_late_payer": [0.0, 1.0], "flag_dormant": [1.0, 1.0]}, index=["A", "B"])
-    assert top_reasons(flags, Xf, Xf, k=2).to_dict() == {"A": "red flag: dormant", "B": "red flag: dormant"}
+    assert top_reasons(flags, Xf, Xf, k=2).to_dict() == {"A": "", "B": ""}
 
 
 def test_phrases_count_in_words_and_state_a_condition_only_where_it_holds() -> None:
@@ -201,7 +216,7 @@ def test_phrases_count_in_words_and_state_a_condition_only_where_it_holds() -> N
         "1 open ticket", "2 open tickets", "0 open tickets", "no data for tickets open"]
     assert phrases("nps_silent", pd.Series([1.0, 0.0, np.nan])).tolist() == [
         "silent to NPS surveys", "nps silent = 0", "no data for nps silent"]
-    assert phrases("mrr", pd.Series([1019.9])).tolist() == ["MRR 1,020/month"]
+    assert phrases("mrr", pd.Series([1019.9])).tolist() == ["MRR 1,020 a month"]
 
 
 def test_joined_words_per_row_in_place_order() -> None:
@@ -259,9 +274,7 @@ def test_many_accounts_are_scored_block_by_block_with_the_same_figures(monkeypat
     assert len(ts.y) == 441
     np.testing.assert_array_equal(model.predict_proba(ts.X), whole[0])
     pd.testing.assert_series_equal(top_reasons(model, ts.X, ts.X), whole[1])
-    assert ((whole[1] != "").sum(), whole[1].str.contains("; ").sum()) == (441, 441)
-    assert whole[1].iloc[0] == ("no data for ticket resolution median hours; last active 4 days ago; "
-                                "renewal within 90 days")
+    assert (whole[1] != "").sum() > 0 and not whole[1].str.contains("no data for").any()
 
 
 # ----------------------------------------------------------------------------- persistence

@@ -162,9 +162,14 @@ def test_explain_contributions_add_up_to_the_probability(history: Path, trained:
     assert code == 0, err
     lines = text.splitlines()
     assert lines[1].startswith(f"  rank 1 of {len(ranked):,}; risk score {top['risk_score']:.1f}")
-    assert lines[-1] == f"    {out}: rank 1, score {top['risk_score']}, tier {top['risk_tier']}"
-    table = lines[lines.index(next(line for line in lines if line.strip().startswith("feature"))) + 1:-2]
-    total = sum(float(line.split()[-1]) for line in table)  # features, flags and the intercept
+    manifest = json.loads(out.with_name("r.manifest.json").read_text())
+    assert lines[-2] == f"  history (this list: as of {manifest['as_of']}, ranked by risk (model)):"
+    assert lines[-1] == (f"    {out} (as of {manifest['as_of']}, ranked by risk (model)): rank 1, "
+                         f"score {top['risk_score']}, tier {top['risk_tier']}")
+    start = lines.index(next(line for line in lines if line.strip().startswith("group / input"))) + 1
+    end = lines.index(next(line for line in lines if line.strip().startswith("(average account)")))
+    groups = [line for line in lines[start:end] if not line.startswith("    ")]  # the nets, not their members
+    total = sum(float(line.split()[-1]) for line in groups + [lines[end]])
     p = 1 / (1 + math.exp(-total))
     assert p == pytest.approx(top["churn_probability"], abs=2e-3)
 

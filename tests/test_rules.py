@@ -129,7 +129,7 @@ def test_reasons_are_formatted_and_told_heaviest_first_with_the_heaviest_play():
     expected = pd.DataFrame({
         "red_flags": ["dormant, big, unhappy, usage_drop", "", "dormant, unhappy"],
         "reasons": ["no activity for 20 days; big account; NPS 5.7 (5.7), MRR 12,346; usage down 64%", "",
-                    "no activity for 17 days; NPS n/a (n/a), MRR 1,500"],
+                    "no activity for 17 days; NPS unknown (unknown), MRR 1,500"],
         "suggested_play": ["win-back email", "", "win-back email"],
     }, index=["a", "b", "c"], dtype="str")
     pd.testing.assert_frame_equal(words, expected)
@@ -149,8 +149,10 @@ def test_suggested_play_is_the_heaviest_fired_rules_and_config_order_breaks_ties
 
 @pytest.mark.parametrize("fmt,value,shown", [
     ("pct", 0.05, "5%"), ("pct", -1.234, "123%"), ("int", 2.5, "2"), ("int", 3.5, "4"), ("num", 3.04, "3"),
-    ("num", 1234.56, "1234.6"), ("abs", -7.0, "7"), ("abs", 2.25, "2.2"), ("money", 1234567.4, "1,234,567"), ("money", 0.0, "0"), ("pct", NAN, "n/a"),
-    ("int", NAN, "n/a"), ("num", NAN, "n/a"), ("money", NAN, "n/a"),
+    ("num", 1234.56, "1,234.6"), ("abs", -7.0, "7"), ("abs", 2.25, "2.2"), ("money", 1234567.4, "1,234,567"),
+    ("money", 0.0, "0"), ("pct", NAN, "unknown"), ("int", NAN, "unknown"), ("num", NAN, "unknown"),
+    ("money", NAN, "unknown"), ("days", 1.0, "1 day"), ("days", 16.0, "16 days"), ("seconds", 45.0, "45 seconds"),
+    ("seconds", 150.0, "2.5 minutes"),
 ])
 def test_reason_formats(fmt, value, shown):
     specs = rules({"when": {"feature": "mrr", "op": "missing"}, "reason": f"<{{mrr:{fmt}}}>"},
@@ -215,7 +217,8 @@ def test_unknown_placeholder_in_reason():
 
 def test_unknown_reason_format_lists_the_choices():
     with pytest.raises(ConfigError, match=re.escape(
-            "config: rule 'r0': reason format ':pc' unknown; choose one of abs, int, money, num, pct.")):
+            "config: rule 'r0': reason format ':pc' unknown; choose one of abs, days, int, money, nps, num, "
+            "of_key, pct, seconds, span.")):
         check({"when": {"feature": "mrr", "op": "present"}, "reason": "{mrr:pc}"})
 
 
@@ -234,7 +237,7 @@ def test_explain_with_an_empty_reason_a_rule_that_never_fires_and_an_account_wit
     words = explain(evaluate(specs, WORD_TABLE), specs, WORD_TABLE)
     expected = pd.DataFrame({
         "red_flags": ["plain", "small", "plain, small"],
-        "reasons": ["", "MRR 99", "; MRR 1500"],
+        "reasons": ["", "MRR 99", "; MRR 1,500"],
         "suggested_play": ["", "upsell", "upsell"],
     }, index=["a", "b", "c"], dtype="str")
     pd.testing.assert_frame_equal(words, expected)
@@ -247,3 +250,46 @@ def test_explain_of_no_accounts_is_an_empty_frame_with_the_three_columns():
     expected = pd.DataFrame({"red_flags": [], "reasons": [], "suggested_play": []},
                             index=pd.Index([], dtype="str"), dtype="str")
     pd.testing.assert_frame_equal(words, expected)
+
+
+# ----------------------------------------------------------------------------- supersedes
+
+
+def test_a_superseding_rule_tells_one_fact_once_and_the_score_keeps_every_flag():
+    specs = rules({"name": "never", "weight": 0.4, "when": {"feature": "never_active", "op": "eq", "value": 1},
+                   "reason": "never used", "play": "kick-off", "supersedes": ["weak", "dormant"]},
+                  {"name": "dormant", "weight": 0.45, "when": {"feature": "tenure_days", "op": "ge", "value": 14},
+                   "reason": "quiet", "play": "win-back", "supersedes": ["drop"]},
+                  {"name": "drop", "weight": 0.35, "when": {"feature": "tenure_days", "op": "ge", "value": 20},
+                   "reason": "usage down"},
+                  {"name": "weak", "weight": 0.3, "when": {"feature": "tenure_days", "op": "ge", "value": 0},
+                   "reason": "weak start"})
+    table = pd.DataFrame({"never_active": [1.0, 0.0, 0.0], "tenure_days": [30.0, 30.0, 5.0]}, index=["a", "b", "c"])
+    flags = evaluate(specs, table)
+    words = explain(flags, specs, table)
+    # a: never used hides dormant and weak; dormant (fired, hidden) still hides drop
+    assert words["red_flags"].tolist() == ["never", "dormant, weak", "weak"]
+    assert words["reasons"].tolist() == ["never used", "quiet; weak start", "weak start"]
+    assert words["suggested_play"].tolist() == ["kick-off", "win-back", ""]
+    assert rule_score(flags, specs).round(6).tolist() == [
+        round(100 * (1 - 0.6 * 0.55 * 0.65 * 0.7), 6), round(100 * (1 - 0.55 * 0.65 * 0.7), 6), 30.0]
+
+
+def test_supersedes_must_name_another_rule():
+    with pytest.raises(ConfigError, match=re.escape(
+            "config: 'rules[0] (r0).supersedes' names 'nope', no rule; choose among r1.")):
+        rules({"when": {"feature": "mrr", "op": "present"}, "supersedes": ["nope"]},
+              {"when": {"feature": "mrr", "op": "present"}})
+
+
+def test_a_supersession_with_a_condition_hides_the_other_reason_only_where_it_holds():
+    specs = rules({"name": "dormant", "weight": 0.4, "reason": "quiet",
+                   "when": {"feature": "days_since_last_activity", "op": "ge", "value": 14},
+                   "supersedes": [{"rule": "keys", "when": {"feature": "days_since_last_activity", "op": "ge",
+                                                            "value": 30}}]},
+                  {"name": "keys", "weight": 0.15, "reason": "no key features",
+                   "when": {"feature": "key_feature_adoption", "op": "lt", "value": 0.34}})
+    table = pd.DataFrame({"days_since_last_activity": [17.0, 31.0, NAN], "key_feature_adoption": [0.0, 0.0, 0.0]},
+                         index=["a", "b", "c"])
+    assert explain(evaluate(specs, table), specs, table)["reasons"].tolist() == [
+        "quiet; no key features", "quiet", "no key features"]

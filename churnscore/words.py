@@ -1,0 +1,114 @@
+"""How churnscore says a number: one place for counts, amounts, shares, spans of time and money.
+
+Rules' reasons, model reasons, the terminal table and the report all say numbers through these functions,
+so "1 day" / "2 days", "64%", "1,234" and "EUR 1,234" read the same everywhere. Each ``*_text`` function
+takes a float array and gives Arrow text (null where the value is missing), formatting each distinct value
+once; the scalar functions say one value (for a table cell or a headline).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+UNKNOWN = "unknown"
+
+
+def _clean(x: float) -> float:
+    return 0.0 if x == 0 else x  # -0 says 0
+
+
+def number(x: float, digits: int = 1) -> str:
+    """Shortest text at ``digits`` decimals, thousands grouped: 2.0 -> "2", 5.67 -> "5.7", 1234 -> "1,234"."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return UNKNOWN
+    if math.isinf(x):
+        return "infinite" if x > 0 else "minus infinite"
+    r = _clean(round(float(x), digits))
+    if r == int(r):
+        return f"{int(r):,}"
+    return f"{r:,.{digits}f}".rstrip("0").rstrip(".")
+
+
+def whole(x: float) -> str:
+    """A whole number, thousands grouped: 1234.4 -> "1,234"."""
+    return number(x, 0)
+
+
+def plural(n_text: str, noun: str, nouns: str | None = None) -> str:
+    """"1 ticket", "2 tickets", "0.5 tickets": the singular only when the number says exactly 1."""
+    return f"{n_text} {noun if n_text == '1' else (nouns or noun + 's')}"
+
+
+def count(x: float, noun: str, nouns: str | None = None) -> str:
+    """A count with its noun: count(1, "failed payment") -> "1 failed payment"."""
+    return plural(whole(x), noun, nouns)
+
+
+def percent(x: float) -> str:
+    """A share as a whole percent of its size: -0.64 -> "64%" (the words say up or down)."""
+    if x is None or math.isnan(x):
+        return UNKNOWN
+    return f"{whole(abs(x) * 100)}%"
+
+
+def days(x: float) -> str:
+    """A span in whole days: "1 day", "16 days"."""
+    if x is None or math.isnan(x):
+        return UNKNOWN
+    return count(x, "day")
+
+
+def seconds(x: float) -> str:
+    """A short span: "45 seconds", "1 minute", "2.5 minutes", "1.2 hours"."""
+    if x is None or math.isnan(x):
+        return UNKNOWN
+    if abs(x) < 90:
+        return count(x, "second")
+    if abs(x) < 5400:
+        return plural(number(x / 60), "minute")
+    return plural(number(x / 3600), "hour")
+
+
+def money(x: float, currency: str | None = None) -> str:
+    """Whole units, thousands grouped, the currency before it when known: "1,234", "EUR 1,234";
+    "unknown" for a missing amount."""
+    if x is None or math.isnan(x):
+        return UNKNOWN
+    text = whole(x)
+    return f"{currency} {text}" if currency else text
+
+
+def money_cents(x: float, currency: str | None = None) -> str:
+    """Two decimals for a headline total: "808,730.52", "EUR 808,730.52"; "unknown" when missing."""
+    if x is None or math.isnan(x):
+        return UNKNOWN
+    text = f"{_clean(round(float(x), 2)):,.2f}"
+    return f"{currency} {text}" if currency else text
+
+
+def headline(summary: dict) -> str:
+    """The revenue-at-risk headline with its definition: "808,730.52 a month (risk x MRR, high and medium
+    tiers)"; "unknown (no account has MRR)" without MRR."""
+    tiers = " and ".join(summary.get("revenue_at_risk_tiers") or ["all"])
+    value = summary.get("revenue_at_risk")
+    if value is None:
+        return "unknown (no account has MRR)"
+    return f"{money_cents(value, summary.get('currency'))} a month (risk x MRR, {tiers} tiers)"
+
+
+# ----------------------------------------------------------------------------- arrays
+
+
+def each(values: np.ndarray, say: Callable[[float], str]) -> pa.Array:
+    """``say`` of each value as Arrow text (large_string), null where missing; each distinct value said once."""
+    v = np.asarray(values, dtype="float64")
+    known = ~np.isnan(v)
+    distinct, codes = np.unique(np.where(known, v, 0.0), return_inverse=True)
+    texts = pa.array([say(float(x)) for x in distinct], pa.large_string())
+    out = texts.take(pa.array(codes.reshape(-1).astype("int64")))
+    return out if known.all() else pc.if_else(pa.array(known), out, pa.scalar(None, pa.large_string()))
