@@ -200,9 +200,10 @@ def test_surveymonkey_responses_skip_the_second_header_row_and_read_us_dates_in_
     assert rejects_of(result) == [("surveymonkey_responses.csv", 5, "account_id", "missing account_id")]
 
 
-# Carl (A003) last logged in on 2026-08-01: dormant; Jane's (A001) NPS of 4: a detractor
+# Carl (A003) last logged in on 2026-08-01: dormant, which supersedes low_key_feature_adoption after 30 quiet
+# days (issue 17: one fact, one reason); Jane's (A001) NPS of 4: a detractor
 USAGE_RANKED = [["A002", "auto_renew_off, renewal_soon_and_unhealthy, low_key_feature_adoption"],
-      ["A003", "dormant, low_key_feature_adoption"], ["A001", "low_key_feature_adoption"]]
+                ["A003", "dormant"], ["A001", "low_key_feature_adoption"]]
 
 
 @pytest.mark.parametrize("preset,export,fixture,usage,read,expected", [
