@@ -122,6 +122,12 @@ as_of_option = click.option(
     help="Score as of this date: later rows are not used. Default: the latest date in the usage export.")
 
 
+history_end_option = click.option(  # evaluate and tune-rules: one backtest split
+    "--as-of", default=None, metavar="YYYY-MM-DD", callback=_date,
+    help="End of the history used. Default: the latest date in the usage export.")
+test_dates_option = click.option(
+    "--test-dates", type=click.IntRange(min=1), default=2, show_default=True,
+    help="How many of the last observation dates to hold out and test on (evaluate and tune-rules split alike).")
 preset_option = click.option(
     "--preset", "presets", multiple=True, metavar="NAME",
     help="Vendor preset (repeatable): read an export as the tool writes it: stripe, stripe_payments, recurly "
@@ -563,10 +569,8 @@ def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | 
 @main.command(epilog=EXIT_CODES)
 @config_option
 @input_dir_option
-@click.option("--as-of", default=None, metavar="YYYY-MM-DD", callback=_date,
-              help="End of the history used. Default: the latest date in the usage export.")
-@click.option("--test-dates", type=click.IntRange(min=1), default=2, show_default=True,
-              help="How many of the last observation dates to test on.")
+@history_end_option
+@test_dates_option
 @click.option("--top-k", type=click.IntRange(min=1), default=100, show_default=True,
               help="k for precision and recall at the top-k accounts.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -632,10 +636,8 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
 @main.command("tune-rules", epilog=EXIT_CODES)
 @config_option
 @input_dir_option
-@click.option("--as-of", default=None, metavar="YYYY-MM-DD", callback=_date,
-              help="End of the history used. Default: the latest date in the usage export.")
-@click.option("--test-dates", type=click.IntRange(min=1), default=2, show_default=True,
-              help="How many of the last observation dates to hold out (as evaluate does).")
+@history_end_option
+@test_dates_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The config to write: this one with the learned rule weights.")
 @preset_option
