@@ -14,7 +14,7 @@ import pandas as pd
 
 from .config import PlaySpec, RuleSpec
 from .errors import ConfigError
-from .features import FEATURE_NAMES
+from .features import FEATURE_NAMES, index_positions
 from .rules import OPERATORS, evaluate_condition, leaves
 
 _TEXT_OPS = {"eq", "ne", "in", "missing", "present"}
@@ -53,11 +53,18 @@ def choose(playbook: tuple[PlaySpec, ...], ranked: pd.DataFrame, table: pd.DataF
         return pd.DataFrame({"suggested_play": ranked["suggested_play"].to_numpy(),
                              "play_owner": np.full(n, "", dtype=object), "play_due": np.full(n, "", dtype=object)},
                             index=ranked.index)
-    ids = pd.Index(ranked["account_id"].astype(str))
-    facts = table.reindex(ids).reset_index(drop=True)
+    # every ranked account is in the table: look the ids up once (Arrow's hash lookup), then take rows by position
+    ids = pd.Index(ranked["account_id"].to_numpy(), dtype=table.index.dtype)
+    at = index_positions(table.index, ids)
+    if (at < 0).any():  # a ranked account the table lacks: a bug upstream, never taken as the last row
+        raise RuntimeError("playbook: a ranked account has no feature row")
+    facts = table.take(at).reset_index(drop=True)
     facts["risk_score"] = ranked["risk_score"].to_numpy()
     facts["risk_tier"] = ranked["risk_tier"].astype(str).to_numpy()
-    flags = told.reindex(ids).fillna(False).astype(bool).reset_index(drop=True)
+    if told.index.equals(table.index):
+        flags = told.take(at).astype(bool).reset_index(drop=True)
+    else:
+        flags = told.reindex(ids).fillna(False).astype(bool).reset_index(drop=True)
     for name in flags.columns:
         facts[f"flag_{name}"] = flags[name].to_numpy(dtype="float64")
     chosen = np.full(n, len(playbook) - 1)
