@@ -342,7 +342,9 @@ def reject_problem(result: Any, config: Config, strict: bool) -> str | None:
 
     n = result.loaded.reject_count
     if strict and n:
-        return f"{n:,} input rows rejected and --strict is set."
+        per = ", ".join(f"{name}: {st.rows_rejected:,}" for name, st in result.loaded.stats.items() if st.rows_rejected)
+        return f"{n:,} input rows rejected ({per}) and --strict is set." if per else \
+            f"{n:,} input rows rejected and --strict is set."
     problem = reject_limit_problem(result.loaded.stats, config.rejects.max_reject_rate)
     return None if problem is None else f"{problem}; the ranking would be unreliable."
 

@@ -122,3 +122,13 @@ def test_init_detect_writes_a_config_that_scores_the_folder_as_it_is(tmp_path, m
     ranked = pd.read_csv(tmp_path / "acme" / "out" / "ranked.csv", dtype=str)
     assert sorted(ranked["account_id"]) == ["A001", "A002", "A003"]
     assert len(pd.read_csv(tmp_path / "acme" / "out" / "ranked.rejects.csv")) == 0
+
+
+def test_validate_says_which_preset_a_failing_export_needs(tmp_path):
+    shutil.copy(VENDORS / FRESHDESK, tmp_path / "tickets.csv")
+    write_text(tmp_path / "usage.csv", "account_id,timestamp\nA001,2026-10-30\n")
+    result = CliRunner().invoke(main, ["validate", "--input-dir", str(tmp_path), "--preset", "zendesk"])
+    assert result.exit_code == 1
+    problem = next(ln for ln in result.output.splitlines() if "tickets.csv:" in ln)
+    assert problem.endswith("; tickets.csv looks like a Freshdesk export (11 of 11 columns of the preset): add "
+                            "preset freshdesk.")
