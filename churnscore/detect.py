@@ -261,7 +261,8 @@ def detect_folder(folder: Path) -> tuple[list[Placed], list[Unplaced]]:
         export = match.candidate.export
         other = placed.get(export)
         if other is not None:
-            keep, drop = (other, Placed(path, match)) if other.match.share >= match.share else (Placed(path, match), other)
+            new = Placed(path, match)
+            keep, drop = (other, new) if other.match.share >= match.share else (new, other)
             placed[export] = keep
             unplaced.append(Unplaced(drop.path, f"a second {export} export ({drop.match.candidate.label()}: "
                                                 f"{drop.match.why()}); {keep.path.name} is read"))
