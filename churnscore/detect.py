@@ -49,12 +49,14 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "mixpanel_raw": ("properties.$insert_id",),
     "segment_tracks": ("anonymous_id", "received_at", "sent_at", "uuid_ts"),
     "posthog": ("uuid", "person_id"),
+    "amplitude": ("amplitude_id", "$insert_id", "server_upload_time"),
 }
 # The name a tool goes by in messages ("looks like a Freshdesk export").
 TOOLS = {"stripe": "Stripe invoices", "stripe_payments": "Stripe payments", "recurly": "Recurly invoices",
          "zendesk": "Zendesk", "freshdesk": "Freshdesk", "delighted": "Delighted", "qualtrics": "Qualtrics",
          "surveymonkey": "SurveyMonkey", "typeform": "Typeform", "mixpanel": "Mixpanel (CSV)",
-         "mixpanel_raw": "Mixpanel raw", "segment_tracks": "Segment tracks", "posthog": "PostHog"}
+         "mixpanel_raw": "Mixpanel raw", "segment_tracks": "Segment tracks", "posthog": "PostHog",
+         "amplitude": "Amplitude"}
 
 
 @dataclass(frozen=True)

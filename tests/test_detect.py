@@ -46,9 +46,10 @@ def team_folder(tmp_path: Path) -> Path:
 
 def test_each_fixture_is_recognised_by_its_header_with_the_preset_that_reads_it():
     got = {name: (m.candidate.export, m.candidate.preset, m.why()) for name in sorted(p.name for p in
-           VENDORS.iterdir() if p.suffix in (".csv", ".jsonl")) if (m := best(VENDORS / name)) is not None}
+           VENDORS.iterdir() if p.suffix in (".csv", ".jsonl", ".gz")) if (m := best(VENDORS / name)) is not None}
     assert got == {
         FRESHDESK: ("tickets", "freshdesk", "11 of 11 columns"),
+        "187452_2026-10-31_7#0.json.gz": ("usage", "amplitude", "7 of 7 columns"),
         "account_map.csv": ("account_map", None, "3 of 3 columns"),
         "accounts.csv": ("accounts", None, "10 of 11 columns"),
         "crm_accounts.csv": ("account_map", None, "5 of 7 columns"),
