@@ -17,6 +17,7 @@ import gzip
 import io
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from .accounts_map import ANY_SOURCE, preset_sources, wide_column_source
 from .config import load_preset, preset_names
 from .contract import EXPORTS, FILE_ENDINGS
 from .errors import ConfigError, InputDataError
-from .read_json import is_json
+from .read_json import is_json, open_member, zip_members
 from .starter import CONFIG_NAME, starter_config
 from .write import atomic_write
 
@@ -156,6 +157,12 @@ def is_export_file(path: Path) -> bool:
 
 
 def _head(path: Path, nbytes: int = HEAD_BYTES) -> bytes:
+    if path.name.lower().endswith(".zip"):  # its first JSON member's head
+        members = zip_members(path)
+        if not members:
+            return b""
+        with zipfile.ZipFile(path) as zf, open_member(zf, members[0]) as fh:
+            return fh.read(nbytes)
     with (gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")) as fh:
         return fh.read(nbytes)
 
@@ -211,7 +218,7 @@ def best(path: Path) -> Match | None:
     """The best candidate for the file at ``path`` (None when it has no header to read)."""
     try:
         header = read_header(path)
-    except (OSError, ValueError, EOFError):
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         return None
     ranked = rank(header) if header else []
     return ranked[0] if ranked else None

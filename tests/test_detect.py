@@ -133,3 +133,10 @@ def test_validate_says_which_preset_a_failing_export_needs(tmp_path):
     problem = next(ln for ln in result.output.splitlines() if "tickets.csv:" in ln)
     assert problem.endswith("; tickets.csv looks like a Freshdesk export (11 of 11 columns of the preset): add "
                             "preset freshdesk.")
+
+
+def test_an_amplitude_zip_is_recognised_by_its_first_members_header(tmp_path):
+    from test_vendor_presets import amplitude_zip
+
+    match = best(amplitude_zip(tmp_path / "export.zip"))
+    assert (match.candidate.export, match.candidate.preset, match.why()) == ("usage", "amplitude", "6 of 6 columns")

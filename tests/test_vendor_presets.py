@@ -132,6 +132,34 @@ def test_amplitude_export_member_gzipped_json_lines_becomes_usage(tmp_path):
     assert rejects_of(result) == [(AMPLITUDE, 5, "account_id", "no account mapping for 'x@unknown.org'")]
 
 
+def amplitude_zip(path: Path) -> Path:
+    """The Export API's answer as saved: a zip of a folder 187452/ holding two hours' gzipped JSON lines (the
+    fixture, then an hour with one good event and one time that is not a time)."""
+    import gzip
+    import zipfile
+    later = (b'{"$insert_id": "i6", "amplitude_id": 1002, "event_time": "2026-10-31 08:00:00.000000", '
+             b'"event_type": "dashboard_viewed", "user_id": "bob@bolt.io"}\n'
+             b'{"$insert_id": "i7", "amplitude_id": 1002, "event_time": "later", "event_type": "login", '
+             b'"user_id": "bob@bolt.io"}\n')
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("187452/", b"")
+        zf.writestr("187452/187452_2026-10-31_8#0.json.gz", gzip.compress(later, mtime=0))
+        zf.writestr("187452/187452_2026-10-31_7#0.json.gz", (VENDORS / AMPLITUDE).read_bytes())
+    return path
+
+
+def test_amplitude_zip_is_read_member_by_member_in_name_order_lines_counting_on(tmp_path):
+    d = folder(tmp_path, "accounts.csv", usage=False)
+    amplitude_zip(d / "export.zip")
+    result = load_all(config({"presets": ["amplitude"], "inputs": {"usage": {"path": "export.zip"}}}, d), d)
+    usage = frame_of(result, "usage")
+    assert usage[["account_id", "event", "_line"]].astype(str).values.tolist() == [
+        ["A001", "login", "1"], ["A001", "report_created", "2"], ["A002", "login", "3"], ["A003", "login", "4"],
+        ["A002", "dashboard_viewed", "6"]]
+    assert rejects_of(result) == [("export.zip", 7, "timestamp", "unparseable datetime in timestamp"),
+                                  ("export.zip", 5, "account_id", "no account mapping for 'x@unknown.org'")]
+
+
 TYPEFORM = "responses-Ab12Cd-2026-10-31.csv"
 
 
