@@ -1,4 +1,10 @@
-"""Join vendor keys to account ids through the optional account-mapping file (rows: source, key, account_id).
+"""Join vendor keys to account ids through the optional account-mapping file, long or wide.
+
+Long: rows of ``source,key,account_id``. Wide (a CRM table, one row per account): an ``account_id`` column and
+one column per key; a column names its source by its header: the source itself (``stripe``, ``zendesk``) or the
+source and an underscore before anything (``stripe_customer_id``, ``zendesk_organization``), the sources being
+the presets' ``account_source`` names and the config's; a column ``email_domain``, ``domain`` or ``email`` serves
+every source (after the source's own columns); other columns are ignored; an empty cell maps nothing.
 
 Vendors name the customer their own way: Zendesk by organization, Stripe by customer id, an NPS tool by the
 respondent's email. An export whose config (or preset) names an ``account_source`` has its account_id column
@@ -9,6 +15,7 @@ an email address, its domain. A row whose key has no mapping goes to the rejects
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +23,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import Config
+from .config import Config, load_preset, preset_names
 from .errors import InputDataError
 
 MAP_COLUMNS = ("source", "key", "account_id")
 FILE_NAME = "account_map.csv"
+ANY_SOURCE = "*"  # the source of a wide table's shared columns (email_domain ...): looked up for every source
+SHARED_COLUMNS = ("email_domain", "email_domains", "domain", "domains", "email")
+
+
+def preset_sources() -> set[str]:
+    """The account_source of every shipped preset's exports (stripe, zendesk, mixpanel ...)."""
+    out = set()
+    for name in preset_names():
+        for spec in (load_preset(name) or {}).values():
+            if isinstance(spec, dict) and spec.get("account_source"):
+                out.add(str(spec["account_source"]).strip().lower())
+    return out
+
+
+def wide_column_source(header: str, sources: set[str]) -> str | None:
+    """The source a wide table's column holds keys of: ``stripe`` for ``stripe`` or ``Stripe customer id``,
+    ANY_SOURCE for ``email_domain``, None for a column to ignore. The longest matching source wins."""
+    name = re.sub(r"[\s\-]+", "_", str(header).strip().lower())
+    if name in SHARED_COLUMNS:
+        return ANY_SOURCE
+    for source in sorted(sources, key=len, reverse=True):
+        if name == source or name.startswith(source + "_"):
+            return source
+    return None
 
 
 @dataclass(frozen=True)
@@ -50,13 +81,42 @@ def _norm(s: pd.Series) -> pd.Series:
     return s.astype("str").str.strip().str.lower()
 
 
-def read_account_map(path: Path) -> AccountMap:
-    """Read and check the mapping file: the three columns, no empty cell, no key mapped to two accounts."""
+def _wide_to_long(path: Path, raw: pd.DataFrame, by_norm: dict[str, Any], sources: set[str]) -> pd.DataFrame:
+    """A wide table as long rows (source, key, account_id, _line); empty key cells dropped."""
+    ids = raw[by_norm["account_id"]].astype("str").str.strip()
+    cols = {c: wide_column_source(c, sources) for c in raw.columns if c != by_norm["account_id"]}
+    keyed = {c: s for c, s in cols.items() if s is not None}
+    if not keyed:
+        found = ", ".join(str(c).strip() for c in raw.columns)
+        raise InputDataError(f"{path}: no column names a source; a wide account mapping file has account_id and "
+                             "a column per tool named after its source (stripe_customer_id, zendesk_organization, "
+                             f"email_domain ...; sources: {', '.join(sorted(sources))}); columns found: {found}.",
+                             file=str(path), line=1)
+    lines = pd.Series(range(2, len(raw) + 2))
+    parts = [pd.DataFrame({"source": s, "key": raw[c].astype("str").str.strip(), "account_id": ids, "_line": lines})
+             for c, s in keyed.items()]
+    table = pd.concat(parts, ignore_index=True)
+    table = table.loc[table["key"] != ""]
+    empty = table.loc[table["account_id"] == ""]
+    if len(empty):
+        line = int(empty["_line"].min())
+        raise InputDataError(f"{path}:{line}: empty account_id; every row with a key needs its account id.",
+                             file=str(path), line=line, column="account_id")
+    return table.sort_values(["_line"], kind="stable").reset_index(drop=True)
+
+
+def read_account_map(path: Path, sources: set[str] | None = None) -> AccountMap:
+    """Read and check the mapping file, long (source, key, account_id) or wide (account_id and a column per
+    source, see the module): no empty cell, no key mapped to two accounts. ``sources`` (lower case) name the
+    sources a wide table's columns may hold; default: the presets'."""
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", sep=None, engine="python")
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputDataError(f"{path}: cannot read the account mapping file ({exc}).", file=str(path)) from None
     by_norm = {str(c).strip().lower(): c for c in raw.columns}
+    if "account_id" in by_norm and "source" not in by_norm and "key" not in by_norm:
+        table = _wide_to_long(path, raw, by_norm, preset_sources() if sources is None else set(sources))
+        return _checked(path, table)
     missing = [c for c in MAP_COLUMNS if c not in by_norm]
     if missing:
         found = ", ".join(str(c).strip() for c in raw.columns) or "none"
@@ -71,26 +131,37 @@ def read_account_map(path: Path) -> AccountMap:
         col = next(c for c in MAP_COLUMNS if row[c] == "")
         raise InputDataError(f"{path}:{row['_line']}: empty {col}; every row needs source, key and account_id.",
                              file=str(path), line=int(row["_line"]), column=col)
+    return _checked(path, table)
+
+
+def _checked(path: Path, table: pd.DataFrame) -> AccountMap:
+    """Source and key normalised, exact repeats dropped; a key of one source mapped to two accounts stops."""
     table["source"], table["key"] = _norm(table["source"]), _norm(table["key"])
     table = table.drop_duplicates(["source", "key", "account_id"])
     clash = table.duplicated(["source", "key"], keep=False)
     if clash.any():
         rows = table.loc[clash].iloc[:2]
         a, b = rows.iloc[0], rows.iloc[1]
-        raise InputDataError(f"{path}:{b['_line']}: key '{b['key']}' of source '{b['source']}' maps to "
+        of = "the shared columns" if b["source"] == ANY_SOURCE else f"source '{b['source']}'"
+        raise InputDataError(f"{path}:{b['_line']}: key '{b['key']}' of {of} maps to "
                              f"'{b['account_id']}' here and to '{a['account_id']}' on line {a['_line']}; "
                              "keep one.", file=str(path), line=int(b["_line"]), column="key")
     return AccountMap(path, table.reset_index(drop=True))
 
 
 def lookup(amap: AccountMap, source: str, keys: pd.Series) -> pd.Series:
-    """The account id of each key under ``source`` (missing where none): the key itself, then its email domain."""
-    rows = amap.table.loc[amap.table["source"] == source.strip().lower()]
-    ids = pd.Series(rows["account_id"].to_numpy(), index=rows["key"].to_numpy(), dtype="str")
+    """The account id of each key under ``source`` (missing where none): the key itself, then its email domain;
+    then the same in a wide table's shared columns (email_domain ...)."""
     norm = _norm(keys).where(keys.notna())
-    found = norm.map(ids)
     domain = norm.str.rsplit("@", n=1).str[-1].where(norm.str.contains("@", regex=False, na=False))
-    return found.fillna(domain.map(ids)).astype("str").where(found.notna() | domain.map(ids).notna())
+    found = pd.Series(np.nan, index=keys.index, dtype="object")
+    for src in (source.strip().lower(), ANY_SOURCE):
+        rows = amap.table.loc[amap.table["source"] == src]
+        if not len(rows):
+            continue
+        ids = pd.Series(rows["account_id"].to_numpy(), index=rows["key"].to_numpy(), dtype="str")
+        found = found.fillna(norm.map(ids)).fillna(domain.map(ids))
+    return found.astype("str").where(found.notna())
 
 
 def _lookup_ids(amap: AccountMap, source: str, ids: pd.Series) -> pd.Series:
@@ -115,7 +186,7 @@ def map_accounts(config: Config, input_dir: Path | None, frames: dict[str, pd.Da
     path = find_account_map(config, input_dir)
     if path is None:
         return []
-    amap = read_account_map(path)
+    amap = read_account_map(path, preset_sources() | {s.strip().lower() for s in sources.values()})
     out = []
     for name, source in sources.items():
         frame = frames[name]

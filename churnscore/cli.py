@@ -132,7 +132,7 @@ preset_option = click.option(
     "--preset", "presets", multiple=True, metavar="NAME",
     help="Vendor preset (repeatable): read an export as the tool writes it: stripe, stripe_payments, recurly "
          "(payments), zendesk, freshdesk (tickets), delighted, qualtrics, surveymonkey, typeform (nps), "
-         "mixpanel, mixpanel_raw, segment_tracks, posthog (usage). Adds to the config's presets; the config's "
+         "mixpanel, mixpanel_raw, amplitude, segment_tracks, posthog (usage). Adds to the config's presets; the config's "
          "own mappings win. See the README's 'Vendor presets'.")
 engine_option = click.option(
     "--engine", type=click.Choice(["pandas", "dask"]), default="pandas", show_default=True,
@@ -342,7 +342,9 @@ def reject_problem(result: Any, config: Config, strict: bool) -> str | None:
 
     n = result.loaded.reject_count
     if strict and n:
-        return f"{n:,} input rows rejected and --strict is set."
+        per = ", ".join(f"{name}: {st.rows_rejected:,}" for name, st in result.loaded.stats.items() if st.rows_rejected)
+        return f"{n:,} input rows rejected ({per}) and --strict is set." if per else \
+            f"{n:,} input rows rejected and --strict is set."
     problem = reject_limit_problem(result.loaded.stats, config.rejects.max_reject_rate)
     return None if problem is None else f"{problem}; the ranking would be unreliable."
 
@@ -742,14 +744,38 @@ def sample_data(n_accounts: int, months: int, seed: int, usage_rows: int | None,
          level="info", outputs={name: str(path) for name, path in paths.items()})
 
 
+def _init_detected(directory: Path, folder: Path, presets: tuple[str, ...], force: bool) -> None:
+    """init --detect: the config naming each recognised file; the files it could not place, with why."""
+    from .detect import init_detected
+    from .starter import output_folder
+
+    if presets:
+        raise click.UsageError("--preset and --detect: give one; --detect chooses the presets from the headers.")
+    config, placed, unplaced = init_detected(directory, folder, force=force,
+                                             report=str(output_folder(directory) / "report.html"))
+    lines = [f"churnscore: wrote {config}, reading the exports of {folder} where they are:"]
+    lines += [f"  {p.path.name}: {p.match.candidate.label()}, {p.match.why()}" for p in placed]
+    lines += [f"  {u.path.name}: not placed: {u.reason}" for u in unplaced]
+    if not any(p.match.candidate.export == "usage" for p in placed):
+        lines.append("  no usage export recognised: usage is required; name it with inputs.usage.path")
+    lines += [f"  next: churnscore validate --config {config}",
+              f"        churnscore score --config {config} --report {output_folder(directory) / 'report.html'}"]
+    emit("init.done", "\n".join(lines), level="info", outputs={"config": str(config)},
+         placed={str(p.path): p.match.candidate.label() for p in placed},
+         unplaced={str(u.path): u.reason for u in unplaced})
+
+
 @main.command(epilog=EXIT_CODES)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--preset", "presets", multiple=True, metavar="NAME",
               help="List this vendor preset in the config (repeatable): one of configs/presets/ (stripe, "
                    "zendesk, freshdesk, qualtrics, segment_tracks ...; see the README's 'Vendor presets').")
 @click.option("--force", is_flag=True, help="Overwrite an existing DIRECTORY/churnscore.yaml.")
+@click.option("--detect", "detect_dir", type=click.Path(file_okay=False, path_type=Path), metavar="FOLDER",
+              help="Recognise each export in FOLDER by its header, whatever its name, and write a config that "
+                   "reads them where they are, with the presets that read them (nothing is copied).")
 @handle_errors
-def init(directory: Path, presets: tuple[str, ...], force: bool) -> None:
+def init(directory: Path, presets: tuple[str, ...], force: bool, detect_dir: Path | None = None) -> None:
     """Start a new team: a commented config that reads DIRECTORY/exports and writes the ranked list to
     DIRECTORY/out/ranked.csv (paths in a config are relative to it, not to where churnscore runs), and the
     exports folder with a note of the files churnscore expects in it.
@@ -759,9 +785,13 @@ def init(directory: Path, presets: tuple[str, ...], force: bool) -> None:
       churnscore init acme --preset stripe --preset zendesk
       churnscore validate --config acme/churnscore.yaml
       churnscore score --config acme/churnscore.yaml --report acme/out/report.html
+      churnscore init acme --detect ~/Downloads/exports
     """
     from .starter import init_project, output_folder
 
+    if detect_dir is not None:
+        _init_detected(directory, detect_dir, presets, force)
+        return
     paths = init_project(directory, presets=presets, force=force)
     config, out = paths["config"], output_folder(directory)
     emit("init.done", f"churnscore: wrote {config} and {paths['readme']}\n"

@@ -138,7 +138,8 @@ PAYMENTS = Export(
 
 EXPORTS: dict[str, Export] = {e.name: e for e in (ACCOUNTS, USAGE, NPS, TICKETS, PAYMENTS)}
 
-FILE_ENDINGS = (".csv", ".csv.gz", ".parquet", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz")
+FILE_ENDINGS = (".csv", ".csv.gz", ".parquet", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz",
+                ".zip")  # a .zip of JSON files (Amplitude's export)
 
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})

@@ -77,8 +77,10 @@ def reject_limit_problem(stats: dict[str, FileStats], limit: float) -> str | Non
     export broken through must not hide behind a large clean one), or None."""
     read = sum(st.rows_read for st in stats.values())
     rejected = sum(st.rows_rejected for st in stats.values())
-    if read and rejected / read > limit:
-        return f"{rejected / read:.1%} of input rows rejected, above rejects.max_reject_rate {limit:.1%}"
+    if read and rejected / read > limit:  # named per export: which file broke is the first thing to know
+        per = ", ".join(f"{name}: {st.rows_rejected:,} of {st.rows_read:,}" for name, st in stats.items()
+                        if st.rows_rejected)
+        return f"{rejected / read:.1%} of input rows rejected ({per}), above rejects.max_reject_rate {limit:.1%}"
     over = [f"{name}: {st.rows_rejected:,} of {st.rows_read:,} rows rejected ({st.rows_rejected / st.rows_read:.1%})"
             for name, st in stats.items() if st.rows_read and st.rows_rejected / st.rows_read > limit]
     return f"{'; '.join(over)}, above rejects.max_reject_rate {limit:.1%}" if over else None

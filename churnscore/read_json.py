@@ -1,5 +1,7 @@
 """JSON exports: JSON lines (.jsonl, .ndjson, or .json holding one object a line) or one array (.json), plain or
-gzipped, read in blocks of records so that memory stays bounded like CSV's (an array file is read whole).
+gzipped, read in blocks of records so that memory stays bounded like CSV's (an array file is read whole); and a
+.zip of such files (Amplitude's export: gzipped JSON lines), its members read in name order as one file whose
+lines count on from member to member (a reject's line is that count: the first member's lines, then the next's).
 
 Nested objects are flattened into dotted names, so a mapping can name ``properties.time`` or
 ``properties.distinct_id`` (Mixpanel's raw export). Each batch carries the line of every record (``_json_line``,
@@ -11,6 +13,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,7 +26,8 @@ from .config import InputSpec
 from .contract import Export
 from .errors import InputDataError
 
-JSON_ENDINGS = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
+JSON_ENDINGS = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz", ".zip")
+MEMBER_ENDINGS = JSON_ENDINGS[:-1]  # the files of a zip that are read
 BLOCK_BYTES = 1 << 24  # bytes of JSON lines per batch
 LINE_COLUMN = "_json_line"
 
@@ -36,9 +40,54 @@ def _open(path: Path):  # noqa: ANN202 - a binary file object
     return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
 
 
-def _line_blocks(fh, block: int) -> Iterator[tuple[list[bytes], np.ndarray]]:  # noqa: ANN001
-    """Whole lines of about ``block`` bytes at a time, without the blank ones, and their line numbers."""
-    first, rest = 1, b""
+class _Counted:
+    """A binary file whose lines are counted as they are read (a zip member's, for the next member's first line)."""
+
+    def __init__(self, fh) -> None:  # noqa: ANN001
+        self.fh, self.newlines, self.last = fh, 0, b"\n"
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.fh.read(n)
+        if data:
+            self.newlines += data.count(b"\n")
+            self.last = data[-1:]
+        return data
+
+    @property
+    def lines(self) -> int:
+        return self.newlines + (self.last != b"\n")
+
+
+def zip_members(path: Path) -> list[str]:
+    """The JSON files of a zip (folders and other files passed over), in name order."""
+    with zipfile.ZipFile(path) as zf:
+        return sorted(n for n in zf.namelist() if not n.endswith("/") and n.lower().endswith(MEMBER_ENDINGS))
+
+
+def open_member(zf: zipfile.ZipFile, name: str):  # noqa: ANN201 - a binary file object
+    fh = zf.open(name)
+    return gzip.GzipFile(fileobj=fh) if name.lower().endswith(".gz") else fh
+
+
+def _zip_blocks(path: Path, block: int) -> Iterator[pa.Table]:
+    members = zip_members(path)
+    if not members:
+        raise InputDataError(f"{path}: the zip holds no JSON file (.json, .jsonl, .ndjson, each .gz too).",
+                             file=str(path))
+    start = 1
+    with zipfile.ZipFile(path) as zf:
+        for name in members:
+            with open_member(zf, name) as raw:
+                fh = _Counted(raw)
+                for lines, numbers in _line_blocks(fh, block, start):
+                    yield _arrow_lines(lines, numbers, path).append_column(LINE_COLUMN, pa.array(numbers))
+                start += fh.lines
+
+
+def _line_blocks(fh, block: int, start: int = 1) -> Iterator[tuple[list[bytes], np.ndarray]]:  # noqa: ANN001
+    """Whole lines of about ``block`` bytes at a time, without the blank ones, and their line numbers (the first
+    is ``start``)."""
+    first, rest = start, b""
     while True:
         data = fh.read(block)
         if data:
@@ -53,7 +102,7 @@ def _line_blocks(fh, block: int) -> Iterator[tuple[list[bytes], np.ndarray]]:  #
         else:
             return
         lines = data.split(b"\n")
-        if first == 1 and lines[0].startswith(b"\xef\xbb\xbf"):
+        if first == start and lines[0].startswith(b"\xef\xbb\xbf"):
             lines[0] = lines[0][3:]
         numbers = np.arange(first, first + len(lines), dtype="int64")
         first += len(lines)
@@ -135,6 +184,9 @@ def _arrow_lines(lines: list[bytes], numbers: np.ndarray, path: Path) -> pa.Tabl
 def _blocks(path: Path, block: int) -> Iterator[pa.Table]:
     """Tables of the file's records, each with their lines in LINE_COLUMN."""
     try:
+        if path.name.lower().endswith(".zip"):
+            yield from _zip_blocks(path, block)
+            return
         with _open(path) as fh:
             head = fh.read(4096)
             start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
@@ -156,7 +208,7 @@ def _blocks(path: Path, block: int) -> Iterator[pa.Table]:
         with _open(path) as fh:
             for lines, numbers in _line_blocks(fh, block):
                 yield _arrow_lines(lines, numbers, path).append_column(LINE_COLUMN, pa.array(numbers))
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
         raise InputDataError(f"{path}: cannot read ({exc}).", file=str(path)) from None
 
 

@@ -105,8 +105,9 @@ def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spi
             else:
                 frame, rej, st = read_export(config, name, check.files)
         except ChurnscoreError as exc:
-            check.error = str(exc)
-            problems.append(str(exc))
+            hints = _looks_like(config, check.files)
+            check.error = f"{str(exc).rstrip('.')}{hints}." if hints else str(exc)
+            problems.append(check.error)
             continue
         frames[name], stats[name] = frame, st
         if len(rej):
@@ -174,12 +175,25 @@ def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spi
     rate = count / read if read else 0.0
     over = reject_limit_problem(stats, config.rejects.max_reject_rate)
     if over is not None:
-        problems.append(f"{over}; 'churnscore score' would stop.")
+        limit = config.rejects.max_reject_rate
+        hints = "".join(_looks_like(config, checks[n].files) for n, st in stats.items()
+                        if st.rows_read and st.rows_rejected / st.rows_read > limit)
+        problems.append(f"{over}; 'churnscore score' would stop{hints}.")
     elif count:
-        notes.append(f"{count:,} rows rejected ({rate:.1%}, within rejects.max_reject_rate "
+        per = ", ".join(f"{n}: {st.rows_rejected:,}" for n, st in stats.items() if st.rows_rejected)
+        notes.append(f"{count:,} rows rejected ({per}; {rate:.1%}, within rejects.max_reject_rate "
                      f"{config.rejects.max_reject_rate:.1%}): 'churnscore score' lists them in its rejects file.")
     return Validation([checks[n] for n in EXPORTS], all_rejects, problems, notes, when, source, rule_checks,
                       count)
+
+
+def _looks_like(config: Config, files: list[Path]) -> str:
+    """"; tickets.csv looks like a Freshdesk export (...): add preset freshdesk" for the files of a failing
+    export that a preset not in use fits (churnscore/detect.py), else ""."""
+    from .detect import preset_hint
+
+    hints = [h for f in files[:5] if Path(f).is_file() and (h := preset_hint(Path(f), config.presets))]
+    return "".join(f"; {h}" for h in hints)
 
 
 def _rule_checks(config: Config, frames: dict[str, pd.DataFrame], spills: dict, index: pd.Index,

@@ -102,6 +102,11 @@ def provide(need: str, cwd: Path) -> bool:
             "A001,2026-10-01T09:00:00Z,u1,login\nA001,2026-10-30T09:00:00Z,u1,report_created\n"
             "A002,2026-08-01T09:00:00Z,u2,login\nA003,2026-10-29T09:00:00Z,u3,login\n", encoding="utf-8")
         return True
+    if need.startswith("a folder downloads/ of exports as the tools named them"):
+        from test_detect import team_folder  # the Done-when folder of issue 18: four vendors and a CRM table
+
+        team_folder(cwd)
+        return True
     return False
 
 
@@ -124,6 +129,14 @@ def run_block(body: list[str], cwd: Path) -> list[str]:
             assert done.returncode == 0, f"{command}\n{done.stderr[-2000:]}"
             ran.append(command)
     return ran
+
+
+def test_the_detect_walkthrough_scores_a_folder_of_four_vendors_as_the_tools_named_them(tmp_path):
+    start, body = next((s, b) for s, b in SHELL if any("init team --detect" in line for line in b))
+    ran = run_block(body, tmp_path)
+    assert [c.split()[1] for c in ran] == ["init", "validate", "score"], f"README.md:{start}"
+    ranked = (tmp_path / "team" / "out" / "ranked.csv").read_text(encoding="utf-8").splitlines()
+    assert sorted(line.split(",")[1] for line in ranked[1:]) == ["A001", "A002", "A003"]
 
 
 def test_the_first_command_scores_the_bundled_sample_from_any_folder(tmp_path):

@@ -160,7 +160,7 @@ def test_validate_lists_every_problem_at_once_and_exits_1(tmp_path):
     assert lines[-3:] == [
         f"  - {d / 'payments.csv'}: required column 'amount' not found; columns found: payment_id, account_id, "
         "due_date.",
-        "  - 50.0% of input rows rejected, above rejects.max_reject_rate 5.0%; 'churnscore score' would stop.",
+        "  - 50.0% of input rows rejected (usage: 1 of 2), above rejects.max_reject_rate 5.0%; 'churnscore score' would stop.",
         "churnscore: validate: 2 problems; fix before scoring."]
     assert f"  {d / 'usage.csv'}:3: unparseable datetime in timestamp (timestamp = 'not a date')" in lines
 

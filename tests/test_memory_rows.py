@@ -43,7 +43,8 @@ def test_millions_of_duplicate_rows_of_one_account_stay_within_2_gib_and_fail_on
                           cwd=tmp_path, timeout=120)  # not the checkout's folder: the installed churnscore
     rejects = tmp_path / "out" / "r.failed.rejects.csv"
     assert (done.returncode, done.stderr) == (1, (
-        "churnscore: error: 100.0% of input rows rejected, above rejects.max_reject_rate 5.0%; the ranking "
+        "churnscore: error: 100.0% of input rows rejected (usage: 4,999,999 of 5,000,000), above "
+        "rejects.max_reject_rate 5.0%; the ranking "
         f"would be unreliable. See {rejects}; the previous ranked list was left as it was.\n"))
     with open(rejects, "rb") as fh:
         head = [fh.readline() for _ in range(3)]

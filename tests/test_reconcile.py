@@ -165,8 +165,8 @@ def test_max_reject_rate_exceeded_fails_and_keeps_the_last_good_ranked_list(mess
                                            tmp_path / "out" / "ranked.manifest.json")}
     code, stdout, err = score(messy, out, config_with(tmp_path, "strict.yaml", 0.25))
     # 8 of 26 rows rejected
-    assert (code, stdout, err) == (1, "", f"churnscore: error: 30.8% of input rows rejected, above "
-                                          f"rejects.max_reject_rate 25.0%; the ranking would be unreliable. See "
+    assert (code, stdout, err) == (1, "", f"churnscore: error: 30.8% of input rows rejected "
+                                          f"(accounts: 2 of 7, usage: 3 of 10, nps: 1 of 3, tickets: 1 of 3, payments: 1 of 3), above rejects.max_reject_rate 25.0%; the ranking would be unreliable. See "
                                           f"{rejects}; the previous ranked list was left as it was.\n")
     assert {p: p.read_bytes() for p in before} == before
     assert rows(rejects) == expected_rejects(messy)
@@ -174,8 +174,8 @@ def test_max_reject_rate_exceeded_fails_and_keeps_the_last_good_ranked_list(mess
 
 def test_the_default_max_reject_rate_is_five_percent(messy: Path, tmp_path: Path) -> None:
     code, _, err = cli("score", "--input-dir", messy, "--as-of", AS_OF, "--out", tmp_path / "r.csv")
-    assert (code, err) == (1, f"churnscore: error: 30.8% of input rows rejected, above rejects.max_reject_rate "
-                              f"5.0%; the ranking would be unreliable. See {tmp_path / 'r.failed.rejects.csv'}; the "
+    assert (code, err) == (1, f"churnscore: error: 30.8% of input rows rejected (accounts: 2 of 7, usage: 3 of 10, nps: 1 of 3, tickets: 1 of 3, payments: 1 of 3), "
+                              f"above rejects.max_reject_rate 5.0%; the ranking would be unreliable. See {tmp_path / 'r.failed.rejects.csv'}; the "
                               "previous ranked list was left as it was.\n")
     assert not (tmp_path / "r.csv").exists()
 
@@ -184,7 +184,8 @@ def test_strict_fails_on_any_reject_and_passes_clean_data(messy: Path, tmp_path:
     out = tmp_path / "out" / "ranked.csv"
     lenient = config_with(tmp_path, "c.yaml", 1.0)
     code, _, err = score(messy, out, lenient, "--strict")
-    assert (code, err) == (1, f"churnscore: error: 8 input rows rejected and --strict is set. See "
+    assert (code, err) == (1, "churnscore: error: 8 input rows rejected (accounts: 2, usage: 3, nps: 1, tickets: 1, "
+                              "payments: 1) and --strict is set. See "
                               f"{tmp_path / 'out' / 'ranked.failed.rejects.csv'}; the previous ranked list was left "
                               "as it was.\n")
     assert not out.exists()

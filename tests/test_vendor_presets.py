@@ -114,6 +114,52 @@ def test_mixpanel_raw_export_json_lines_become_usage_with_nested_fields(tmp_path
                                   ("export.jsonl", 8, "account_id", "no account mapping for 'x@unknown.org'")]
 
 
+AMPLITUDE = "187452_2026-10-31_7#0.json.gz"
+
+
+def test_amplitude_export_member_gzipped_json_lines_becomes_usage(tmp_path):
+    result = loaded(tmp_path, "amplitude", "usage", AMPLITUDE, usage=False)
+    jane = "jane@acme.com"
+    assert_rows(result, "usage", [
+        {"account_id": "A001", "timestamp": "2026-10-29 08:15:02.281", "user_id": jane, "event": "login",
+         "_line": 1},
+        {"account_id": "A001", "timestamp": "2026-10-30 09:00", "user_id": jane, "event": "report_created",
+         "_line": 2},
+        {"account_id": "A002", "timestamp": "2026-10-20 17:45:10.5", "user_id": "bob@bolt.io", "event": "login",
+         "_line": 3},
+        {"account_id": "A003", "timestamp": "2026-10-31 07:00", "user_id": "carl@corex.com", "event": "login",
+         "_line": 4}])
+    assert rejects_of(result) == [(AMPLITUDE, 5, "account_id", "no account mapping for 'x@unknown.org'")]
+
+
+def amplitude_zip(path: Path) -> Path:
+    """The Export API's answer as saved: a zip of a folder 187452/ holding two hours' gzipped JSON lines (the
+    fixture, then an hour with one good event and one time that is not a time)."""
+    import gzip
+    import zipfile
+    later = (b'{"$insert_id": "i6", "amplitude_id": 1002, "event_time": "2026-10-31 08:00:00.000000", '
+             b'"event_type": "dashboard_viewed", "user_id": "bob@bolt.io"}\n'
+             b'{"$insert_id": "i7", "amplitude_id": 1002, "event_time": "later", "event_type": "login", '
+             b'"user_id": "bob@bolt.io"}\n')
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("187452/", b"")
+        zf.writestr("187452/187452_2026-10-31_8#0.json.gz", gzip.compress(later, mtime=0))
+        zf.writestr("187452/187452_2026-10-31_7#0.json.gz", (VENDORS / AMPLITUDE).read_bytes())
+    return path
+
+
+def test_amplitude_zip_is_read_member_by_member_in_name_order_lines_counting_on(tmp_path):
+    d = folder(tmp_path, "accounts.csv", usage=False)
+    amplitude_zip(d / "export.zip")
+    result = load_all(config({"presets": ["amplitude"], "inputs": {"usage": {"path": "export.zip"}}}, d), d)
+    usage = frame_of(result, "usage")
+    assert usage[["account_id", "event", "_line"]].astype(str).values.tolist() == [
+        ["A001", "login", "1"], ["A001", "report_created", "2"], ["A002", "login", "3"], ["A003", "login", "4"],
+        ["A002", "dashboard_viewed", "6"]]
+    assert rejects_of(result) == [("export.zip", 7, "timestamp", "unparseable datetime in timestamp"),
+                                  ("export.zip", 5, "account_id", "no account mapping for 'x@unknown.org'")]
+
+
 TYPEFORM = "responses-Ab12Cd-2026-10-31.csv"
 
 
@@ -212,6 +258,11 @@ USAGE_RANKED = [["A002", "auto_renew_off, renewal_soon_and_unhealthy, low_key_fe
      "read usage              5 rows (1 rejected; 1 with no account mapping)", USAGE_RANKED),
     ("mixpanel_raw", "usage", "export.jsonl", False,
      "read usage              7 rows (2 rejected; 1 with no account mapping)", USAGE_RANKED),
+    ("amplitude", "usage", AMPLITUDE, False,
+     "read usage              5 rows (1 rejected; 1 with no account mapping)",
+     # A002 last seen 11 days before (not dormant), A003 on the day: every account used 1 of 3 key features or none
+     [["A002", "auto_renew_off, renewal_soon_and_unhealthy, low_key_feature_adoption"],
+      ["A001", "low_key_feature_adoption"], ["A003", "low_key_feature_adoption"]]),
     ("qualtrics", "nps", "qualtrics_responses.csv", True, "read nps                3 rows (1 rejected)",
      [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "nps_detractor"], ["A003", ""]]),
     ("freshdesk", "tickets", FRESHDESK, True, "read tickets            4 rows (1 rejected; 1 with no account mapping)",
