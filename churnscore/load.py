@@ -790,6 +790,16 @@ def breaks_before(breaks: np.ndarray) -> np.ndarray:
 
 def _too_long(arr: pa.ChunkedArray, limit: int) -> np.ndarray | None:
     """Rows whose text is longer than ``limit`` bytes, or None when there is none (or the column is not text)."""
+    longest = 0  # first the longest value of each chunk (its dictionary's): a mask only when one is too long
+    for chunk in arr.chunks:
+        values = chunk.dictionary if isinstance(chunk, pa.DictionaryArray) else chunk
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+                or pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)):
+            return None
+        if len(values):
+            longest = max(longest, pc.max(pc.binary_length(values)).as_py() or 0)
+    if longest <= limit:
+        return None
     out = []
     for chunk in arr.chunks:
         values = chunk.dictionary if isinstance(chunk, pa.DictionaryArray) else chunk
