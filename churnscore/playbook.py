@@ -58,15 +58,17 @@ def choose(playbook: tuple[PlaySpec, ...], ranked: pd.DataFrame, table: pd.DataF
     at = index_positions(table.index, ids)
     if (at < 0).any():  # a ranked account the table lacks: a bug upstream, never taken as the last row
         raise RuntimeError("playbook: a ranked account has no feature row")
-    facts = table.take(at).reset_index(drop=True)
+    # only the columns the plays' conditions name are taken: the table has 56 (a second a million accounts)
+    named = {leaf.feature for play in playbook if play.when is not None for leaf in leaves(play.when)}
+    facts = table[[c for c in table.columns if c in named]].take(at).reset_index(drop=True)
     facts["risk_score"] = ranked["risk_score"].to_numpy()
     facts["risk_tier"] = ranked["risk_tier"].astype(str).to_numpy()
-    if told.index.equals(table.index):
-        flags = told.take(at).astype(bool).reset_index(drop=True)
-    else:
-        flags = told.reindex(ids).fillna(False).astype(bool).reset_index(drop=True)
-    for name in flags.columns:
-        facts[f"flag_{name}"] = flags[name].to_numpy(dtype="float64")
+    wanted = [c for c in told.columns if f"flag_{c}" in named]
+    if wanted:
+        flags = (told[wanted].take(at) if told.index.equals(table.index)
+                 else told[wanted].reindex(ids).fillna(False)).astype(bool)
+        for name in wanted:
+            facts[f"flag_{name}"] = flags[name].to_numpy(dtype="float64")
     chosen = np.full(n, len(playbook) - 1)
     open_ = np.ones(n, dtype=bool)
     for k, play in enumerate(playbook):
@@ -80,7 +82,7 @@ def choose(playbook: tuple[PlaySpec, ...], ranked: pd.DataFrame, table: pd.DataF
     plays = np.array([p.play if p.play is not None else "" for p in playbook], dtype=object)[chosen]
     plays = np.where(np.array([p.play is None for p in playbook])[chosen], own, plays)
     owners = np.array([p.owner for p in playbook], dtype=object)[chosen]
-    days = np.array([p.due_days for p in playbook])[chosen]
-    due = (pd.Timestamp(as_of).normalize() + pd.to_timedelta(days, unit="D")).strftime("%Y-%m-%d")
-    return pd.DataFrame({"suggested_play": plays, "play_owner": owners, "play_due": np.asarray(due, dtype=object)},
-                        index=ranked.index)
+    # one date a play: formatted once each, then taken by row
+    dates = (pd.Timestamp(as_of).normalize() + pd.to_timedelta([p.due_days for p in playbook], unit="D"))
+    due = np.asarray(dates.strftime("%Y-%m-%d"), dtype=object)[chosen]
+    return pd.DataFrame({"suggested_play": plays, "play_owner": owners, "play_due": due}, index=ranked.index)
