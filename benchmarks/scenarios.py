@@ -31,44 +31,24 @@ from threadpoolctl import threadpool_limits
 # gradient-boosting fit otherwise ran many spinning threads on the shared cores (22 s against 0.5 s)
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: F401
 
-from churnscore import rules as rules_mod
+from churnscore.audit import INVERTED, audit_rules
 from churnscore.config import DEFAULT_CONFIG, Config, load_config
 from churnscore.evaluate import SCORERS, backtest
-from churnscore.features import build_features
 from churnscore.load import Loaded, load_all
-from churnscore.pipeline import accounts_date, resolve_as_of
+from churnscore.model import training_set
+from churnscore.pipeline import resolve_as_of
 from churnscore.sample import write_sample
 from churnscore.scenarios import SCENARIO_NAMES
-from churnscore.universe import account_universe
-
-EXPORTS = ("accounts", "usage", "nps", "tickets", "payments")
 
 
 def rule_audit(loaded: Loaded, config: Config, dates: list[str]) -> list[dict[str, Any]]:
     """Per rule, pooled over the test dates: share of active accounts it fired on, churn rate (within the
-    horizon) when fired and when not."""
-    acc = loaded.frames["accounts"].drop_duplicates("account_id").set_index("account_id")
-    frames = {name: loaded.frame(name) for name in EXPORTS}
-    horizon = pd.Timedelta(days=config.model.horizon_days)
-    flags, ys = [], []
-    described = accounts_date(loaded, config)  # before it, renewal dates are stepped back, as in a backtest
-    for text in dates:
-        d = pd.Timestamp(text)
-        index, _ = account_universe(loaded, d)
-        table = build_features(frames, index, d, config, accounts_date=described)
-        flags.append(rules_mod.evaluate(config.rules, table).reset_index(drop=True))
-        churn = acc["churn_date"].reindex(index)
-        ys.append(((churn > d) & (churn <= d + horizon)).to_numpy())
-    f = pd.concat(flags, ignore_index=True)
-    y = np.concatenate(ys)
-    out = []
-    for r in config.rules:
-        fired = f[r.name].to_numpy()
-        on = float(y[fired].mean()) if fired.any() else float("nan")
-        off = float(y[~fired].mean()) if (~fired).any() else float("nan")
-        out.append({"rule": r.name, "fired_share": float(fired.mean()), "churn_when_fired": on,
-                    "churn_when_not": off, "inverted": bool(fired.any() and on < off)})
-    return out
+    horizon) when fired and when not. The test dates' snapshots as training builds them (model.training_set),
+    audited as evaluate audits its training rows (audit.audit_rules)."""
+    ts = training_set(loaded, config, [pd.Timestamp(d) for d in dates])
+    return [{"rule": a.rule, "fired_share": a.share, "churn_when_fired": a.churn_when_fired,
+             "churn_when_not": a.churn_when_not, "inverted": INVERTED in a.warnings}
+            for a in audit_rules(ts.flags, ts.y, config.rules)]
 
 
 def run_scenario(name: str, out: Path, accounts: int, months: int, seed: int) -> dict[str, Any]:
