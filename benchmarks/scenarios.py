@@ -36,7 +36,7 @@ from churnscore.config import DEFAULT_CONFIG, Config, load_config
 from churnscore.evaluate import SCORERS, backtest
 from churnscore.load import Loaded, load_all
 from churnscore.model import training_set
-from churnscore.pipeline import resolve_as_of
+from churnscore.asof import resolve_as_of
 from churnscore.sample import write_sample
 from churnscore.scenarios import SCENARIO_NAMES
 

@@ -108,7 +108,7 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     --format is, not bad input data."""
     if value is None:
         return None
-    from .pipeline import parse_as_of  # pandas: after main() has tuned the memory (see tune_memory)
+    from .asof import parse_as_of  # pandas: after main() has tuned the memory (see tune_memory)
 
     try:
         parse_as_of(value)
@@ -490,7 +490,7 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     """
     from .discover import propose
     from .model import save_model, train as run_train
-    from .pipeline import resolve_as_of
+    from .asof import resolve_as_of
     from .write import ready_to_write
 
     config = _config(config_path, presets)
@@ -519,7 +519,7 @@ def _proposal(config: Config, input_dir: Path | None, as_of: str | None) -> str:
     """validate --history: the login event and key features of the history (discover.propose)."""
     from .discover import propose
     from .load import load_all
-    from .pipeline import resolve_as_of
+    from .asof import resolve_as_of
 
     loaded = load_all(config, input_dir, spill=True)
     try:
@@ -599,7 +599,7 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     """
     from .audit import audit_text
     from .evaluate import backtest, table_text
-    from .pipeline import resolve_as_of
+    from .asof import resolve_as_of
     from .write import ready_to_write, write_json
 
     config = _config(config_path, presets)
@@ -657,7 +657,7 @@ def tune_rules(config_path: Path | None, input_dir: Path | None, as_of: str | No
       churnscore tune-rules --out tuned.yaml
       churnscore score --config tuned.yaml
     """
-    from .pipeline import resolve_as_of
+    from .asof import resolve_as_of
     from .tune import tune, tuned_text, write_tuned
     from .write import ready_to_write
 
@@ -821,7 +821,7 @@ def validate(config_path: Path | None, input_dir: Path | None, as_of: str | None
       churnscore validate --config acme/churnscore.yaml --preset stripe --preset zendesk
       churnscore validate --history
     """
-    from .pipeline import parse_as_of
+    from .asof import parse_as_of
     from .validate import table_text, validate as run_validate
 
     from .terminal import printable

@@ -128,7 +128,7 @@ def training_set(loaded: Loaded, config: Config, dates: list[pd.Timestamp],
     frames.update(loaded.spilled)  # a large usage export is read from disk, part by part, at each date
     columns = model_columns(config)
     horizon = pd.Timedelta(days=config.model.horizon_days)
-    from .pipeline import accounts_date  # the pipeline imports this module only inside score()
+    from .asof import accounts_date
 
     described = accounts_date(loaded, config)  # renewal dates are stepped back from this day
     parts, ys, ds, accs, rs, fl = [], [], [], [], [], []

@@ -501,7 +501,7 @@ def test_usage_features_in_pieces_equal_the_whole(monkeypatch):
     import churnscore.features as features_mod
     from churnscore.config import DEFAULT_CONFIG, load_config
     from churnscore.load import load_all
-    from churnscore.pipeline import resolve_as_of
+    from churnscore.asof import resolve_as_of
     from churnscore.universe import account_universe
 
     config = load_config(DEFAULT_CONFIG, [])

@@ -50,7 +50,7 @@ def test_observation_dates_step_back_from_as_of_minus_horizon() -> None:
 
 
 def test_the_accounts_export_describes_the_latest_usage_day_or_its_configured_snapshot_date() -> None:
-    from churnscore.pipeline import accounts_date
+    from churnscore.asof import accounts_date
 
     usage = typed("usage", [{"account_id": "A", "timestamp": "2024-01-01 10:00"},
                             {"account_id": "A", "timestamp": "2024-03-31 23:00"}])

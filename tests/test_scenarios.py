@@ -21,7 +21,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: F401
 from churnscore.config import DEFAULT_CONFIG, load_config
 from churnscore.evaluate import Backtest, backtest, expected_calibration_error
 from churnscore.load import load_all
-from churnscore.pipeline import resolve_as_of
+from churnscore.asof import resolve_as_of
 from churnscore.sample import generate, write_sample
 from churnscore.scenarios import SCENARIO_NAMES
 
