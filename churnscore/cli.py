@@ -254,7 +254,8 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
     from .terminal import stage_line, top_table, wants_colour
     from .universe import nothing_left
     from .outset import SetWriter, check_inputs, check_not_inside, finish_switch, input_paths, plan_outputs
-    from .write import atomic_write, csv_pieces_writer, format_for, remove_stale_temps, table_writer, write_table
+    from .write import csv_pieces_writer, format_for, table_writer, write_table
+    from .files import atomic_write, remove_stale_temps
 
     started = datetime.now(timezone.utc)
     _check_engine(engine, scheduler)
@@ -445,7 +446,8 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
     from .pipeline import score as run_score
     from .terminal import stage_line
     from .outset import check_ending
-    from .write import format_for, ready_to_write, write_table
+    from .write import format_for, write_table
+    from .files import ready_to_write
 
     check_ending(out)  # features.csv.gz would be plain CSV under a compressed name
     ready_to_write(out)
@@ -491,7 +493,7 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     from .discover import propose
     from .model import save_model, train as run_train
     from .asof import resolve_as_of
-    from .write import ready_to_write
+    from .files import ready_to_write
 
     config = _config(config_path, presets)
     ready_to_write(model_out)
@@ -600,7 +602,8 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     from .audit import audit_text
     from .evaluate import backtest, table_text
     from .asof import resolve_as_of
-    from .write import ready_to_write, write_json
+    from .write import write_json
+    from .files import ready_to_write
 
     config = _config(config_path, presets)
     if report_path is not None:
@@ -659,7 +662,7 @@ def tune_rules(config_path: Path | None, input_dir: Path | None, as_of: str | No
     """
     from .asof import resolve_as_of
     from .tune import tune, tuned_text, write_tuned
-    from .write import ready_to_write
+    from .files import ready_to_write
 
     config = _config(config_path, presets)
     ready_to_write(out)

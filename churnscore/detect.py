@@ -27,7 +27,7 @@ from .contract import EXPORTS, FILE_ENDINGS
 from .errors import ConfigError, InputDataError
 from .read_json import is_json, open_member, zip_members
 from .starter import CONFIG_NAME, starter_config
-from .write import atomic_write
+from .files import atomic_write
 
 HEAD_BYTES = 65536
 JSON_HEAD_RECORDS = 50

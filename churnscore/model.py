@@ -515,7 +515,7 @@ def _payload_hash(doc: dict[str, Any]) -> str:
 
 def save_model(model: LinearChurnModel, path: str | Path) -> str:
     """Write the model document atomically; returns its SHA-256 (also stored inside it)."""
-    from .write import atomic_write
+    from .files import atomic_write
 
     from .signing import model_key, signature
 

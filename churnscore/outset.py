@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from .errors import OutputError
 from .runlock import lock_path
-from .write import atomic_write, forget_temp, ready_to_write, remove_temp, sibling, write_temp
+from .files import atomic_write, forget_temp, ready_to_write, remove_temp, sibling, write_temp
 
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip", ".tgz", ".lz4")
 

@@ -23,7 +23,7 @@ from . import __version__, words
 from .config import RuleSpec, Scoring
 from .errors import ChurnscoreError
 from .movers import movers
-from .write import atomic_write
+from .files import atomic_write
 
 TIER_COLOURS = {"high": "#c0392b", "medium": "#e08e0b", "low": "#2e8b57"}
 SCORER_COLOURS = {"rules": "#6c7a89", "logistic": "#2f6db5", "gradient_boosting": "#c0392b"}

@@ -33,7 +33,7 @@ from .load import KeyTable, _Grown, assemble, date_digest, empty_frame, fill_cou
 from .load import row_hashes as _row_hashes
 from .parallel import in_parallel
 from .rejectstore import SCHEMA, RejectStore
-from .write import write_failed
+from .files import write_failed
 
 SPILL_BYTES = 1 << 28  # usage files larger than this in all (on disk) are spilled; smaller ones stay in memory
 # (256 MB, ~4.5 M CSV rows: at 10 M rows spilling took the same time as memory and 0.2 GB less at the peak)

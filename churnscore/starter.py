@@ -8,7 +8,7 @@ from pathlib import Path
 from .config import DEFAULT_CONFIG, load_preset
 from .contract import EXPORTS
 from .errors import ConfigError
-from .write import atomic_write
+from .files import atomic_write
 
 CONFIG_NAME = "churnscore.yaml"
 EXPORTS_DIR = "exports"

@@ -23,7 +23,7 @@ EXIT_CODE = 143  # 128 + SIGTERM
 
 
 def _last_words(log_format: str, grace: float) -> None:
-    from .write import live_temps
+    from .files import live_temps
 
     for tmp in live_temps():
         try:

@@ -276,7 +276,7 @@ def tuned_yaml(config: Config, tuned: Tuned, path: str | Path) -> str:
 
 def write_tuned(config: Config, tuned: Tuned, path: str | Path) -> Path:
     """tuned_yaml written atomically at ``path``."""
-    from .write import atomic_write
+    from .files import atomic_write
 
     data = tuned_yaml(config, tuned, path).encode("utf-8")
     return atomic_write(path, lambda fh: fh.write(data))

@@ -302,7 +302,7 @@ def test_sigterm_ends_a_run_blocked_on_a_fifo_and_releases_the_lock(inputs: Path
 STUCK_WRITE = """
 import signal, sys, time
 from churnscore.stopping import sigterm_watchdog
-from churnscore.write import atomic_write
+from churnscore.files import atomic_write
 
 signal.signal(signal.SIGTERM, lambda *_: None)  # as if the run's handler never got to run (a C call)
 with sigterm_watchdog("text", grace=1.0):

@@ -15,7 +15,8 @@ from churnscore import spill as spill_mod
 from churnscore.cli import main
 from churnscore.errors import FileSystemError
 from churnscore.outset import SetWriter, plan_outputs
-from churnscore.write import atomic_write, table_writer, write_table
+from churnscore.write import table_writer, write_table
+from churnscore.files import atomic_write
 
 ACCOUNTS = """account_id,account_name,plan,mrr,seats,signup_date,renewal_date,auto_renew,segment,churn_date
 A001,Acme,pro,500,5,2025-01-01,2026-12-01,true,SMB,

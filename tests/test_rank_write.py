@@ -12,7 +12,8 @@ import pytest
 
 from churnscore.config import Scoring
 from churnscore.rank import RANKED_COLUMNS, rank, tiers
-from churnscore.write import atomic_write, neutralise, sibling, write_run, write_table
+from churnscore.write import neutralise, write_run, write_table
+from churnscore.files import atomic_write, sibling
 
 NAN = np.nan
 
