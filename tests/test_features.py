@@ -601,3 +601,21 @@ def test_group_reduce_min_and_max_leave_out_missing_values_and_masked_rows():
     mask = np.array([True, True, True, True, True, False])
     assert np.array_equal(group_reduce(codes, values, 4, mask, "max"), [3.0, np.nan, 4.0, np.nan], equal_nan=True)
     assert np.array_equal(group_reduce(codes, values, 4, mask, "min"), [3.0, np.nan, -1.5, np.nan], equal_nan=True)
+
+
+def test_the_package_offers_its_names_and_imports_only_the_base_layer():
+    """churnscore.features names its public functions in __all__ and, imported alone, loads nothing above
+    config, contract, errors, limits and parallel (never load, model or rules)."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys, churnscore.features as f; "
+            "print(json.dumps([[n for n in f.__all__ if not hasattr(f, n)], "
+            "sorted(m for m in sys.modules if m.startswith('churnscore.') "
+            "and not m.startswith('churnscore.features'))]))")
+    missing, loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                check=True).stdout)
+    assert missing == []
+    assert set(loaded) <= {"churnscore.config", "churnscore.contract", "churnscore.errors", "churnscore.limits",
+                           "churnscore.parallel"}

@@ -15,6 +15,7 @@ from .kernels import (account_codes, age_days, count_by_account, group_reduce, h
 
 def ticket_features(tickets: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, windows: Windows,
                     params: FeatureParams) -> dict[str, np.ndarray]:
+    """Ticket features (see CATALOGUE), one value per account of ``index``."""
     n = len(index)
     S, L = windows.short_days, windows.long_days
     t = on_or_before(tickets, "created_at", as_of)
