@@ -13,8 +13,7 @@ from . import rules as rules_mod
 from .config import Config
 from .contract import EXPORTS
 from .errors import ConfigError
-from .features import account_attributes, account_codes, build_features
-from .features_level import with_peers
+from .features import account_attributes, account_codes, build_features, with_peers
 from .load import Loaded, load_all
 from .memory import trim_heap
 from .movers import add_previous, read_previous

@@ -1,4 +1,4 @@
-"""features.py: every catalogued feature pinned on hand-made rows at a fixed as-of date (AS_OF = 2024-03-31).
+"""features/: every catalogued feature pinned on hand-made rows at a fixed as-of date (AS_OF = 2024-03-31).
 
 Ages are days before AS_OF: age 0 is the as-of day, the short window is ages 0-29, the prior window 30-59,
 the long window 0-89 (default windows 30/90).
@@ -16,7 +16,6 @@ from conftest import AS_OF, date, day, expect, features, frames
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from churnscore import features as features_mod
 from churnscore import parallel as parallel_mod
 from churnscore.config import parse_config
 from churnscore.features import CATALOGUE, FEATURE_NAMES, build_features, window_text
@@ -498,7 +497,6 @@ def test_nps_silence_is_unknown_when_there_is_no_nps_data_at_all():
 
 def test_usage_features_in_pieces_equal_the_whole(monkeypatch):
     """A large usage export is taken in pieces of whole accounts (bounded temporaries): the same table."""
-    import churnscore.features as features_mod
     from churnscore.config import DEFAULT_CONFIG, load_config
     from churnscore.load import load_all
     from churnscore.asof import resolve_as_of
@@ -509,10 +507,10 @@ def test_usage_features_in_pieces_equal_the_whole(monkeypatch):
     as_of, _ = resolve_as_of(loaded, "2026-09-15")  # rows after it exist: the cut is exercised too
     index, _ = account_universe(loaded, as_of)
     frames = {name: loaded.frame(name) for name in ("accounts", "usage", "nps", "tickets", "payments")}
-    whole = features_mod.build_features(frames, index, as_of, config)
-    monkeypatch.setattr(features_mod, "USAGE_PIECE_ROWS", 7_000)
+    whole = build_features(frames, index, as_of, config)
+    monkeypatch.setattr("churnscore.features.usage.USAGE_PIECE_ROWS", 7_000)
     assert len(frames["usage"]) > 10 * 7_000
-    pieces = features_mod.build_features(frames, index, as_of, config)
+    pieces = build_features(frames, index, as_of, config)
     pd.testing.assert_frame_equal(pieces, whole, check_exact=True)
 
 
@@ -571,20 +569,19 @@ def test_medians_by_code_match_pandas_groupby_median_to_the_bit():
 
 
 @pytest.mark.parametrize("cells", [1 << 24, 1])  # counted in one array, and by sorting pairs
-def test_most_of_one_key_counts_each_accounts_most_frequent_key(monkeypatch, cells):
-    from churnscore.features import _most_of_one_key
+def test_most_of_one_key_counts_each_accounts_most_frequent_key(cells):
+    from churnscore.features import most_of_one_key
 
-    monkeypatch.setattr("churnscore.features.BINCOUNT_CELLS", cells)
     codes = np.array([0, 0, 0, 2, 2, -1, 0, 2, 3], dtype="int64")
     keys = np.array([1, 1, 0, 4, 3, 1, -1, 4, 2], dtype="int64")
     mask = np.array([True] * 8 + [False])
     # account 0: key 1 twice (its -1 row left out); 1: none; 2: key 4 twice; 3: masked out
-    assert _most_of_one_key(codes, keys, 4, mask).tolist() == [2.0, 0.0, 2.0, 0.0]
-    assert _most_of_one_key(codes[:0], keys[:0], 2, mask[:0]).tolist() == [0.0, 0.0]
+    assert most_of_one_key(codes, keys, 4, mask, max_cells=cells).tolist() == [2.0, 0.0, 2.0, 0.0]
+    assert most_of_one_key(codes[:0], keys[:0], 2, mask[:0], max_cells=cells).tolist() == [0.0, 0.0]
 
 
 def test_first_row_is_the_earliest_by_time_then_line_then_position():
-    from churnscore.features import _first_row
+    from churnscore.features import first_row
 
     codes = np.array([1, 1, 0, 1, 1, 0, 3])
     times = np.array(["2026-10-02", "2026-10-01", "NaT", "2026-10-01", "2026-10-01", "NaT", "2026-10-05"],
@@ -592,15 +589,33 @@ def test_first_row_is_the_earliest_by_time_then_line_then_position():
     lines = np.array([2, 9, 4, 7, 7, 3, 5])
     # account 1: three rows on 10-01, lines 9, 7, 7: the first of the two line-7 rows; account 0: only NaT
     # times, so the lower line; account 2: no rows
-    assert _first_row(codes, times, lines, 4).tolist() == [5, 3, -1, 6]
-    assert _first_row(codes[:0], times[:0], lines[:0], 2).tolist() == [-1, -1]
+    assert first_row(codes, times, lines, 4).tolist() == [5, 3, -1, 6]
+    assert first_row(codes[:0], times[:0], lines[:0], 2).tolist() == [-1, -1]
 
 
 def test_group_reduce_min_and_max_leave_out_missing_values_and_masked_rows():
-    from churnscore.features import _group_reduce
+    from churnscore.features import group_reduce
 
     codes = np.array([0, 0, 2, 2, -1, 0])
     values = np.array([3.0, np.nan, -1.5, 4.0, 0.0, 7.0])
     mask = np.array([True, True, True, True, True, False])
-    assert np.array_equal(_group_reduce(codes, values, 4, mask, "max"), [3.0, np.nan, 4.0, np.nan], equal_nan=True)
-    assert np.array_equal(_group_reduce(codes, values, 4, mask, "min"), [3.0, np.nan, -1.5, np.nan], equal_nan=True)
+    assert np.array_equal(group_reduce(codes, values, 4, mask, "max"), [3.0, np.nan, 4.0, np.nan], equal_nan=True)
+    assert np.array_equal(group_reduce(codes, values, 4, mask, "min"), [3.0, np.nan, -1.5, np.nan], equal_nan=True)
+
+
+def test_the_package_offers_its_names_and_imports_only_the_base_layer():
+    """churnscore.features names its public functions in __all__ and, imported alone, loads nothing above
+    config, contract, errors, limits and parallel (never load, model or rules)."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys, churnscore.features as f; "
+            "print(json.dumps([[n for n in f.__all__ if not hasattr(f, n)], "
+            "sorted(m for m in sys.modules if m.startswith('churnscore.') "
+            "and not m.startswith('churnscore.features'))]))")
+    missing, loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                check=True).stdout)
+    assert missing == []
+    assert set(loaded) <= {"churnscore.config", "churnscore.contract", "churnscore.errors", "churnscore.limits",
+                           "churnscore.parallel"}

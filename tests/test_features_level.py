@@ -1,4 +1,4 @@
-"""features_level.py: level, peer and tenure features pinned on hand-made accounts (AS_OF = 2024-03-31)."""
+"""features/level.py: level, peer and tenure features pinned on hand-made accounts (AS_OF = 2024-03-31)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from conftest import date, day, expect, features
 
-from churnscore.features_level import MIN_PEERS, peer_percentiles, percentile_in_groups
+from churnscore.features import MIN_PEERS, peer_percentiles, percentile_in_groups
 
 NAN = np.nan
 

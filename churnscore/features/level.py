@@ -1,6 +1,6 @@
 """Level, peer and tenure features: how much an account uses the product, against its peers and its age.
 
-The usage family (features.usage_features) sees drops, dormancy and trouble; these see accounts that use
+The usage family (usage.usage_features) sees drops, dormancy and trouble; these see accounts that use
 the product little from the start and never "drop", and young accounts. All are point in time: they are
 built from the usage features of the same as-of date and the accounts export's plan, segment and seats.
 
@@ -17,18 +17,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .kernels import safe_ratio
+
 MIN_PEERS = 20  # accounts with a value that a plan (or segment) needs to be the peer group
 NEW_ACCOUNT_DAYS = 90  # first_90_days
 TENURE_BANDS = (90, 365, 730)  # tenure_band: 0 below 90 days, 1 below a year, 2 below two years, 3 after
 
 PEER_COLUMNS = ("usage_per_active_day_pctile", "usage_per_seat_pctile")  # what peer_percentiles fills in
 PEER_SOURCES = ("usage_per_active_day_30d", "usage_per_seat_30d")  # from these
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(den > 0, num / den, np.nan)
-    return np.where(np.isfinite(out), out, np.nan)
 
 
 def level_features(events_30d: np.ndarray, active_days_30d: np.ndarray, events_since_start: np.ndarray,
@@ -46,9 +42,9 @@ def level_features(events_30d: np.ndarray, active_days_30d: np.ndarray, events_s
     tenure_known = ~np.isnan(tenure_days)
     band = np.searchsorted(np.asarray(TENURE_BANDS, dtype="float64"), np.nan_to_num(tenure_days), side="right")
     return {
-        "usage_per_active_day_30d": _ratio(events_30d, active_days_30d),
+        "usage_per_active_day_30d": safe_ratio(events_30d, active_days_30d),
         "usage_per_seat_30d": events_30d / seats * scale,
-        "lifetime_events_per_day": _ratio(events_since_start, days_covered + 1),
+        "lifetime_events_per_day": safe_ratio(events_since_start, days_covered + 1),
         "tenure_band": np.where(tenure_known, band.astype("float64"), np.nan),
         "first_90_days": np.where(tenure_known, (tenure_days < NEW_ACCOUNT_DAYS).astype("float64"), np.nan),
     }
@@ -89,7 +85,7 @@ def peer_percentiles(table: pd.DataFrame, attributes: pd.DataFrame) -> dict[str,
     """usage_per_active_day_pctile and usage_per_seat_pctile of every account of ``table`` (a feature table
     with usage_per_active_day_30d and usage_per_seat_30d) with a value above 0, among its peers in ``table``:
     its plan, else its segment, else every account (see the module's note); NaN for the others.
-    ``attributes``: plan and segment, aligned to ``table`` (features.account_attributes)."""
+    ``attributes``: plan and segment, aligned to ``table`` (accounts.account_attributes)."""
     n = len(table)
     plan = _group_codes(attributes["plan"]) if "plan" in attributes else np.full(n, -1)
     segment = _group_codes(attributes["segment"]) if "segment" in attributes else np.full(n, -1)
