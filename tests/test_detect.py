@@ -52,6 +52,7 @@ def test_each_fixture_is_recognised_by_its_header_with_the_preset_that_reads_it(
         "187452_2026-10-31_7#0.json.gz": ("usage", "amplitude", "6 of 6 columns"),
         "account_map.csv": ("account_map", None, "3 of 3 columns"),
         "accounts.csv": ("accounts", None, "10 of 11 columns"),
+        "bq-results-20261031-120000-1793448000000.csv": ("usage", "heap", "3 of 3 columns"),
         "crm_accounts.csv": ("account_map", None, "5 of 7 columns"),
         "export.jsonl": ("usage", "mixpanel_raw", "5 of 5 columns"),
         "invoices_summary.csv": ("payments", "recurly", "8 of 8 columns"),
