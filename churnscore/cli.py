@@ -132,8 +132,8 @@ preset_option = click.option(
     "--preset", "presets", multiple=True, metavar="NAME",
     help="Vendor preset (repeatable): read an export as the tool writes it: stripe, stripe_payments, recurly "
          "(payments), zendesk, freshdesk (tickets), delighted, qualtrics, surveymonkey, typeform (nps), "
-         "mixpanel, mixpanel_raw, amplitude, segment_tracks, posthog (usage). Adds to the config's presets; the config's "
-         "own mappings win. See the README's 'Vendor presets'.")
+         "mixpanel, mixpanel_raw, amplitude, segment_tracks, posthog, heap (usage). Adds to the config's presets; "
+         "the config's own mappings win. See the README's 'Vendor presets'.")
 engine_option = click.option(
     "--engine", type=click.Choice(["pandas", "dask"]), default="pandas", show_default=True,
     help="Where loading and the per-account features run: in this process (pandas), or on a Dask cluster "

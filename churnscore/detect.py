@@ -56,7 +56,7 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
 TOOLS = {"stripe": "Stripe invoices", "stripe_payments": "Stripe payments", "recurly": "Recurly invoices",
          "zendesk": "Zendesk", "freshdesk": "Freshdesk", "delighted": "Delighted", "qualtrics": "Qualtrics",
          "surveymonkey": "SurveyMonkey", "typeform": "Typeform", "mixpanel": "Mixpanel (CSV)",
-         "mixpanel_raw": "Mixpanel raw", "segment_tracks": "Segment tracks", "posthog": "PostHog",
+         "mixpanel_raw": "Mixpanel raw", "segment_tracks": "Segment tracks", "posthog": "PostHog", "heap": "Heap",
          "amplitude": "Amplitude"}
 
 
