@@ -304,7 +304,7 @@ def test_each_preset_scores_end_to_end(tmp_path, preset, export, fixture, usage,
 
 
 # Presets whose header no public copy confirmed (the preset's "# Source:" line says what was searched)
-UNVERIFIED = {"delighted", "stripe"}
+UNVERIFIED = {"delighted"}
 
 
 def test_every_preset_names_the_source_of_its_header_and_has_a_readme_row():
