@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import churnscore.model as model_mod
+import churnscore.model.linear as linear_mod
 
 from churnscore.config import parse_config
 from churnscore.errors import ModelError
 from churnscore.load import REJECT_COLUMNS, Loaded
-from churnscore.model import (LinearChurnModel, calibration_table, design_matrix, fit_logistic, load_model,
-                              model_columns, observation_dates, phrases, prior_correction,
+from churnscore.model import (LinearChurnModel, calibration_table, design_matrix, fit_logistic, joined_reasons,
+                              load_model, model_columns, observation_dates, phrases, prior_correction,
                               probability_and_reasons, save_model, time_folds, top_reasons, train, training_set)
 from churnscore.load import load_all
 from churnscore.sample import write_sample
@@ -221,8 +221,8 @@ def test_phrases_count_in_words_and_state_a_condition_only_where_it_holds() -> N
 
 def test_joined_words_per_row_in_place_order() -> None:
     places = [np.array([0, 1, -1, 0], dtype="int32"), np.array([2, -1, -1, 2], dtype="int32")]
-    assert model_mod._joined(places, ["a", "b", "c"], 4).to_pylist() == ["a; c", "b", "", "a; c"]
-    assert model_mod._joined([], [], 2).to_pylist() == ["", ""]
+    assert joined_reasons(places, ["a", "b", "c"], 4).to_pylist() == ["a; c", "b", "", "a; c"]
+    assert joined_reasons([], [], 2).to_pylist() == ["", ""]
 
 
 def test_a_frame_row_sums_its_contributions_column_after_column() -> None:
@@ -270,7 +270,7 @@ def test_many_accounts_are_scored_block_by_block_with_the_same_figures(monkeypat
     cfg = parse_config({"model": {"c_grid": [0.1], "observation_count": 2}})
     model, ts = train(sample_loaded, cfg, pd.Timestamp("2026-10-31"))
     whole = model.predict_proba(ts.X), top_reasons(model, ts.X, ts.X)
-    monkeypatch.setattr(model_mod, "ROW_BLOCK", 8)  # blocks that end anywhere, the last one short
+    monkeypatch.setattr(linear_mod, "ROW_BLOCK", 8)  # blocks that end anywhere, the last one short
     assert len(ts.y) == 441
     np.testing.assert_array_equal(model.predict_proba(ts.X), whole[0])
     pd.testing.assert_series_equal(top_reasons(model, ts.X, ts.X), whole[1])
