@@ -6,8 +6,9 @@ numbers reproduce scikit-learn's Pipeline exactly, which a test checks.
 
 The modules: inputs (the model's columns and design matrix), training (observation dates, the training set),
 linear (LinearChurnModel: the fitted numbers), fit (fitting, folds, the choice of C, ``train``), metrics
-(ROC AUC, calibration), persist (the model file), reasons (what the model says of each account, in words)
-and drift (is a model still fit for today's data). Outside the package, import from here.
+(ROC AUC, calibration), persist (the model file), reasons (what the model says of each account, in words:
+the words for each input are churnscore.words.input_words) and drift (is a model still fit for today's data).
+Outside the package, import from here.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from .inputs import LOG_FEATURES, design_matrix, feature_config_hash, model_colu
 from .linear import MODEL_FORMAT, LinearChurnModel, base_name
 from .metrics import calibration_table, roc_auc
 from .persist import check_compatible, load_model, save_model
-from .reasons import (DIRECTIONS, GROUPS, PHRASES, SILENT, TEMPLATES, Reasons, input_groups, joined_reasons,
-                      model_reasons, phrases, probability_and_reasons, risk_direction, said_by, top_reasons)
+from .reasons import (DIRECTIONS, GROUPS, SILENT, TEMPLATES, Reasons, input_groups, joined_reasons, model_reasons,
+                      probability_and_reasons, risk_direction, said_by, top_reasons)
 from .training import TrainingSet, observation_dates, training_set, unknown_terms
 
 __all__ = [
@@ -36,7 +37,7 @@ __all__ = [
     # the model file
     "save_model", "load_model", "check_compatible",
     # reasons
-    "PHRASES", "phrases", "GROUPS", "SILENT", "TEMPLATES", "DIRECTIONS", "Reasons", "said_by", "risk_direction",
+    "GROUPS", "SILENT", "TEMPLATES", "DIRECTIONS", "Reasons", "said_by", "risk_direction",
     "input_groups", "model_reasons", "probability_and_reasons", "top_reasons", "joined_reasons",
     # drift
     "PSI_LIMIT", "RATE_LIMIT", "SHARE_FLOOR", "BINS", "input_distribution", "population_stability_index",

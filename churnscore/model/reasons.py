@@ -16,99 +16,6 @@ from ..features import FEATURE_NAMES, code_runs
 from .linear import LinearChurnModel
 
 
-PHRASES: dict[str, str] = {  # {s}: "s" unless the number is 1
-    "usage_events_30d": "{v:int} event{s} in 30 days",
-    "usage_events_prev_30d": "{v:int} event{s} in the 30 days before",
-    "usage_trend_30d": "usage {v:trend} vs prior 30 days",
-    "active_days_30d": "active on {v:int} of the last 30 days",
-    "days_since_last_activity": "last active {v:int} day{s} ago",
-    "never_active": "never used the product",
-    "active_users_30d": "{v:int} active user{s}",
-    "active_users_prev_30d": "{v:int} active user{s} in the 30 days before",
-    "users_gone_quiet_share": "{v:pct} of last month's users inactive",
-    "seat_utilisation": "{v:pct} of seats active",
-    "key_feature_adoption": "uses {v:pct} of the key features",
-    "key_feature_events_30d": "{v:int} key-feature event{s} in 30 days",
-    "avg_session_seconds_30d": "sessions average {v:seconds}",
-    "task_time_vs_norm_30d": "tasks take {v:num}x the usual time",
-    "first30_logins_per_day": "{v:num} login{s} a day in the first 30 days",
-    "first_session_seconds": "first session {v:seconds}",
-    "usage_per_active_day_30d": "{v:num} event{s} per active day in 30 days",
-    "usage_per_seat_30d": "{v:num} event{s} per seat in 30 days",
-    "usage_per_active_day_pctile": "usage per active day: percentile {v:int} among similar accounts",
-    "usage_per_seat_pctile": "usage per seat: percentile {v:int} among similar accounts",
-    "lifetime_events_per_day": "{v:num} event{s} per day since signup",
-    "tenure_band": "tenure band {v:int} (0: first 90 days, 3: over two years)",
-    "first_90_days": "in its first 90 days",
-    "nps_latest": "NPS {v:num}",
-    "nps_mean": "NPS {v:num} on average",
-    "nps_trend": "NPS {v:signed} points vs earlier",
-    "nps_detractor": "NPS detractor (6 or less)",
-    "days_since_nps_response": "no NPS answer for {v:int} day{s}",
-    "nps_silent": "silent to NPS surveys",
-    "tickets_open": "{v:int} open ticket{s}",
-    "tickets_opened_30d": "{v:int} ticket{s} opened in 30 days",
-    "tickets_opened_90d": "{v:int} ticket{s} opened in 90 days",
-    "tickets_unresolved_old": "{v:int} ticket{s} open 14+ days",
-    "ticket_resolution_median_hours": "median time to resolve a ticket {v:num} h",
-    "tickets_urgent_90d": "{v:int} urgent ticket{s} in 90 days",
-    "ticket_max_category_90d": "{v:int} ticket{s} on one topic in 90 days",
-    "csat_mean_90d": "CSAT {v:num} of 5 in 90 days",
-    "ticket_silence": "stopped opening tickets",
-    "payments_late_90d": "{v:int} late payment{s} in 90 days",
-    "days_overdue": "invoice {v:int} day{s} overdue",
-    "payments_failed_30d": "{v:int} failed payment{s} in 30 days",
-    "payments_failed_90d": "{v:int} failed payment{s} in 90 days",
-    "failed_card_expired_90d": "card expired on {v:int} charge{s}",
-    "failed_card_declined_90d": "{v:int} declined charge{s} in 90 days",
-    "card_expiring_before_renewal": "card expires before renewal",
-    "payment_method_changed_90d": "payment method changed",
-    "mrr": "MRR {v:int} a month",
-    "mrr_change_pct_90d": "MRR {v:trend} in 90 days",
-    "seats": "{v:int} seat{s}",
-    "tenure_days": "customer for {v:int} day{s}",
-    "days_to_renewal": "renewal in {v:int} day{s}",
-    "renewal_within_90d": "renewal within 90 days",
-    "contract_months": "{v:int}-month contract",
-    "auto_renew_off": "auto-renew off",
-}
-
-
-_SAY = {"int": words.whole, "pct": words.percent, "seconds": words.seconds, "num": words.number,
-        "signed": lambda x: ("+" if x > 0 else "") + words.number(x),
-        "trend": lambda x: ("down " if x < 0 else "up ") + words.percent(x)}
-
-
-def _fmt(v: pd.Series, kind: str) -> pd.Series:
-    """Format a column of numbers for words (each distinct value once), as churnscore.words says them."""
-    return pd.Series(words.each(v.to_numpy(dtype="float64"), _SAY.get(kind, words.number)).to_pylist(),
-                     index=v.index, dtype="str")
-
-
-def phrases(column: str, values: pd.Series) -> pd.Series:
-    """Words for one model input over many accounts (values on the feature's own scale)."""
-    if column.startswith("flag_"):
-        return pd.Series(f"red flag: {column[len('flag_'):].replace('_', ' ')}", index=values.index)
-    template = PHRASES.get(column)
-    head, _, rest = (template or "").partition("{v:")
-    kind, _, tail = rest.partition("}")
-    known = values.notna()
-    name = column.replace("_", " ")
-    out = pd.Series(f"no data for {name}", index=values.index, dtype="str")
-    if not known.any():
-        return out
-    if not rest:  # no words for the number: the plain value; a condition is said where it holds
-        out[known] = f"{name} = " + _fmt(values[known], "num")
-        if template is not None:
-            out[known & (values != 0)] = template
-    else:
-        number = _fmt(values[known], kind)
-        one = (number == "1").to_numpy()  # "1 ticket", "2 tickets"
-        singular = head.replace("{s}", "") + number + tail.replace("{s}", "")
-        out[known] = singular.where(one, head.replace("{s}", "s") + number + tail.replace("{s}", "s"))
-    return out
-
-
 def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(each value's code, the distinct values): numbers by their bits, so that 0.0 and -0.0, which are
     written differently, stay apart; a missing value is one of the values."""
@@ -270,7 +177,7 @@ def model_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFra
     members = [[i for i, g in enumerate(names) if g == group] for group in groups]
     direction = risk_direction(rules)
     conditions = {i for i, c in enumerate(columns)
-                  if c.startswith("flag_") or (c in PHRASES and "{v:" not in PHRASES[c])}
+                  if c.startswith("flag_") or (c in words.INPUT_PHRASES and "{v:" not in words.INPUT_PHRASES[c])}
     can_speak = [c in FEATURE_NAMES and c not in SILENT for c in columns]
     covered = []  # per group: the rules that already say it
     for group, ms in zip(groups, members):
@@ -318,12 +225,8 @@ def model_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFra
 
 def _average_words(name: str, mean: float) -> str:
     """ " (average account: 23)": what sets the account apart, said beside its own value; "" for a condition."""
-    template = PHRASES.get(name, "")
-    if "{v:" not in template or np.isnan(mean):
-        return ""
-    kind, _, tail = template.partition("{v:")[2].partition("}")
-    unit = "x" if tail.startswith("x") else " h" if tail.startswith(" h") else ""  # "1.1x", "29.8 h"
-    return f" (average account: {_fmt(pd.Series([mean]), 'num' if kind == 'int' else kind).iloc[0]}{unit})"
+    average = words.input_average(name, mean)
+    return f" (average account: {average})" if average else ""
 
 
 def probability_and_reasons(model: LinearChurnModel, X: pd.DataFrame, features: pd.DataFrame, k: int = 3,
@@ -361,7 +264,7 @@ def probability_and_reasons(model: LinearChurnModel, X: pd.DataFrame, features: 
                 source = (table[name].to_numpy()[rows] if name in table.columns
                           else np.full(len(rows), np.nan))
                 codes, distinct = _distinct(source)
-                words_ = phrases(name, pd.Series(distinct)).to_numpy(dtype=object)
+                words_ = np.asarray(words.input_words(name, distinct), dtype=object)
             average = _average_words(name, told.value_mean[held[a]])
             number = np.array([known.setdefault(w + average, len(known)) if w else -1 for w in words_], dtype="int32")
             ids[rows] = number[np.asarray(codes).reshape(-1)]
