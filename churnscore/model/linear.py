@@ -144,6 +144,7 @@ class LinearChurnModel:
         return [(self.transformed_names[i], float(self.coef[i])) for i in order]
 
     def decision(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """The linear predictor (log-odds) of each row."""
         out = np.empty(len(X))
         for rows, _, contrib in self.blocks(X):
             out[rows] = self.linear(contrib)
@@ -154,6 +155,7 @@ class LinearChurnModel:
         return self.scored(X)[0]
 
     def to_document(self) -> dict[str, Any]:
+        """The model as the JSON document a model file holds (without its hash and signature)."""
         params = {"columns": self.columns, "medians": self.medians.tolist(), "indicators": self.indicators,
                   "mean": self.mean.tolist(), "scale": self.scale.tolist(), "coef": self.coef.tolist(),
                   "intercept": self.intercept}
@@ -161,6 +163,7 @@ class LinearChurnModel:
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> "LinearChurnModel":
+        """The model a document holds; ModelError where its numbers would score quietly wrong."""
         p = doc["params"]
         _check_params(p)
         columns = [str(c) for c in p["columns"]]

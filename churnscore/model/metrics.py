@@ -6,6 +6,7 @@ import numpy as np
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC of ``score`` for the 0/1 labels ``y``; NaN where ``y`` has one class only."""
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else float("nan")

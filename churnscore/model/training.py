@@ -21,6 +21,8 @@ from .inputs import design_matrix, model_columns
 
 @dataclass
 class TrainingSet:
+    """Snapshots of every observation date, one row per (date, account active on it)."""
+
     X: pd.DataFrame  # design matrix, one row per (observation date, account)
     y: np.ndarray  # 1 = churned within the horizon after the date
     date: np.ndarray  # observation date of each row (datetime64[ns])
@@ -29,6 +31,7 @@ class TrainingSet:
     flags: pd.DataFrame | None = None  # every rule's flag (one bool column per rule, config order) of each row
 
     def subset(self, mask: np.ndarray) -> "TrainingSet":
+        """The rows where ``mask`` is true."""
         return TrainingSet(self.X.loc[mask], self.y[mask], self.date[mask], self.account[mask],
                            self.rule_score[mask], None if self.flags is None else self.flags.loc[mask])
 
