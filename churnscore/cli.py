@@ -530,17 +530,6 @@ def _proposal(config: Config, input_dir: Path | None, as_of: str | None) -> str:
         loaded.close()
 
 
-def describe_input(name: str) -> str:
-    """A model input in words, from the feature catalogue."""
-    from .features import feature
-
-    if name.startswith("flag_"):
-        return f"red flag '{name[len('flag_'):]}' fired"
-    if name.endswith("__missing"):
-        return f"no data for {name[: -len('__missing')]}"
-    return f"{name} ({feature(name).meaning})"
-
-
 def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | None = None,
                found: str | None = None) -> str:
     """The training summary: data, validation, calibration and the strongest coefficients in words, then
@@ -555,8 +544,13 @@ def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | 
              "  calibration (predicted -> observed by decile): " + ", ".join(
                  f"{r['mean_predicted']:.2f}->{r['observed_rate']:.2f}" for r in m["calibration"]),
              "  strongest coefficients (log-odds per standard deviation):"]
+    from .features import CATALOGUE
+    from .words import input_words
+
+    meanings = {f.name: f.meaning for f in CATALOGUE}
     for name, coef in model.strongest(8):
-        lines.append(f"    {coef:+.2f}  {describe_input(name)}: {'raises' if coef > 0 else 'lowers'} risk")
+        said = input_words(name, meanings=meanings)
+        lines.append(f"    {coef:+.2f}  {said}: {'raises' if coef > 0 else 'lowers'} risk")
     terms = m.get("renewal_terms") or {}
     if terms.get("unknown_term"):
         lines.append(f"  renewal features left empty before the export date for {terms['unknown_term_share']:.0%} of "

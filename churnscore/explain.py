@@ -109,6 +109,7 @@ def _group_table(model: Any, config: Config, result: Any, account_id: str) -> li
 
     from .model import input_groups, model_reasons
     from .rules import evaluate
+    from .words import input_words
 
     X = result.model_inputs
     told = model_reasons(model, X, result.features, k=0, flags=result.flags, rules=config.rules)
@@ -120,7 +121,8 @@ def _group_table(model: Any, config: Config, result: Any, account_id: str) -> li
     feats = result.features.loc[account_id]
     order = list(dict.fromkeys(groups))
     net = {g: float(sum(centred[i] for i, name in enumerate(groups) if name == g)) for g in order}
-    width = max([len(c) for c in model.columns] + [len(g) for g in order]) + 4
+    labels = [input_words(name) for name in model.columns]  # "red flag 'dormant'", "nps_latest"
+    width = max([len(label) for label in labels] + [len(g) for g in order]) + 4
     lines = ["  contributions to the log-odds against the average account (+ raises risk):",
              f"  {'group / input':<{width}}{'value':>12}{'average':>12}{'contribution':>14}"]
     for g in sorted(order, key=lambda g: -net[g]):
@@ -135,7 +137,7 @@ def _group_table(model: Any, config: Config, result: Any, account_id: str) -> li
                 value = "-" if pd.isna(v) else f"{v:.4g}"
             mean = told.value_mean[i]
             average = "" if np.isnan(mean) or name.startswith("flag_") else f"{mean:.4g}"
-            lines.append(f"    {name:<{width - 2}}{value:>12}{average:>12}{centred[i]:>+14.3f}")
+            lines.append(f"    {labels[i]:<{width - 2}}{value:>12}{average:>12}{centred[i]:>+14.3f}")
     # the groups' nets and the average account's log-odds add up to this account's log-odds
     lines.append(f"  {'(average account)':<{width}}{'':>12}{'':>12}{model.intercept + float(told.mean.sum()):>+14.3f}")
     return lines

@@ -230,8 +230,7 @@ def score(config: Config, *, input_dir: str | Path | None = None, as_of: str | p
     extra = None
     model_checks = None
     if model is not None:
-        from .drift import check_model
-        from .model import design_matrix, probability_and_reasons
+        from .model import check_model, design_matrix, probability_and_reasons
 
         # the model's flags as in its training snapshots: every rule, none switched off
         X = design_matrix(table, rules_mod.evaluate(config.rules, table), model.columns)

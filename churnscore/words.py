@@ -3,19 +3,145 @@
 Rules' reasons, model reasons, the terminal table and the report all say numbers through these functions,
 so "1 day" / "2 days", "64%", "1,234" and "EUR 1,234" read the same everywhere. Each ``*_text`` function
 takes a float array and gives Arrow text (null where the value is missing), formatting each distinct value
-once; the scalar functions say one value (for a table cell or a headline).
+once; the scalar functions say one value (for a table cell or a headline). A model input (a feature, a red
+flag, a missing-value indicator) is said by input_words, in the train summary, the model's reasons and explain.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 UNKNOWN = "unknown"
+
+
+# ----------------------------------------------------------------------------- model inputs
+#
+# How a model input is said: a feature, a red flag (flag_<rule>: 1 where the rule fired) or the indicator the
+# model adds for a feature with no value (<feature>__missing). The train summary names the inputs, the model's
+# reasons say an input's value for an account, explain labels its rows: all through input_words.
+
+INPUT_PHRASES: dict[str, str] = {  # {v:kind}: the value, said as kind says it; {s}: "s" unless it is 1
+    "usage_events_30d": "{v:int} event{s} in 30 days",
+    "usage_events_prev_30d": "{v:int} event{s} in the 30 days before",
+    "usage_trend_30d": "usage {v:trend} vs prior 30 days",
+    "active_days_30d": "active on {v:int} of the last 30 days",
+    "days_since_last_activity": "last active {v:int} day{s} ago",
+    "never_active": "never used the product",
+    "active_users_30d": "{v:int} active user{s}",
+    "active_users_prev_30d": "{v:int} active user{s} in the 30 days before",
+    "users_gone_quiet_share": "{v:pct} of last month's users inactive",
+    "seat_utilisation": "{v:pct} of seats active",
+    "key_feature_adoption": "uses {v:pct} of the key features",
+    "key_feature_events_30d": "{v:int} key-feature event{s} in 30 days",
+    "avg_session_seconds_30d": "sessions average {v:seconds}",
+    "task_time_vs_norm_30d": "tasks take {v:num}x the usual time",
+    "first30_logins_per_day": "{v:num} login{s} a day in the first 30 days",
+    "first_session_seconds": "first session {v:seconds}",
+    "usage_per_active_day_30d": "{v:num} event{s} per active day in 30 days",
+    "usage_per_seat_30d": "{v:num} event{s} per seat in 30 days",
+    "usage_per_active_day_pctile": "usage per active day: percentile {v:int} among similar accounts",
+    "usage_per_seat_pctile": "usage per seat: percentile {v:int} among similar accounts",
+    "lifetime_events_per_day": "{v:num} event{s} per day since signup",
+    "tenure_band": "tenure band {v:int} (0: first 90 days, 3: over two years)",
+    "first_90_days": "in its first 90 days",
+    "nps_latest": "NPS {v:num}",
+    "nps_mean": "NPS {v:num} on average",
+    "nps_trend": "NPS {v:signed} points vs earlier",
+    "nps_detractor": "NPS detractor (6 or less)",
+    "days_since_nps_response": "no NPS answer for {v:int} day{s}",
+    "nps_silent": "silent to NPS surveys",
+    "tickets_open": "{v:int} open ticket{s}",
+    "tickets_opened_30d": "{v:int} ticket{s} opened in 30 days",
+    "tickets_opened_90d": "{v:int} ticket{s} opened in 90 days",
+    "tickets_unresolved_old": "{v:int} ticket{s} open 14+ days",
+    "ticket_resolution_median_hours": "median time to resolve a ticket {v:num} h",
+    "tickets_urgent_90d": "{v:int} urgent ticket{s} in 90 days",
+    "ticket_max_category_90d": "{v:int} ticket{s} on one topic in 90 days",
+    "csat_mean_90d": "CSAT {v:num} of 5 in 90 days",
+    "ticket_silence": "stopped opening tickets",
+    "payments_late_90d": "{v:int} late payment{s} in 90 days",
+    "days_overdue": "invoice {v:int} day{s} overdue",
+    "payments_failed_30d": "{v:int} failed payment{s} in 30 days",
+    "payments_failed_90d": "{v:int} failed payment{s} in 90 days",
+    "failed_card_expired_90d": "card expired on {v:int} charge{s}",
+    "failed_card_declined_90d": "{v:int} declined charge{s} in 90 days",
+    "card_expiring_before_renewal": "card expires before renewal",
+    "payment_method_changed_90d": "payment method changed",
+    "mrr": "MRR {v:int} a month",
+    "mrr_change_pct_90d": "MRR {v:trend} in 90 days",
+    "seats": "{v:int} seat{s}",
+    "tenure_days": "customer for {v:int} day{s}",
+    "days_to_renewal": "renewal in {v:int} day{s}",
+    "renewal_within_90d": "renewal within 90 days",
+    "contract_months": "{v:int}-month contract",
+    "auto_renew_off": "auto-renew off",
+}
+
+
+
+def _input_number(kind: str) -> Callable[[float], str]:
+    """How a phrase's {v:kind} says its number."""
+    return {"int": whole, "pct": percent, "seconds": seconds, "num": number,
+            "signed": lambda x: ("+" if x > 0 else "") + number(x),
+            "trend": lambda x: ("down " if x < 0 else "up ") + percent(x)}.get(kind, number)
+
+
+def input_words(column: str, values: np.ndarray | Sequence[float] | None = None, *,
+                meanings: Mapping[str, str] | None = None) -> str | list[str]:
+    """The words for the model input ``column``.
+
+    Without ``values``, the input itself, as a summary or a table names it: "red flag 'dormant'" (flag_dormant),
+    "no data for nps_latest" (the indicator nps_latest__missing), "nps_latest", or with the feature's meaning
+    from ``meanings`` (the catalogue's) "nps_latest (latest NPS score)".
+
+    With ``values`` (on the feature's own scale), what each says of its account, by INPUT_PHRASES: "1 open
+    ticket", "2 open tickets", "MRR 1,020 a month"; a condition (a phrase without a number, or a red flag) is
+    said where it holds ("silent to NPS surveys") and as "nps_silent = 0" where it does not; an input without
+    a phrase as "<column> = <value>"; a missing value as "no data for <column>". Each distinct value is said once.
+    """
+    if values is None:
+        if column.startswith("flag_"):
+            return f"red flag '{column[len('flag_'):]}'"
+        if column.endswith("__missing"):
+            return f"no data for {column[: -len('__missing')]}"
+        meaning = (meanings or {}).get(column)
+        return f"{column} ({meaning})" if meaning else column
+    template = INPUT_PHRASES.get(column) or (input_words(column) if column.startswith("flag_") else None)
+    head, _, rest = (template or "").partition("{v:")
+    kind, _, tail = rest.partition("}")
+    say = _input_number(kind)
+    said: dict[str, str] = {}  # by the value's bits: 0.0 and -0.0 apart
+    out = []
+    for x in np.asarray(values, dtype="float64").tolist():
+        key = x.hex()
+        if key not in said:
+            if math.isnan(x):
+                said[key] = f"no data for {column}"
+            elif not rest:  # no number in the words: the plain value; a condition is said where it holds
+                said[key] = template if template is not None and x != 0 else f"{column} = {number(x)}"
+            else:
+                n = say(x)
+                s = "" if n == "1" else "s"  # "1 ticket", "2 tickets"
+                said[key] = head.replace("{s}", s) + n + tail.replace("{s}", s)
+        out.append(said[key])
+    return out
+
+
+def input_average(column: str, mean: float) -> str:
+    """The average of the model input ``column`` over many accounts, as its phrase says a value, with a decimal
+    where the phrase counts whole numbers and the phrase's unit: "23", "1.5", "64%", "1.1x", "29.8 h"; "" for a
+    condition, an input without a phrase or a missing mean."""
+    template = INPUT_PHRASES.get(column, "")
+    if "{v:" not in template or math.isnan(mean):
+        return ""
+    kind, _, tail = template.partition("{v:")[2].partition("}")
+    unit = "x" if tail.startswith("x") else " h" if tail.startswith(" h") else ""  # "1.1x", "29.8 h"
+    return _input_number("num" if kind == "int" else kind)(float(mean)) + unit
 
 
 def _clean(x: float) -> float:

@@ -1,4 +1,4 @@
-"""drift.py: PSI, kept distributions and the checks score --model makes, on hand-made numbers."""
+"""model/drift.py: PSI, kept distributions and the checks score --model makes, on hand-made numbers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnscore.drift import check_model, input_distribution, population_stability_index
+from churnscore.model import check_model, input_distribution, population_stability_index
 
 NAN = np.nan
 EXPECTED = {"edges": [1.0, 2.0], "shares": [0.25, 0.25, 0.25], "missing": 0.25}

@@ -85,11 +85,11 @@ def test_accounts_without_plan_or_segment_are_compared_with_everyone():
 
 
 def test_the_model_says_the_level_features_in_words():
-    from churnscore.model import phrases
+    from churnscore.words import input_words
 
-    assert phrases("usage_per_seat_30d", pd.Series([1.0, 2.54])).tolist() == [
+    assert input_words("usage_per_seat_30d", [1.0, 2.54]) == [
         "1 event per seat in 30 days", "2.5 events per seat in 30 days"]
-    assert phrases("usage_per_seat_pctile", pd.Series([7.0])).tolist() == [
+    assert input_words("usage_per_seat_pctile", [7.0]) == [
         "usage per seat: percentile 7 among similar accounts"]
-    assert phrases("first_90_days", pd.Series([1.0])).tolist() == ["in its first 90 days"]
-    assert phrases("lifetime_events_per_day", pd.Series([0.25])).tolist() == ["0.2 events per day since signup"]
+    assert input_words("first_90_days", [1.0]) == ["in its first 90 days"]
+    assert input_words("lifetime_events_per_day", [0.25]) == ["0.2 events per day since signup"]

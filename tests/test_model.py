@@ -11,15 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import churnscore.model as model_mod
+import churnscore.model.linear as linear_mod
 
 from churnscore.config import parse_config
 from churnscore.errors import ModelError
 from churnscore.load import REJECT_COLUMNS, Loaded
-from churnscore.model import (LinearChurnModel, calibration_table, design_matrix, fit_logistic, load_model,
-                              model_columns, observation_dates, phrases, prior_correction,
+from churnscore.model import (LinearChurnModel, calibration_table, design_matrix, fit_logistic, joined_reasons,
+                              load_model, model_columns, observation_dates, prior_correction,
                               probability_and_reasons, save_model, time_folds, top_reasons, train, training_set)
 from churnscore.load import load_all
+from churnscore.words import input_average, input_words
 from churnscore.sample import write_sample
 
 from conftest import typed
@@ -211,18 +212,28 @@ def test_a_condition_is_a_reason_only_where_it_holds() -> None:
     assert top_reasons(flags, Xf, Xf, k=2).to_dict() == {"A": "", "B": ""}
 
 
-def test_phrases_count_in_words_and_state_a_condition_only_where_it_holds() -> None:
-    assert phrases("tickets_open", pd.Series([1.0, 2.0, 0.0, np.nan])).tolist() == [
-        "1 open ticket", "2 open tickets", "0 open tickets", "no data for tickets open"]
-    assert phrases("nps_silent", pd.Series([1.0, 0.0, np.nan])).tolist() == [
-        "silent to NPS surveys", "nps silent = 0", "no data for nps silent"]
-    assert phrases("mrr", pd.Series([1019.9])).tolist() == ["MRR 1,020 a month"]
+def test_input_words_count_in_words_and_state_a_condition_only_where_it_holds() -> None:
+    assert input_words("tickets_open", np.array([1.0, 2.0, 0.0, np.nan])) == [
+        "1 open ticket", "2 open tickets", "0 open tickets", "no data for tickets_open"]
+    assert input_words("nps_silent", np.array([1.0, 0.0, np.nan])) == [
+        "silent to NPS surveys", "nps_silent = 0", "no data for nps_silent"]
+    assert input_words("mrr", np.array([1019.9])) == ["MRR 1,020 a month"]
+    assert input_words("flag_dormant", np.array([1.0, 0.0])) == ["red flag 'dormant'", "flag_dormant = 0"]
+
+
+def test_input_words_name_an_input_as_the_train_summary_and_explain_do() -> None:
+    meanings = {"nps_latest": "latest NPS score"}
+    assert [input_words(c, meanings=meanings) for c in ("flag_dormant", "nps_latest__missing", "nps_latest",
+                                                         "mrr")] == [
+        "red flag 'dormant'", "no data for nps_latest", "nps_latest (latest NPS score)", "mrr"]
+    assert [input_average(c, 1.125) for c in ("tickets_open", "task_time_vs_norm_30d", "nps_silent")] == [
+        "1.1", "1.1x", ""]
 
 
 def test_joined_words_per_row_in_place_order() -> None:
     places = [np.array([0, 1, -1, 0], dtype="int32"), np.array([2, -1, -1, 2], dtype="int32")]
-    assert model_mod._joined(places, ["a", "b", "c"], 4).to_pylist() == ["a; c", "b", "", "a; c"]
-    assert model_mod._joined([], [], 2).to_pylist() == ["", ""]
+    assert joined_reasons(places, ["a", "b", "c"], 4).to_pylist() == ["a; c", "b", "", "a; c"]
+    assert joined_reasons([], [], 2).to_pylist() == ["", ""]
 
 
 def test_a_frame_row_sums_its_contributions_column_after_column() -> None:
@@ -270,7 +281,7 @@ def test_many_accounts_are_scored_block_by_block_with_the_same_figures(monkeypat
     cfg = parse_config({"model": {"c_grid": [0.1], "observation_count": 2}})
     model, ts = train(sample_loaded, cfg, pd.Timestamp("2026-10-31"))
     whole = model.predict_proba(ts.X), top_reasons(model, ts.X, ts.X)
-    monkeypatch.setattr(model_mod, "ROW_BLOCK", 8)  # blocks that end anywhere, the last one short
+    monkeypatch.setattr(linear_mod, "ROW_BLOCK", 8)  # blocks that end anywhere, the last one short
     assert len(ts.y) == 441
     np.testing.assert_array_equal(model.predict_proba(ts.X), whole[0])
     pd.testing.assert_series_equal(top_reasons(model, ts.X, ts.X), whole[1])

@@ -11,8 +11,9 @@ import pytest
 
 from churnscore.config import DEFAULT_CONFIG, load_config
 from churnscore.load import load_all
-from churnscore.model import PHRASES, risk_direction, train
+from churnscore.model import risk_direction, train
 from churnscore.pipeline import score
+from churnscore.words import INPUT_PHRASES
 
 AS_OF = "2026-10-31"
 TOP = 100
@@ -98,7 +99,7 @@ def test_no_model_reason_whose_sign_disagrees_with_its_rule(sample):
     config, _, _, with_model = sample
     direction = risk_direction(config.rules)
     patterns = []
-    for feature, template in PHRASES.items():
+    for feature, template in INPUT_PHRASES.items():
         if "{v:" not in template or feature not in direction:
             continue
         head, _, rest = template.partition("{v:")
