@@ -403,3 +403,12 @@ def test_unbounded_inputs_stop_within_a_1_gib_address_space(tmp_path: Path, args
     assert code == 1
     assert err.startswith("churnscore: error: ") and message in err and "Traceback" not in err
     assert len(err.splitlines()) == 1
+
+
+def test_error_text_and_printable_are_one_sanitiser() -> None:
+    from churnscore.limits import printable
+
+    hostile = "name\u202eevil\tx\x1b[2J"
+    assert printable(hostile) == "name\\u202eevil\\tx\\x1b[2J"
+    assert error_text(hostile) == printable(hostile)  # a one-line message: the same escapes
+    assert error_text("one\ntwo") == "one two" and printable("one\ntwo") == "one\\ntwo"
