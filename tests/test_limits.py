@@ -189,7 +189,7 @@ def test_deeply_nested_model_is_one_error(tmp_path: Path) -> None:
 
 
 def test_amounts_above_the_ceiling_are_rejects_and_no_infinity_reaches_an_output(tmp_path: Path) -> None:
-    from churnscore.sample import write_sample
+    from churnscore.synth import write_sample
 
     src = tmp_path / "in"
     write_sample(src, n_accounts=40, months=3, fmt="csv")
@@ -214,7 +214,7 @@ def test_amounts_above_the_ceiling_are_rejects_and_no_infinity_reaches_an_output
 
 
 def _sample(tmp_path: Path) -> Path:
-    from churnscore.sample import write_sample
+    from churnscore.synth import write_sample
 
     src = tmp_path / "in"
     write_sample(src, n_accounts=20, months=2, fmt="csv")

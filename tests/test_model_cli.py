@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from churnscore.cli import main
-from churnscore.sample import write_sample
+from churnscore.synth import write_sample
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Issue 16's targets on every kind of business sample-data can make (churnscore.scenarios), at small sizes.
+"""Issue 16's targets on every kind of business sample-data can make (churnscore.synth.scenarios), at small sizes.
 
 Each scenario is generated once per module, loaded with the default config and backtested out of time
 (churnscore.evaluate.backtest, as `churnscore evaluate` does). The targets that today's rules and model miss
@@ -22,8 +22,8 @@ from churnscore.config import DEFAULT_CONFIG, load_config
 from churnscore.evaluate import Backtest, backtest, expected_calibration_error
 from churnscore.load import load_all
 from churnscore.asof import resolve_as_of
-from churnscore.sample import generate, write_sample
-from churnscore.scenarios import SCENARIO_NAMES
+from churnscore.synth import generate, write_sample
+from churnscore.synth.scenarios import SCENARIO_NAMES
 
 ACCOUNTS, MONTHS, SEED = 600, 15, 42   # >= 12 months: a year of snapshots and the 90-day horizon
 
