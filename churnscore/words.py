@@ -181,3 +181,17 @@ def metric(key: str, value: float | None) -> str:
     """A backtest metric (``key`` as in evaluate's results) as the tables show it: metric("roc_auc", 0.81234)
     -> "0.812", metric("top_decile_lift", 2.5) -> "2.50x"; "-" when missing (a scorer without that figure)."""
     return METRIC_FIGURES.get(key, lambda v: significant(v, 4))(value)
+
+
+# ----------------------------------------------------------------------------- changes in a sentence
+
+
+def plus(x: float) -> str:
+    """A change in a sentence, with the fewest decimals it needs and a plus when it rose: 1.5 -> "+1.5",
+    -2.0 -> "-2", 0.0 -> "0". (signed() is the table's form: "+1.5", "-2.0", "+0.0".)"""
+    return ("+" if x > 0 else "") + number(x)
+
+
+def trend(x: float) -> str:
+    """A relative change in words: -0.64 -> "down 64%", 0.2 -> "up 20%"."""
+    return ("down " if x < 0 else "up ") + percent(x)

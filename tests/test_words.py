@@ -78,3 +78,8 @@ def test_backtest_metrics_are_shown_one_way():
     assert [words.metric(k, v) for k, v in (("roc_auc", 0.81234), ("top_decile_lift", 2.5),
                                             ("precision_at_k", 0.4), ("brier", 0.123456), ("ece", None))] == [
         "0.812", "2.50x", "40.0%", "0.1235", "-"]
+
+
+def test_changes_in_a_sentence_need_no_trailing_zeros():
+    assert [words.plus(x) for x in (1.5, -2.0, 0.0, NAN)] == ["+1.5", "-2", "0", "unknown"]
+    assert [words.trend(x) for x in (-0.644, 0.2)] == ["down 64%", "up 20%"]
