@@ -38,7 +38,7 @@ REPO = HERE.parent
 PARSE_LIMIT = HERE / "parse_limit.py"
 STAGES = ("parse", "parse-usage", "score", "score-model")  # per size and format
 DEFAULT_CONFIG = REPO / "configs" / "default.yaml"
-SAMPLE_PY = REPO / "churnscore" / "sample.py"
+SAMPLE_PY = REPO / "churnscore" / "synth" / "sample.py"
 EXPORTS = ("accounts", "usage", "nps", "tickets", "payments")
 MARKER = "bench-params.json"
 

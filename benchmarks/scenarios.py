@@ -1,6 +1,6 @@
 """The scenario table: every scorer's out-of-time backtest on every kind of business sample-data can make.
 
-For each scenario (churnscore.scenarios: b2b, contract, consumer, noise) it generates the exports, loads
+For each scenario (churnscore.synth.scenarios: b2b, contract, consumer, noise) it generates the exports, loads
 them with the default config (configs/default.yaml, input_dir replaced), runs the backtest of
 `churnscore evaluate` (churnscore.evaluate.backtest) and prints one markdown table: per scenario and scorer
 (rules, logistic, gradient_boosting) ROC AUC, top-decile lift, expected calibration error (probability
@@ -37,8 +37,8 @@ from churnscore.evaluate import SCORERS, backtest
 from churnscore.load import Loaded, load_all
 from churnscore.model import training_set
 from churnscore.asof import resolve_as_of
-from churnscore.sample import write_sample
-from churnscore.scenarios import SCENARIO_NAMES
+from churnscore.synth import write_sample
+from churnscore.synth.scenarios import SCENARIO_NAMES
 
 
 def rule_audit(loaded: Loaded, config: Config, dates: list[str]) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from . import words
 from .config import RuleSpec
 
 MOST = 0.5  # a rule firing on more than this share of the rows flags most accounts: not a red flag
@@ -66,17 +67,13 @@ def audit_rules(flags: pd.DataFrame, y: np.ndarray, rules: tuple[RuleSpec, ...])
     return out
 
 
-def _pct(v: float) -> str:
-    return "-" if v != v else f"{v:.1%}"
-
-
 def audit_text(audit: list[RuleAudit]) -> str:
     """The audit as a fixed-width table, one rule a line, its warnings at the end."""
     rows = audit[0].rows if audit else 0
     lines = [f"rules on the training snapshots ({rows:,} rows; churn within the horizon):",
              f"{'rule':<28} {'weight':>6} {'fired':>7} {'churn fired':>11} {'churn not':>9} {'lift':>6}  warning"]
     for a in audit:
-        lift = "-" if a.lift != a.lift else f"{a.lift:.2f}x"
-        lines.append(f"{a.rule:<28} {a.weight:>6.2f} {_pct(a.share):>7} {_pct(a.churn_when_fired):>11} "
-                     f"{_pct(a.churn_when_not):>9} {lift:>6}  {', '.join(a.warnings)}".rstrip())
+        lines.append(f"{a.rule:<28} {words.decimals(a.weight, 2):>6} {words.share(a.share):>7} "
+                     f"{words.share(a.churn_when_fired):>11} {words.share(a.churn_when_not):>9} "
+                     f"{words.times(a.lift):>6}  {', '.join(a.warnings)}".rstrip())
     return "\n".join(lines)

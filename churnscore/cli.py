@@ -18,7 +18,7 @@ import click
 
 from . import __version__
 from .config import DEFAULT_CONFIG, Config, load_config
-from .scenarios import DEFAULT_SCENARIO, SCENARIO_NAMES
+from .synth import DEFAULT_SCENARIO, SCENARIO_NAMES
 from .errors import ChurnscoreError, FileSystemError, NothingScoredError, RejectLimitError, Stopped
 from .limits import error_text, json_safe
 from .memory import tune_memory
@@ -733,7 +733,7 @@ def sample_data(n_accounts: int, months: int, seed: int, usage_rows: int | None,
       churnscore sample-data --accounts 2000 --months 12 --seed 42 --out data/sample   # the committed sample
       churnscore sample-data --scenario contract --months 15 --out /tmp/contract
     """
-    from .sample import write_sample
+    from .synth import write_sample
 
     paths = write_sample(out, n_accounts=n_accounts, months=months, seed=seed, usage_rows=usage_rows, fmt=fmt,
                          scenario=scenario)

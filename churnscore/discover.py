@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import words
 from .config import Config
 from .errors import ModelError
 from .features import account_codes
@@ -207,8 +208,8 @@ def discover(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, min_share: 
     ranked.sort(key=lambda f: (np.isnan(f.roc_auc), -np.nan_to_num(f.roc_auc), f.event))
     keys = [f.event for f in ranked if f.used_share >= min_share and f.roc_auc >= min_auc][:count]
     if not keys:
-        notes.append(f"no event used by {min_share:.0%} of the accounts separates those that stayed from those "
-                     f"that left (ROC AUC {min_auc:.2f} or more): no key features proposed.")
+        notes.append(f"no event used by {words.share(min_share, 0)} of the accounts separates those that stayed from "
+                     f"those that left (ROC AUC {words.decimals(min_auc, 2)} or more): no key features proposed.")
     figures = [EventFigures(login, float(shares[login]))] + ranked
     return Discovery(login, float(shares[login]), keys, figures, len(parts), int(active.sum()), int(y[active].sum()),
                      window, notes)
@@ -218,16 +219,16 @@ def discovery_text(d: Discovery) -> str:
     """The proposal in words, with each event's figures, then the config lines to paste."""
     lines = [f"key features found in the history ({d.snapshots} snapshots, {d.rows:,} account-snapshots with "
              f"usage, {d.churners:,} churned within the horizon):",
-             f"  login event: {d.login_event} (on {d.login_share:.0%} of active account-days)",
+             f"  login event: {d.login_event} (on {words.share(d.login_share, 0)} of active account-days)",
              f"  regular use = share of active weeks with the event in the {d.window_days} days before a "
              "snapshot; AUC = how well it separates accounts that stayed (1.0 perfect, 0.5 none)"]
     width = max([len(f.event) for f in d.events[1:]] + [5])
     for f in d.events[1:]:
         mark = "  <- key" if f.event in d.key_features else ""
-        churn = (f"; churned {f.churn_users:.1%} of users vs {f.churn_others:.1%} of the rest"
+        churn = (f"; churned {words.share(f.churn_users)} of users vs {words.share(f.churn_others)} of the rest"
                  if not (np.isnan(f.churn_users) or np.isnan(f.churn_others)) else "")
-        auc = "n/a" if np.isnan(f.roc_auc) else f"{f.roc_auc:.2f}"
-        lines.append(f"    {f.event:<{width}}  used by {f.used_share:4.0%}, AUC {auc}{churn}{mark}")
+        lines.append(f"    {f.event:<{width}}  used by {words.share(f.used_share, 0):>4}, "
+                     f"AUC {words.decimals(f.roc_auc, 2, 'n/a')}{churn}{mark}")
     lines += [f"  {note}" for note in d.notes]
     lines += ["  to use them, paste into the config (replacing login_event and key_features):", "",
               d.config_lines()]

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import words
 from .config import Config
 from .errors import ModelError
 from .load import Loaded
@@ -140,22 +141,18 @@ def backtest(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, test_dates:
 
 def table_text(bt: Backtest) -> str:
     """The three-way comparison as a fixed-width table."""
-    rows = [("ROC AUC", "roc_auc", "{:.3f}"), ("PR AUC", "pr_auc", "{:.3f}"),
-            ("top-decile churn rate", "top_decile_churn_rate", "{:.1%}"),
-            ("top-decile lift", "top_decile_lift", "{:.2f}x"),
-            ("precision@k", "precision_at_k", "{:.1%}"), ("recall@k", "recall_at_k", "{:.1%}"),
-            ("Brier score", "brier", "{:.4f}"), ("calibration error (ECE)", "ece", "{:.4f}")]
+    rows = [("ROC AUC", "roc_auc"), ("PR AUC", "pr_auc"), ("top-decile churn rate", "top_decile_churn_rate"),
+            ("top-decile lift", "top_decile_lift"), ("precision@k", "precision_at_k"), ("recall@k", "recall_at_k"),
+            ("Brier score", "brier"), ("calibration error (ECE)", "ece")]
     head = f"{'metric':<24}" + "".join(f"{s:>19}" for s in SCORERS)
     lines = [f"backtest: train {bt.train_dates[0]}..{bt.train_dates[-1]} ({bt.n_train:,} rows), "
              f"test {', '.join(bt.test_dates)} ({bt.n_test:,} rows), base rate "
-             f"{bt.results['rules']['base_rate']:.1%}, k = {bt.results['rules']['top_k']}", head]
-    for label, key, fmt in rows:
-        cells = []
-        for s in SCORERS:
-            v = bt.results[s].get(key)
-            cells.append(fmt.format(v) if v is not None and v == v else "-")
+             f"{words.metric('base_rate', bt.results['rules']['base_rate'])}, k = {bt.results['rules']['top_k']:,}",
+             head]
+    for label, key in rows:
+        cells = [words.metric(key, bt.results[s].get(key)) for s in SCORERS]
         lines.append(f"{label:<24}" + "".join(f"{c:>19}" for c in cells))
     lines.append("calibration (logistic, test): predicted -> observed by decile: " + ", ".join(
-        f"{r['mean_predicted']:.2f}->{r['observed_rate']:.2f}" for r in bt.results["logistic"]["calibration"]))
+        f"{words.decimals(r['mean_predicted'], 2)}->{words.decimals(r['observed_rate'], 2)}" for r in bt.results["logistic"]["calibration"]))
     return "\n".join(lines)
 

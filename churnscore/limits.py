@@ -1,6 +1,6 @@
 """The bounds on what churnscore reads: file sizes (config, model), nesting, a value shown in an error line,
-and the YAML loader that refuses duplicate keys, aliases and deep nesting. One place, so the README's list
-of limits is this module's constants."""
+text from data made safe to print (printable, error_text), and the YAML loader that refuses duplicate keys,
+aliases and deep nesting. One place, so the README's list of limits is this module's constants."""
 
 from __future__ import annotations
 
@@ -19,7 +19,12 @@ SHOWN_CHARS = 200  # at most this much of a value is quoted in an error line
 ERROR_MAX_CHARS = 2000  # an error line longer than this is cut in the middle
 FUTURE_DAYS = 1  # the default as-of date ignores usage rows dated later than the run date plus this many days
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# What a terminal acts on rather than shows: C0 controls (ESC among them), DEL, C1 controls (U+009B is a
+# one-character CSI), and the bidirectional marks and overrides that make text read other than it is.
+_UNSAFE = "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+_UNSAFE_CHAR = re.compile(_UNSAFE)
+_UNSAFE_RUN = re.compile(f"({_UNSAFE})\\1{{3,}}")  # the same such character four times or more
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
@@ -30,14 +35,29 @@ def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
     return text
 
 
+def printable(text: object, *, newlines: bool = False) -> str:
+    """``text`` safe to print on a terminal or in a log line: every control character shown as an escape (ESC
+    as ``\\x1b``, a line break as ``\\n``, U+202E as ``\\u202e``), so data (account names come from customers)
+    can never clear the screen, set the window title or write the clipboard (OSC 52). ``newlines``: keep line
+    breaks (text of several lines that churnscore itself laid out). The one sanitiser: error_text and the
+    terminal's table use it."""
+
+    def show(m: re.Match[str]) -> str:
+        c = m.group()
+        if newlines and c == "\n":
+            return c
+        return _NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+    return _UNSAFE_CHAR.sub(show, str(text))
+
+
 def error_text(message: str, limit: int = ERROR_MAX_CHARS) -> str:
-    """One safe line for an error: control characters (NUL, escapes, line breaks) shown as ``\\xNN``, runs of
-    one repeated such character counted instead of repeated, and at most ``limit`` characters (cut in the
-    middle, so both the start, naming the file, and the end, naming the fix, stay)."""
-    message = re.sub(r"([\x00-\x08\x0b-\x1f\x7f-\x9f])\1{3,}",
-                     lambda m: f"{m.group(1)}[×{len(m.group(0)):,}]", message)
-    message = message.replace("\r\n", " ").replace("\n", " ")
-    message = _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", message)
+    """One safe line for an error: line breaks as spaces, then printable() (control characters as escapes),
+    runs of one repeated such character counted instead of repeated, and at most ``limit`` characters (cut in
+    the middle, so both the start, naming the file, and the end, naming the fix, stay)."""
+    message = str(message).replace("\r\n", " ").replace("\n", " ")
+    message = _UNSAFE_RUN.sub(lambda m: f"{printable(m.group(1))}[×{len(m.group(0)):,}]", message)
+    message = printable(message)
     if len(message) > limit:
         half = limit // 2
         message = f"{message[:half]} … ({len(message) - 2 * half:,} characters left out) … {message[-half:]}"

@@ -141,7 +141,7 @@ def flags_chart(counts: pd.Series, n_accounts: int) -> str:
     ax.barh(y, counts.to_numpy(), color="#2f6db5")
     ax.set_yticks(y, [str(n) for n in counts.index], fontsize=9)
     for yi, c in zip(y, counts.to_numpy()):
-        share = f" ({c / n_accounts:.0%})" if n_accounts else ""
+        share = f" ({words.share(c / n_accounts, 0)})" if n_accounts else ""
         ax.text(c, yi, f" {c:,}{share}", va="center", fontsize=8)
     ax.set_xlabel("accounts flagged")
     ax.xaxis.set_major_locator(_integer_ticks())
@@ -151,10 +151,6 @@ def flags_chart(counts: pd.Series, n_accounts: int) -> str:
 
 
 # ----------------------------------------------------------------------------- html pieces
-
-
-def _num(value: Any, fmt: str = "{:,.2f}") -> str:
-    return "" if value is None or pd.isna(value) else fmt.format(float(value))
 
 
 def _tier(tier: Any) -> str:
@@ -171,7 +167,7 @@ def _change(value: Any) -> str:
     if value is None or pd.isna(value):
         return '<span class="note">new</span>'
     cls = "up" if value > 0 else "down" if value < 0 else ""
-    return f'<span class="{cls}">{float(value):+.1f}</span>'
+    return f'<span class="{cls}">{words.signed(value)}</span>'
 
 
 def _card(label: str, value: str, key: str, sub: str = "", cls: str = "") -> str:
@@ -226,8 +222,8 @@ def _top_table(ranked: pd.DataFrame, top: int, table_id: str = "top-accounts") -
                 if isinstance(r.suggested_play, str) and r.suggested_play else "")
         change = f"<td class='num'>{_change(r.score_change)}</td>" if movers_known else ""
         rows.append(f"<tr><td class='num'>{int(r.rank)}</td><td>{_account(r.account_name, r.account_id)}</td>"
-                    f"<td class='num'>{_num(r.risk_score, '{:.1f}')}</td><td>{_tier(r.risk_tier)}</td>"
-                    f"<td class='num'>{_num(r.mrr)}</td><td class='num'>{_num(r.revenue_at_risk)}</td>{change}"
+                    f"<td class='num'>{words.decimals(r.risk_score, 1, '')}</td><td>{_tier(r.risk_tier)}</td>"
+                    f"<td class='num'>{words.decimals(r.mrr, 2, '')}</td><td class='num'>{words.decimals(r.revenue_at_risk, 2, '')}</td>{change}"
                     f"<td>{why}{play}</td></tr>")
     return f"<table id='{table_id}'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -251,8 +247,7 @@ def _simple_table(frame: pd.DataFrame, columns: dict[str, str], table_id: str, e
             elif c.endswith("tier"):
                 cells.append(f"<td>{_tier(v)}</td>")
             elif numeric[c]:
-                fmt = "{:,.0f}" if c.endswith("rank") else "{:.1f}"
-                cells.append(f"<td class='num'>{_num(v, fmt)}</td>")
+                cells.append(f"<td class='num'>{words.decimals(v, 0 if c.endswith('rank') else 1, '')}</td>")
             else:
                 cells.append(f"<td>{escape('' if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v))}"
                              "</td>")
@@ -290,9 +285,10 @@ def score_report(ranked: pd.DataFrame, flags: pd.DataFrame, summary: dict[str, A
     cards = "".join([
         _card("Accounts scored", f"{summary['accounts_scored']:,}", "accounts_scored",
               f"{excluded:,} more in the inputs not scored" if excluded else ""),
-        _card("High risk", f"{at_risk['high']:,}", "high", f"score {scoring.tier_high:g} or more", "high"),
-        _card("Medium risk", f"{at_risk['medium']:,}", "medium", f"score {scoring.tier_medium:g} to "
-              f"{scoring.tier_high:g}", "medium"),
+        _card("High risk", f"{at_risk['high']:,}", "high", f"score {words.significant(scoring.tier_high)} or more",
+              "high"),
+        _card("Medium risk", f"{at_risk['medium']:,}", "medium", f"score {words.significant(scoring.tier_medium)} "
+              f"to {words.significant(scoring.tier_high)}", "medium"),
         _card("Revenue at risk", words.money_cents(summary.get("revenue_at_risk"), summary.get("currency")),
               "revenue_at_risk", "per month: risk x MRR, summed over the "
               f"{' and '.join(summary.get('revenue_at_risk_tiers') or ['all'])} tiers"
@@ -310,8 +306,8 @@ def score_report(ranked: pd.DataFrame, flags: pd.DataFrame, summary: dict[str, A
     weights = {r.name: r.weight for r in rules}
     flag_note = (f"<p class='note'>Never fired: {escape(', '.join(never))}.</p>" if never else "")
     flag_rows = "".join(f"<tr><td>{escape(str(n))}</td><td class='num'>{c:,}</td>"
-                        f"<td class='num'>{c / max(len(flags), 1):.0%}</td>"
-                        f"<td class='num'>{weights.get(n, float('nan')):.2f}</td></tr>" for n, c in fired.items())
+                        f"<td class='num'>{words.share(c / max(len(flags), 1), 0)}</td>"
+                        f"<td class='num'>{words.decimals(weights.get(n, float('nan')), 2)}</td></tr>" for n, c in fired.items())
     flag_chart = flags_chart(fired, len(flags)) if len(fired) else "<p class='note'>No red flag fired.</p>"
     off = summary.get("rules_off", [])
     if off:  # rules that could not judge on this data: never fired because they were switched off
@@ -388,17 +384,16 @@ def evaluate_report(bt: Any, *, title: str = "Churn model backtest", generated: 
         _card("Test rows", f"{bt.n_test:,}", "n_test", f"dates {', '.join(bt.test_dates)}"),
         _card("Training rows", f"{bt.n_train:,}", "n_train", f"{bt.train_dates[0]} to {bt.train_dates[-1]}"
               if bt.train_dates else ""),
-        _card("Base churn rate", f"{base:.1%}", "base_rate", "in the test rows"),
-    ] + [_card(f"ROC AUC, {SCORER_NAMES.get(s, s)}", _num(bt.results[s]["roc_auc"], "{:.3f}"), f"auc_{s}")
+        _card("Base churn rate", words.metric("base_rate", base), "base_rate", "in the test rows"),
+    ] + [_card(f"ROC AUC, {SCORER_NAMES.get(s, s)}", words.metric("roc_auc", bt.results[s]["roc_auc"]), f"auc_{s}")
          for s in scorers])
-    metric_rows = [("ROC AUC", "roc_auc", "{:.3f}"), ("PR AUC", "pr_auc", "{:.3f}"),
-                   ("top-decile churn rate", "top_decile_churn_rate", "{:.1%}"),
-                   ("top-decile lift", "top_decile_lift", "{:.2f}x"), ("precision at k", "precision_at_k", "{:.1%}"),
-                   ("recall at k", "recall_at_k", "{:.1%}"), ("Brier score", "brier", "{:.4f}")]
+    metric_rows = [("ROC AUC", "roc_auc"), ("PR AUC", "pr_auc"), ("top-decile churn rate", "top_decile_churn_rate"),
+                   ("top-decile lift", "top_decile_lift"), ("precision at k", "precision_at_k"),
+                   ("recall at k", "recall_at_k"), ("Brier score", "brier")]
     head = "".join(f"<th class='num'>{escape(SCORER_NAMES.get(s, s))}</th>" for s in scorers)
     rows = "".join(f"<tr><td>{escape(label)}</td>" + "".join(
-        f"<td class='num'>{_num(bt.results[s].get(key), fmt) or '-'}</td>" for s in scorers) + "</tr>"
-        for label, key, fmt in metric_rows)
+        f"<td class='num'>{words.metric(key, bt.results[s].get(key))}</td>" for s in scorers) + "</tr>"
+        for label, key in metric_rows)
     k = bt.results[scorers[0]]["top_k"] if scorers else 0
     body = [f'<div class="cards">{cards}</div>',
             f"<section id='metrics'><h2>Scorers side by side</h2><table id='metrics-table'><thead><tr><th>metric"
@@ -413,7 +408,7 @@ def evaluate_report(bt: Any, *, title: str = "Churn model backtest", generated: 
         fpr, tpr = roc_points(np.array(bt.curves[s]["y"]), np.array(bt.curves[s]["score"]))
         if len(fpr):
             ax.plot(fpr, tpr, color=SCORER_COLOURS.get(s), linewidth=1.8,
-                    label=f"{SCORER_NAMES.get(s, s)} (AUC {bt.results[s]['roc_auc']:.3f})")
+                    label=f"{SCORER_NAMES.get(s, s)} (AUC {words.metric('roc_auc', bt.results[s]['roc_auc'])})")
     ax.set_xlabel("false-positive rate")
     ax.set_ylabel("true-positive rate")
     ax.set_xlim(0, 1)
@@ -461,7 +456,7 @@ def evaluate_report(bt: Any, *, title: str = "Churn model backtest", generated: 
     cal_note = (f"<p class='note'>No calibration for {escape(', '.join(no_prob))}: its score is not a "
                 "probability.</p>" if no_prob else "")
     lift_rows = "".join(f"<tr><td class='num'>{d + 1}</td>" + "".join(
-        f"<td class='num'>{lifts[s][d]['lift']:.2f}x</td>" if d < len(lifts[s]) else "<td></td>" for s in scorers)
+        f"<td class='num'>{words.times(lifts[s][d]['lift'])}</td>" if d < len(lifts[s]) else "<td></td>" for s in scorers)
         + "</tr>" for d in range(10))
     body.append(f"<section id='curves'><h2>ROC curves and calibration</h2><div class='grid2'><div><h3>ROC curves</h3>"
                 f"{roc}</div><div><h3>Calibration</h3>{calibration}{cal_note}</div></div></section>")
@@ -478,11 +473,10 @@ def _audit_section(audit: list[Any]) -> str:
     """The rule audit (audit.RuleAudit per rule) as the terminal shows it, warnings highlighted."""
     if not audit:
         return ""
-    pct = lambda v: "-" if v != v else f"{v:.1%}"  # noqa: E731
     rows = "".join(
-        f"<tr><td>{escape(a.rule)}</td><td class='num'>{a.weight:.2f}</td><td class='num'>{pct(a.share)}</td>"
-        f"<td class='num'>{pct(a.churn_when_fired)}</td><td class='num'>{pct(a.churn_when_not)}</td>"
-        f"<td class='num'>{'-' if a.lift != a.lift else f'{a.lift:.2f}x'}</td>"
+        f"<tr><td>{escape(a.rule)}</td><td class='num'>{words.decimals(a.weight, 2)}</td>"
+        f"<td class='num'>{words.share(a.share)}</td><td class='num'>{words.share(a.churn_when_fired)}</td>"
+        f"<td class='num'>{words.share(a.churn_when_not)}</td><td class='num'>{words.times(a.lift)}</td>"
         f"<td>{'<b>' + escape(', '.join(a.warnings)) + '</b>' if a.warnings else ''}</td></tr>" for a in audit)
     return ("<section id='rule-audit'><h2>Rules on the training snapshots</h2><table id='rule-audit-table'><thead>"
             "<tr><th>rule</th><th class='num'>weight</th><th class='num'>fired</th><th class='num'>churn when fired"

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import rules as rules_mod
+from . import words
 from .config import AllOf, AnyOf, Condition, FeatureParams, Leaf, RuleSpec
 from .features import account_codes, feature, key_codes
 
@@ -51,7 +52,7 @@ class EventUse:
         """'page_view (92% of accounts), export (40% of accounts)'; the names when not counted."""
         top = self.top(k)
         if top:
-            return ", ".join(f"{e} ({share:.0%} of accounts)" for e, share in top)
+            return ", ".join(f"{e} ({words.share(share, 0)} of accounts)" for e, share in top)
         return ", ".join(sorted(self.seen)[:k]) or "none"
 
 
@@ -163,10 +164,6 @@ def needs_counts(rules: tuple[RuleSpec, ...], params: FeatureParams, seen: froze
 # ----------------------------------------------------------------------------- the check
 
 
-def _value(v: float) -> str:
-    return f"{v:g}"
-
-
 def _leaf_problem(leaf: Leaf, table: pd.DataFrame, params: FeatureParams, absent: dict[str, tuple[str, ...]],
                   events: EventUse) -> str | None:
     setting = feature(leaf.feature).events
@@ -184,7 +181,7 @@ def _leaf_problem(leaf: Leaf, table: pd.DataFrame, params: FeatureParams, absent
         return f"'{leaf.feature}' is present for every account" if known.all() else None
     first = values[known][0]
     if (values[known] == first).all():
-        return f"'{leaf.feature}' is {_value(first)} for every account" + ("" if known.all() else " that has one")
+        return f"'{leaf.feature}' is {words.significant(first)} for every account" + ("" if known.all() else " that has one")
     return None
 
 

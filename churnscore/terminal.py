@@ -7,7 +7,6 @@ with no progress line and no colour. NO_COLOR in the environment, or TERM=dumb, 
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable
 from typing import IO, Any
@@ -15,32 +14,14 @@ from typing import IO, Any
 import click
 import pandas as pd
 
+from .limits import printable  # one sanitiser for text from data
+from .words import decimals, money, signed  # one place says numbers
+
 TIER_COLOURS = {"high": "red", "medium": "yellow", "low": "green"}
 STAGE_WORDS = {"load": "reading the exports", "features": "computing features", "score": "scoring accounts",
                "write": "writing the outputs", "report": "rendering the report",
                "snapshots": "computing snapshots", "choose_c": "choosing C", "fit": "fitting the model",
                "test": "testing the scorers"}
-
-
-# What a terminal acts on rather than shows: C0 controls (ESC among them), DEL, C1 controls (U+009B is a
-# one-character CSI), and the bidirectional marks and overrides that make text read other than it is.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def printable(text: object, *, newlines: bool = False) -> str:
-    """``text`` safe to print on a terminal: every control character shown as an escape (ESC as ``\\x1b``,
-    a line break as ``\\n``, U+202E as ``\\u202e``), so data (account names come from customers) can never
-    clear the screen, set the window title or write the clipboard (OSC 52). ``newlines``: keep line breaks
-    (text of several lines that churnscore itself laid out)."""
-
-    def show(m: re.Match[str]) -> str:
-        c = m.group()
-        if newlines and c == "\n":
-            return c
-        return _NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
-
-    return _UNSAFE.sub(show, str(text))
 
 
 def is_terminal(stream: IO[Any]) -> bool:
@@ -59,8 +40,6 @@ def _fit(text: str, width: int) -> str:
 
 
 def _money(value: Any) -> str:
-    from .words import money  # one place says numbers
-
     return "" if pd.isna(value) else money(float(value))
 
 
@@ -69,7 +48,7 @@ def _change(row: pd.Series) -> str:
         return ""
     if pd.isna(row["previous_score"]):
         return "new"
-    return f"{float(row['score_change']):+.1f}"
+    return signed(row["score_change"])
 
 
 def top_table(ranked: pd.DataFrame, n: int = 10, *, colour: bool = False, width: int = 100) -> str:
@@ -89,7 +68,7 @@ def top_table(ranked: pd.DataFrame, n: int = 10, *, colour: bool = False, width:
         tier = f"{r['risk_tier']:<6}"
         if colour:
             tier = click.style(tier, fg=TIER_COLOURS.get(r["risk_tier"]), bold=r["risk_tier"] == "high")
-        line = (f"{int(r['rank']):>3}  {_fit(name, name_w):<{name_w}}  {float(r['risk_score']):>5.1f}  {tier}  "
+        line = (f"{int(r['rank']):>3}  {_fit(name, name_w):<{name_w}}  {decimals(r['risk_score'], 1):>5}  {tier}  "
                 f"{_money(r['revenue_at_risk']):>10}")
         if movers:
             line += f"  {_change(r):>6}"
@@ -121,7 +100,7 @@ class StageLine:
     def __call__(self, stage: str) -> None:
         now = self.clock()
         if self.stage is not None:
-            self.took.append(f"{self.stage} {now - self.started:.1f} s")
+            self.took.append(f"{self.stage} {decimals(now - self.started, 1)} s")
         self.stage, self.started = stage, now
         self._write(f"{STAGE_WORDS.get(stage, stage)} ..." + (f" ({', '.join(self.took)})" if self.took else ""))
 

@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 
 from . import rules as rules_mod
+from . import words
 from .audit import INVERTED, NEVER_FIRES, RuleAudit, audit_rules
 from .config import Config, RuleSpec
 from .errors import ModelError
@@ -131,8 +132,9 @@ def _left_out_why(a: RuleAudit) -> str | None:
     if a.fired == a.rows:
         return f"fires on every row of history ({a.rows:,} rows): it cannot tell accounts apart"
     if INVERTED in a.warnings:
-        return (f"inverted on history: fired on {a.share:.1%} of {a.rows:,} rows; churn {a.churn_when_fired:.1%} "
-                f"when fired, {a.churn_when_not:.1%} when not (lift {a.lift:.2f}x)")
+        return (f"inverted on history: fired on {words.share(a.share)} of {a.rows:,} rows; churn "
+                f"{words.share(a.churn_when_fired)} when fired, {words.share(a.churn_when_not)} when not "
+                f"(lift {words.times(a.lift)})")
     return None
 
 
@@ -193,23 +195,21 @@ def tune(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, test_dates: int
 # ----------------------------------------------------------------------------- words and the config file
 
 
-def _fig(v: float, fmt: str) -> str:
-    return "-" if v != v else fmt.format(v)
-
-
 def tuned_text(tuned: Tuned, config: Config) -> str:
     """Before and after on the held-out test dates, then each rule's weight (config -> learned) or why it went."""
     b, a = tuned.before, tuned.after
     lines = [f"tune-rules: trained on {tuned.n_train:,} rows before {tuned.cutoff.date()}, tested on {tuned.n_test:,} "
-             f"rows from it; penalty {tuned.penalty:g} (time-ordered CV)",
-             f"  rules only, held-out test dates: ROC AUC {_fig(b['roc_auc'], '{:.3f}')} -> "
-             f"{_fig(a['roc_auc'], '{:.3f}')}, top-decile lift {_fig(b['top_decile_lift'], '{:.2f}x')} -> "
-             f"{_fig(a['top_decile_lift'], '{:.2f}x')}",
-             f"  base chance of churn with no rule fired: {tuned.base:.1%}; tiers high {tuned.tiers['high']:g}, "
-             f"medium {tuned.tiers['medium']:g} (as many training rows in each as before)"]
+             f"rows from it; penalty {words.significant(tuned.penalty)} (time-ordered CV)",
+             f"  rules only, held-out test dates: ROC AUC {words.metric('roc_auc', b['roc_auc'])} -> "
+             f"{words.metric('roc_auc', a['roc_auc'])}, top-decile lift "
+             f"{words.metric('top_decile_lift', b['top_decile_lift'])} -> "
+             f"{words.metric('top_decile_lift', a['top_decile_lift'])}",
+             f"  base chance of churn with no rule fired: {words.share(tuned.base)}; tiers high "
+             f"{words.significant(tuned.tiers['high'])}, medium {words.significant(tuned.tiers['medium'])} "
+             "(as many training rows in each as before)"]
     for r in config.rules:
         if r.name in tuned.weights:
-            lines.append(f"  {r.name:<28} {r.weight:.2f} -> {tuned.weights[r.name]:.3f}")
+            lines.append(f"  {r.name:<28} {words.decimals(r.weight, 2)} -> {words.decimals(tuned.weights[r.name], 3)}")
         else:
             lines.append(f"  {r.name:<28} left out: {tuned.dropped[r.name]}")
     return "\n".join(lines)
@@ -249,11 +249,13 @@ def tuned_yaml(config: Config, tuned: Tuned, path: str | Path) -> str:
     head = [f"# Written by 'churnscore tune-rules' from {config.source}: rule weights learned from history.",
             f"# Trained on {tuned.n_train:,} snapshot rows before {tuned.cutoff.date()}; tested on the "
             f"{tuned.n_test:,} rows of the later observation dates.",
-            f"# Rules only on the test dates: ROC AUC {_fig(b['roc_auc'], '{:.3f}')} -> "
-            f"{_fig(a['roc_auc'], '{:.3f}')}, top-decile lift {_fig(b['top_decile_lift'], '{:.2f}x')} -> {_fig(a['top_decile_lift'], '{:.2f}x')}.",
+            f"# Rules only on the test dates: ROC AUC {words.metric('roc_auc', b['roc_auc'])} -> "
+            f"{words.metric('roc_auc', a['roc_auc'])}, top-decile lift "
+            f"{words.metric('top_decile_lift', b['top_decile_lift'])} -> "
+            f"{words.metric('top_decile_lift', a['top_decile_lift'])}.",
             "# A weight is the chance that the red flag alone leads to churn within the horizon",
             "# (model.horizon_days): w = 1 - exp(-t) of a non-negative noisy-OR regression, so the rule score is",
-            f"# the fitted churn probability above the base ({tuned.base:.1%} with no rule fired). scoring.tiers",
+            f"# the fitted churn probability above the base ({words.share(tuned.base)} with no rule fired). scoring.tiers",
             "# moved with the new scale: as many training rows are high and medium as under the weights before.", ""]
     body = []
     for key, value in raw.items():

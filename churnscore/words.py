@@ -83,12 +83,10 @@ INPUT_PHRASES: dict[str, str] = {  # {v:kind}: the value, said as kind says it; 
 }
 
 
-
 def _input_number(kind: str) -> Callable[[float], str]:
     """How a phrase's {v:kind} says its number."""
-    return {"int": whole, "pct": percent, "seconds": seconds, "num": number,
-            "signed": lambda x: ("+" if x > 0 else "") + number(x),
-            "trend": lambda x: ("down " if x < 0 else "up ") + percent(x)}.get(kind, number)
+    return {"int": whole, "pct": percent, "seconds": seconds, "num": number, "signed": plus,
+            "trend": trend}.get(kind, number)
 
 
 def input_words(column: str, values: np.ndarray | Sequence[float] | None = None, *,
@@ -238,3 +236,86 @@ def each(values: np.ndarray, say: Callable[[float], str]) -> pa.Array:
     texts = pa.array([say(float(x)) for x in distinct], pa.large_string())
     out = texts.take(pa.array(codes.reshape(-1).astype("int64")))
     return out if known.all() else pc.if_else(pa.array(known), out, pa.scalar(None, pa.large_string()))
+
+
+# ----------------------------------------------------------------------------- figures in tables and summaries
+#
+# A table (the terminal's, the HTML report's, the backtest's and the rule audit's) shows a figure at a fixed
+# number of decimals so that its column lines up; a sentence says it with the fewest decimals it needs. Either
+# way thousands are grouped ("1,234.5", never "1234.5"), as number() does. A missing figure is "-" unless the
+# caller's cell wants another mark ("" in an HTML cell, "new" for a change with no earlier score).
+
+NO_FIGURE = "-"
+
+
+def _absent(x: object) -> bool:
+    """None, NaN, and pandas' NA / NaT (which are not numbers at all)."""
+    if x is None:
+        return True
+    try:
+        return math.isnan(x)  # type: ignore[arg-type]
+    except TypeError:
+        return True
+
+
+def decimals(x: float, digits: int, missing: str = NO_FIGURE) -> str:
+    """A figure at exactly ``digits`` decimals, thousands grouped: decimals(66.8, 1) -> "66.8",
+    decimals(3340, 2) -> "3,340.00", decimals(0.81234, 3) -> "0.812"; ``missing`` when absent."""
+    return missing if _absent(x) else f"{float(x):,.{digits}f}"
+
+
+def share(x: float, digits: int = 1, missing: str = NO_FIGURE) -> str:
+    """A share as a percent at ``digits`` decimals, its sign kept: 0.1234 -> "12.3%", share(0.5, 0) -> "50%".
+    (percent() says a change in a reason: whole, the sign left to the words.)"""
+    return missing if _absent(x) else f"{float(x):,.{digits}%}"
+
+
+def times(x: float, digits: int = 2, missing: str = NO_FIGURE) -> str:
+    """A ratio such as a lift: 1.5 -> "1.50x"."""
+    return missing if _absent(x) else f"{float(x):,.{digits}f}x"
+
+
+def signed(x: float, digits: int = 1, missing: str = NO_FIGURE) -> str:
+    """A change with its sign, at ``digits`` decimals: 6.8 -> "+6.8", -2 -> "-2.0", 0 -> "+0.0"."""
+    return missing if _absent(x) else f"{float(x):+,.{digits}f}"
+
+
+def significant(x: float, digits: int = 6, missing: str = NO_FIGURE) -> str:
+    """A value echoed back (a setting, a constant a rule tests) with at most ``digits`` significant decimals
+    and no exponent: 0.5 -> "0.5", 30.0 -> "30", 1234567 -> "1,234,567", significant(0.000123456, 4) -> "0.0001235"."""
+    if _absent(x):
+        return missing
+    v = float(x)
+    if v == 0 or math.isinf(v):
+        return number(v, 0)
+    return number(v, max(digits - 1 - math.floor(math.log10(abs(v))), 0))
+
+
+# How each backtest metric is shown, by its key in evaluate's results: the terminal table and the HTML report
+# show the same figure the same way.
+METRIC_FIGURES: dict[str, Callable[[float], str]] = {
+    "roc_auc": lambda v: decimals(v, 3), "pr_auc": lambda v: decimals(v, 3),
+    "top_decile_churn_rate": share, "top_decile_lift": times,
+    "precision_at_k": share, "recall_at_k": share, "base_rate": share,
+    "brier": lambda v: decimals(v, 4), "ece": lambda v: decimals(v, 4),
+}
+
+
+def metric(key: str, value: float | None) -> str:
+    """A backtest metric (``key`` as in evaluate's results) as the tables show it: metric("roc_auc", 0.81234)
+    -> "0.812", metric("top_decile_lift", 2.5) -> "2.50x"; "-" when missing (a scorer without that figure)."""
+    return METRIC_FIGURES.get(key, lambda v: significant(v, 4))(value)
+
+
+# ----------------------------------------------------------------------------- changes in a sentence
+
+
+def plus(x: float) -> str:
+    """A change in a sentence, with the fewest decimals it needs and a plus when it rose: 1.5 -> "+1.5",
+    -2.0 -> "-2", 0.0 -> "0". (signed() is the table's form: "+1.5", "-2.0", "+0.0".)"""
+    return ("+" if x > 0 else "") + number(x)
+
+
+def trend(x: float) -> str:
+    """A relative change in words: -0.64 -> "down 64%", 0.2 -> "up 20%"."""
+    return ("down " if x < 0 else "up ") + percent(x)

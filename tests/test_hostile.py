@@ -114,7 +114,7 @@ HOSTILE_ACCOUNTS = ACCOUNTS.replace("Acme", f"{CLEAR}Acme{TITLE}").replace("Beta
 
 
 def test_printable_shows_controls_as_escapes() -> None:
-    from churnscore.terminal import printable
+    from churnscore.limits import printable
 
     assert printable(f"{CLEAR}a{TITLE}\x9bb\u202ec\td\ne") == \
         "\\x1b[2Ja\\x1b]0;pwned\\x07\\x9bb\\u202ec\\td\\ne"

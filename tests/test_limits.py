@@ -189,7 +189,7 @@ def test_deeply_nested_model_is_one_error(tmp_path: Path) -> None:
 
 
 def test_amounts_above_the_ceiling_are_rejects_and_no_infinity_reaches_an_output(tmp_path: Path) -> None:
-    from churnscore.sample import write_sample
+    from churnscore.synth import write_sample
 
     src = tmp_path / "in"
     write_sample(src, n_accounts=40, months=3, fmt="csv")
@@ -214,7 +214,7 @@ def test_amounts_above_the_ceiling_are_rejects_and_no_infinity_reaches_an_output
 
 
 def _sample(tmp_path: Path) -> Path:
-    from churnscore.sample import write_sample
+    from churnscore.synth import write_sample
 
     src = tmp_path / "in"
     write_sample(src, n_accounts=20, months=2, fmt="csv")
@@ -403,3 +403,12 @@ def test_unbounded_inputs_stop_within_a_1_gib_address_space(tmp_path: Path, args
     assert code == 1
     assert err.startswith("churnscore: error: ") and message in err and "Traceback" not in err
     assert len(err.splitlines()) == 1
+
+
+def test_error_text_and_printable_are_one_sanitiser() -> None:
+    from churnscore.limits import printable
+
+    hostile = "name\u202eevil\tx\x1b[2J"
+    assert printable(hostile) == "name\\u202eevil\\tx\\x1b[2J"
+    assert error_text(hostile) == printable(hostile)  # a one-line message: the same escapes
+    assert error_text("one\ntwo") == "one two" and printable("one\ntwo") == "one\\ntwo"

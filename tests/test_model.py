@@ -21,7 +21,7 @@ from churnscore.model import (LinearChurnModel, calibration_table, design_matrix
                               probability_and_reasons, save_model, time_folds, top_reasons, train, training_set)
 from churnscore.load import load_all
 from churnscore.words import input_average, input_words
-from churnscore.sample import write_sample
+from churnscore.synth import write_sample
 
 from conftest import typed
 

@@ -1,9 +1,9 @@
-"""train -> score --model -> explain -> evaluate through the command line, on a small generated history."""
+"""train -> score --model through the command line, on a small generated history (explain and evaluate have
+their own files: tests/test_explain.py, tests/test_evaluate.py)."""
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from churnscore.cli import main
-from churnscore.sample import write_sample
+from churnscore.synth import write_sample
 
 
 @pytest.fixture(scope="module")
@@ -148,57 +148,3 @@ def test_score_with_model_keeps_every_input_psi_and_warns_once_per_problem(histo
     assert warned == checks["warnings"]
     done = [e for e in events if e["event"] == "score.done"][0]
     assert done["model_checks"] == checks
-
-
-def test_explain_contributions_add_up_to_the_probability(history: Path, trained: tuple[Path, str],
-                                                         tmp_path: Path) -> None:
-    model, _ = trained
-    out = tmp_path / "r.csv"
-    run("score", "--input-dir", str(history), "--model", str(model), "--out", str(out))
-    ranked = pd.read_csv(out, dtype={"account_id": str}, keep_default_na=False)
-    top = ranked.iloc[0]
-    code, text, err = run("explain", top["account_id"], "--input-dir", str(history), "--model", str(model),
-                          "--history", str(out))
-    assert code == 0, err
-    lines = text.splitlines()
-    assert lines[1].startswith(f"  rank 1 of {len(ranked):,}; risk score {top['risk_score']:.1f}")
-    manifest = json.loads(out.with_name("r.manifest.json").read_text())
-    assert lines[-2] == f"  history (this list: as of {manifest['as_of']}, ranked by risk (model)):"
-    assert lines[-1] == (f"    {out} (as of {manifest['as_of']}, ranked by risk (model)): rank 1, "
-                         f"score {top['risk_score']}, tier {top['risk_tier']}")
-    start = lines.index(next(line for line in lines if line.strip().startswith("group / input"))) + 1
-    end = lines.index(next(line for line in lines if line.strip().startswith("(average account)")))
-    groups = [line for line in lines[start:end] if not line.startswith("    ")]  # the nets, not their members
-    total = sum(float(line.split()[-1]) for line in groups + [lines[end]])
-    p = 1 / (1 + math.exp(-total))
-    assert p == pytest.approx(top["churn_probability"], abs=2e-3)
-
-
-def test_explain_an_excluded_or_unknown_account(history: Path) -> None:
-    accounts = pd.read_csv(history / "accounts.csv", dtype=str)
-    churned = accounts.loc[accounts["churn_date"].notna(), "account_id"].iloc[0]
-    code, _, err = run("explain", churned, "--input-dir", str(history))
-    assert code == 1
-    assert err.startswith(f"churnscore: error: account '{churned}' is not scored on ")
-    assert err.rstrip().endswith(": churned on or before the as-of date.")
-    code, _, err = run("explain", "NOPE", "--input-dir", str(history))
-    assert (code, err) == (1, "churnscore: error: account 'NOPE' is not in the inputs (ids are matched "
-                              "exactly, leading zeros included).\n")
-
-
-def test_evaluate_prints_the_three_way_table_and_writes_json(history: Path, tmp_path: Path) -> None:
-    out = tmp_path / "bt.json"
-    code, text, err = run("evaluate", "--input-dir", str(history), "--json", str(out))
-    assert code == 0, err
-    lines = text.splitlines()
-    assert lines[1].split() == ["metric", "rules", "logistic", "gradient_boosting"]
-    assert [line[:24].strip() for line in lines[2:9]] == ["ROC AUC", "PR AUC", "top-decile churn rate",
-                                                         "top-decile lift", "precision@k", "recall@k",
-                                                         "Brier score"]
-    assert err.splitlines()[0] == f"churnscore: wrote {out}"
-    assert err.splitlines()[1].startswith("  timings: load ")
-    doc = json.loads(out.read_text())
-    assert set(doc["scorers"]) == {"rules", "logistic", "gradient_boosting"}
-    auc = doc["scorers"]["logistic"]["roc_auc"]
-    assert lines[2].split()[3] == f"{auc:.3f}"
-    assert len(doc["scorers"]["logistic"]["calibration"]) == 10

@@ -10,7 +10,7 @@ import pandas as pd
 from click.testing import CliRunner
 
 from churnscore.cli import main
-from churnscore.sample import write_sample
+from churnscore.synth import write_sample
 
 # two attempts of one invoice (same account, same due date, same paid_at): the invoice's amount is the one
 # the stated key puts last (payment_id P09999999), not the one the file happens to put last

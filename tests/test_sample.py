@@ -1,4 +1,4 @@
-"""Tests for churnscore.sample, the synthetic export generator."""
+"""Tests for churnscore.synth.sample, the synthetic export generator."""
 
 import datetime
 import gzip
@@ -7,7 +7,7 @@ import io
 import pandas as pd
 import pytest
 
-from churnscore import sample
+from churnscore.synth import sample
 from churnscore.contract import EXPORTS
 
 N, MONTHS, SEED = 50, 3, 1

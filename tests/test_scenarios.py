@@ -1,4 +1,4 @@
-"""Issue 16's targets on every kind of business sample-data can make (churnscore.scenarios), at small sizes.
+"""Issue 16's targets on every kind of business sample-data can make (churnscore.synth.scenarios), at small sizes.
 
 Each scenario is generated once per module, loaded with the default config and backtested out of time
 (churnscore.evaluate.backtest, as `churnscore evaluate` does). The targets that today's rules and model miss
@@ -19,11 +19,11 @@ from threadpoolctl import threadpool_limits
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: F401
 
 from churnscore.config import DEFAULT_CONFIG, load_config
-from churnscore.evaluate import Backtest, backtest, expected_calibration_error
+from churnscore.evaluate import Backtest, backtest
 from churnscore.load import load_all
 from churnscore.asof import resolve_as_of
-from churnscore.sample import generate, write_sample
-from churnscore.scenarios import SCENARIO_NAMES
+from churnscore.synth import generate, write_sample
+from churnscore.synth.scenarios import SCENARIO_NAMES
 
 ACCOUNTS, MONTHS, SEED = 600, 15, 42   # >= 12 months: a year of snapshots and the 90-day horizon
 
@@ -154,20 +154,6 @@ def test_contract_accounts_renew_yearly_and_leave_only_on_the_anniversary() -> N
 def test_unknown_scenario_names_the_choices() -> None:
     with pytest.raises(ValueError, match="unknown scenario 'retail': use one of b2b, contract, consumer, noise"):
         generate(10, 1, 1, scenario="retail")
-
-
-# ------------------------------------------------------------------ expected calibration error
-
-def test_expected_calibration_error_by_hand() -> None:
-    # bins of 0.1: 0.05 -> bin 0 (y 0), 0.95 -> bin 9 (y 1), 0.5 and 0.55 -> bin 5 (y 0, 0)
-    # |0 - 0.05| + |1 - 0.95| + |0 - 1.05| = 1.15 over 4 rows
-    assert expected_calibration_error(np.array([0, 1, 0, 0]), np.array([0.05, 0.95, 0.5, 0.55])) == \
-        pytest.approx(0.2875)
-    # perfectly calibrated within each bin: 0
-    assert expected_calibration_error(np.array([1, 0, 0, 0]), np.array([0.25, 0.25, 0.25, 0.25])) == 0.0
-    # p = 1.0 falls in the last bin; two bins
-    assert expected_calibration_error(np.array([1, 0]), np.array([1.0, 0.2]), bins=2) == pytest.approx(0.1)
-    assert np.isnan(expected_calibration_error(np.array([]), np.array([])))
 
 
 # ------------------------------------------------------------------ the command

@@ -60,3 +60,26 @@ def test_no_usage_is_said_over_the_days_the_export_covers():
                 tenure_days=[74.0, 1084.0, 1.0]) == [
         "no product usage in 74 days as a customer", "no product usage in the 365 days of the usage export",
         "no product usage in 1 day as a customer"]
+
+
+def test_figures_for_tables_group_thousands_and_mark_missing():
+    assert [words.decimals(x, 1) for x in (66.8, 1234.5, NAN)] == ["66.8", "1,234.5", "-"]
+    assert words.decimals(pd.NA, 2, "") == ""
+    assert [words.share(x) for x in (0.1234, 1.0, NAN)] == ["12.3%", "100.0%", "-"]
+    assert words.share(2 / 3, 0) == "67%"
+    assert [words.times(x) for x in (1.5, 0.0, NAN)] == ["1.50x", "0.00x", "-"]
+    assert [words.signed(x) for x in (6.8, -2.0, 0.0)] == ["+6.8", "-2.0", "+0.0"]
+    assert [words.significant(x) for x in (0.5, 30.0, 1234567.0, 0.1 + 0.2, 0.0)] == [
+        "0.5", "30", "1,234,567", "0.3", "0"]
+    assert words.significant(0.000123456, 4) == "0.0001235"
+
+
+def test_backtest_metrics_are_shown_one_way():
+    assert [words.metric(k, v) for k, v in (("roc_auc", 0.81234), ("top_decile_lift", 2.5),
+                                            ("precision_at_k", 0.4), ("brier", 0.123456), ("ece", None))] == [
+        "0.812", "2.50x", "40.0%", "0.1235", "-"]
+
+
+def test_changes_in_a_sentence_need_no_trailing_zeros():
+    assert [words.plus(x) for x in (1.5, -2.0, 0.0, NAN)] == ["+1.5", "-2", "0", "unknown"]
+    assert [words.trend(x) for x in (-0.644, 0.2)] == ["down 64%", "up 20%"]

@@ -26,7 +26,7 @@ tickets from a new customer, a short bug streak, a downgrade or a payment-method
 Accounts whose latent churn day lies just beyond ``end_date`` are declining at the end of the
 history without a churn_date: those are the ones a scorer should find.
 
-Scenarios (churnscore.scenarios) change the parameters of this story, not its code: the contract
+Scenarios (churnscore.synth.scenarios) change the parameters of this story, not its code: the contract
 term (yearly renewals billed monthly), the hazard (by tenure), how strongly each warning sign goes
 with leaving, which exports exist, or churn drawn independently of the story.  Their draws come
 from separate streams, so the default scenario, "b2b", gives the same bytes as before.
@@ -46,7 +46,7 @@ import pathlib
 import numpy as np
 import pandas as pd
 
-from .contract import EXPORTS
+from ..contract import EXPORTS
 from .scenarios import DEFAULT_SCENARIO, Scenario, scenario as _scenario
 
 __all__ = [
@@ -995,7 +995,7 @@ def generate(n_accounts: int = 2000, months: int = 12, seed: int = 42, *,
              usage_rows: int | None = None, scenario: str = DEFAULT_SCENARIO) -> dict[str, pd.DataFrame]:
     """Return {'accounts','usage','nps','tickets','payments'} frames in the contract's columns.
 
-    ``scenario`` names the kind of business (churnscore.scenarios.SCENARIOS; default "b2b", the committed
+    ``scenario`` names the kind of business (churnscore.synth.scenarios.SCENARIOS; default "b2b", the committed
     sample): a scenario without NPS or tickets returns no frame for them, and "contract" adds the accounts
     column contract_term_months.
 
