@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
-import signal
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,10 +17,10 @@ import click
 from . import __version__
 from .config import DEFAULT_CONFIG, Config, load_config
 from .scenarios import DEFAULT_SCENARIO, SCENARIO_NAMES
-from .errors import ChurnscoreError, FileSystemError, NothingScoredError, RejectLimitError, Stopped
+from .errors import ChurnscoreError, FileSystemError
 from .limits import error_text, json_safe
 from .memory import tune_memory
-from .stages import Stages, rounded
+from .stages import rounded
 
 EXIT_CODES = """\b
 Exit codes:
@@ -61,24 +59,15 @@ def _fail(exc: ChurnscoreError) -> None:
     sys.exit(exc.exit_code)
 
 
-def _stop(signum: int, frame: Any) -> None:
-    """SIGTERM (a timeout, a service stop) as an exception: the run unwinds through its clean-ups and says
-    so in one line, instead of vanishing with its temporary files and spilled rows left behind."""
-    raise Stopped(f"stopped by {signal.Signals(signum).name} before the end; every output is whole: the last "
-                  "run's, or this run's where it had already been written.")
-
-
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn a ChurnscoreError into one line on stderr and its exit code (no traceback)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .stopping import sigterm_watchdog
+        from .stopping import stop_on_sigterm
 
-        told = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, _stop)
         try:
-            with sigterm_watchdog(_log_format()):  # blocked where _stop cannot run: ended after a grace time
+            with stop_on_sigterm(_log_format()):  # SIGTERM: Stopped, or ended after a grace time if blocked
                 return fn(*args, **kwargs)
         except ChurnscoreError as exc:
             _fail(exc)
@@ -87,8 +76,6 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             _fail(FileSystemError(f"{where}{exc.strerror or exc}."))
         except RecursionError:  # a bound missed somewhere: still one line, not a traceback
             _fail(ChurnscoreError("input nested too deeply to read (a config, a model or an export value)."))
-        finally:
-            signal.signal(signal.SIGTERM, told)
 
     return wrapper
 
@@ -248,165 +235,35 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
     On a terminal it shows each stage as it runs (the rows read so far, and how long each stage took) and
     prints the top 10 as a table; under cron it does not.
     """
-    from .manifest import EarlyDigests, build_manifest
-    from .pipeline import score as run_score
-    from .runlock import output_lock
-    from .terminal import stage_line, top_table, wants_colour
-    from .universe import nothing_left
-    from .outset import SetWriter, check_inputs, check_not_inside, finish_switch, input_paths, plan_outputs
-    from .write import csv_pieces_writer, format_for, table_writer, write_table
-    from .files import atomic_write, remove_stale_temps
+    from .run import score_run
+    from .runtext import summary_text
+    from .terminal import top_table, wants_colour
 
-    started = datetime.now(timezone.utc)
     _check_engine(engine, scheduler)
     config = _config(config_path, presets)
-    if report_path is not None:
-        from .report import check_available, run_report
-
-        check_available()  # matplotlib missing: say so before the work
-    fmt = format_for(out, fmt, config.output.format)  # an --out's ending, not output.path's
-    # --out is relative to the working directory, output.path to the config; every output checked before the
-    # work: writable, no two of them one file, none of them an input or where the next run would take it for one
-    outputs = plan_outputs(out or config.output_path, report_path)
-    out = outputs.ranked
-    check_inputs(outputs, input_paths(config, input_dir, model=model_path, previous=previous,
-                                      exclude_previous_list=out))
-    check_not_inside(outputs, config, input_dir)
-    live = stage_line(sys.stderr, enabled=_log_format() == "text")
-    model = None
-    if model_path is not None:
-        from .model import load_model
-
-        model = load_model(model_path, config)
-    with output_lock(out):
-        if finish_switch(outputs):  # a run killed while switching its outputs: its new set, made whole
-            emit("score.switch_finished", f"churnscore: finished switching the outputs of a run killed while it "
-                 f"did ({outputs.journal})", level="warning", journal=str(outputs.journal))
-        remove_stale_temps(out, [p.name for p in outputs.every_path().values()])  # safe under the lock
-        from .spill import remove_leftovers
-
-        for folder in remove_leftovers():  # a killed run's usage rows on disk (GBs at 50 M rows)
-            emit("score.leftover_removed", f"churnscore: removed {folder}, left by a run that was killed",
-                 level="warning", folder=str(folder))
-        early = EarlyDigests()  # the manifest's input hashes, worked out while the run goes on
-        result = run_score(config, input_dir=input_dir, as_of=as_of, rank_by=rank_by, model=model,
-                           previous=previous, on_stage=live, engine=engine, scheduler=scheduler,
-                           on_rows=live.rows if live is not None else None,
-                           on_loaded=lambda loaded: early.start([p for st in loaded.stats.values()
-                                                                 for p in st.files]))
-        for event, line in result.model_checks.warnings if result.model_checks is not None else []:
-            emit(event, line, level="warning", message=line, **result.model_checks.to_dict())
-        problem = reject_problem(result, config, strict)
-        if problem is not None or not len(result.ranked):  # keep the last good set of outputs; show why, beside it
-            rejects = atomic_write(outputs.failed["rejects"], csv_pieces_writer(result.loaded.reject_frames))
-            if problem is not None:
-                raise RejectLimitError(f"{problem} See {rejects}; the previous ranked list was left as it was.")
-            # nobody to score (a wrong --as-of, a broken export): under cron, an empty list would replace it
-            path = write_table(result.excluded, outputs.failed["excluded"], "csv")
-            raise NothingScoredError(f"{nothing_left(result.as_of, result.excluded)}. See {path}; the previous "
-                                     "ranked list was left as it was.")
-        stages = Stages(live, timings=result.timings)  # after pipeline.score's own
-        html = None
-        if report_path is not None:  # made before any file is written: a report that fails leaves the list
-            stages("report")
-            html = run_report(result, config)
-        stages("write")
-        # the outputs as one set: all written to temporaries first, the manifest (naming their sha256) last,
-        # then switched into place together (outset.py)
-        top = top or config.output.top
-        files = outputs.set_files()
-        writer = SetWriter(outputs)
-        writer.add("ranked", table_writer(result.ranked.head(top) if top else result.ranked, fmt))
-        writer.add("rejects", csv_pieces_writer(result.loaded.reject_frames))  # those on disk a batch at a time
-        writer.add("excluded", table_writer(result.excluded, "csv"))
-        if html is not None:
-            data = html.encode("utf-8")
-            writer.add("report", lambda fh: fh.write(data))
-        paths = {name: files[name] for name in files if name != "manifest"}
-        stages.stop()
-        summary = result.summary()
-        manifest = build_manifest(summary, paths, config_source=config.source, config_hash=config.hash,
-                                  model_hash=model.metadata.get("sha256") if model is not None else None,
-                                  started=started, early=early)
-        paths = writer.commit(manifest)
+    live = _live()
+    done = score_run(config, out=out, input_dir=input_dir, as_of=as_of, fmt=fmt, top=top, rank_by=rank_by,
+                     model=model_path, strict=strict, report=report_path, previous=previous, engine=engine,
+                     scheduler=scheduler, on_event=emit, **_progress(live, detail=False))
     if live is not None:
         live.clear()
-    emit("score.done", summary_text(summary, paths), level="info", outputs={k: str(v) for k, v in paths.items()},
-         **summary)
+    emit("score.done", summary_text(done.summary, done.paths), level="info",
+         outputs={k: str(v) for k, v in done.paths.items()}, **done.summary)
     if live is not None:  # a person at a terminal: the top of the list
-        click.echo(top_table(result.ranked, colour=wants_colour(sys.stderr)), err=True)
+        click.echo(top_table(done.result.ranked, colour=wants_colour(sys.stderr)), err=True)
 
 
-def reject_problem(result: Any, config: Config, strict: bool) -> str | None:
-    """Why the rejects make this run fail (--strict, or above rejects.max_reject_rate), or None."""
-    from .load import reject_limit_problem
-
-    n = result.loaded.reject_count
-    if strict and n:
-        per = ", ".join(f"{name}: {st.rows_rejected:,}" for name, st in result.loaded.stats.items() if st.rows_rejected)
-        return f"{n:,} input rows rejected ({per}) and --strict is set." if per else \
-            f"{n:,} input rows rejected and --strict is set."
-    problem = reject_limit_problem(result.loaded.stats, config.rejects.max_reject_rate)
-    return None if problem is None else f"{problem}; the ranking would be unreliable."
-
-
-def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
-    """The run summary for people: what was read, who was scored, what was set aside, where it went."""
-    from .words import headline as headline_text
-
-    lines = [f"churnscore: as of {s['as_of']} ({s['as_of_source']})"]
-    for name, f in s["files"].items():
-        extra = []
-        if f["rows_rejected"]:
-            extra.append(f"{f['rows_rejected']:,} rejected")
-        if f["rows_after_as_of"]:
-            extra.append(f"{f['rows_after_as_of']:,} after as-of, not used")
-        if f["rows_unknown_account"]:
-            extra.append(f"{f['rows_unknown_account']:,} for accounts not in accounts")
-        if f.get("rows_unmapped"):
-            extra.append(f"{f['rows_unmapped']:,} with no account mapping")
-        more = f" ({'; '.join(extra)})" if extra else ""
-        lines.append(f"  read {name:<9} {f['rows_read']:>10,} rows{more}")
-    for name in s["missing_exports"]:
-        lines.append(f"  no {name} export: scoring without its signals")
-    for warning in s.get("warnings", []):
-        lines.append(f"  warning: {warning}")
-    excluded = sum(s["accounts_excluded"].values())
-    lines.append(f"  accounts: {s['accounts_in_inputs']:,} in inputs = {s['accounts_scored']:,} scored "
-                 f"+ {excluded:,} excluded")
-    for reason, n in s["accounts_excluded"].items():
-        lines.append(f"    excluded {n:,}: {reason}")
-    tiers = s["at_risk"]
-    lines.append(f"  risk: {tiers['high']:,} high, {tiers['medium']:,} medium, {tiers['low']:,} low; "
-                 f"revenue at risk {headline_text(s)}")
-    lines += [f"  rule {o['rule']} off: {o['reason']}" for o in s.get("rules_off", [])]
-    lines += [f"  rule note: {n}" for n in s.get("rule_notes", [])]
-    lines.append(f"  wrote {paths['ranked']} (manifest {paths['manifest']})")
-    if "report" in paths:
-        lines.append(f"  report {paths['report']}")
-    if s["rows_rejected"]:
-        lines.append(f"  {s['rows_rejected']:,} rejected rows listed in {paths['rejects']}")
-    if excluded:
-        lines.append(f"  excluded accounts listed in {paths['excluded']}")
-    lines.append(timings_text(s["timings_s"]))
-    return "\n".join(lines)
-
-
-def timings_text(timings: dict[str, float]) -> str:
-    """The summary's line of stage timings."""
-    return "  timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
-
-
-def _history(config: Config, input_dir: Path | None) -> tuple[Any, Stages, Any]:
-    """For train and evaluate: the progress line (None off a terminal), the stages told to it, and the exports
-    read in its "load" stage (a large usage export on disk by account: close what this returns when done)."""
-    from .load import load_all
+def _live() -> Any:
+    """The progress line on stderr (terminal.StageLine), or None off a terminal and with --log-format json."""
     from .terminal import stage_line
 
-    live = stage_line(sys.stderr, enabled=_log_format() == "text")
-    stages = Stages(live, live.detail) if live is not None else Stages()
-    stages("load")
-    return live, stages, load_all(config, input_dir, spill=True, on_rows=live.rows if live is not None else None)
+    return stage_line(sys.stderr, enabled=_log_format() == "text")
+
+
+def _progress(live: Any, detail: bool = True) -> dict[str, Any]:
+    """The progress callbacks of a run function (run.py) for the line ``live`` (None: none)."""
+    told = {"on_stage": live, "on_rows": live.rows if live is not None else None}
+    return {**told, "on_detail": live.detail if live is not None else None} if detail else told
 
 
 @main.command(epilog=EXIT_CODES)
@@ -433,38 +290,24 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
       churnscore features --as-of 2026-09-30 --out features.parquet
       churnscore features --engine dask --scheduler tcp://10.0.0.5:8786 --out features.parquet
     """
-    from .features import CATALOGUE, window_text
+    from .run import features_run
+    from .runtext import catalogue_text, timings_text
 
     _check_engine(engine, scheduler)
     config = _config(config_path, presets)
     if list_only:
-        width = max(len(f.name) for f in CATALOGUE)
-        for f in CATALOGUE:
-            click.echo(f"{f.name:<{width}}  {f.source:<17} {window_text(f, config.windows, config.features):<13} "
-                       f"{f.meaning}")
+        click.echo(catalogue_text(config))
         return
-    from .pipeline import score as run_score
-    from .terminal import stage_line
-    from .outset import check_ending
-    from .write import format_for, write_table
-    from .files import ready_to_write
 
-    check_ending(out)  # features.csv.gz would be plain CSV under a compressed name
-    ready_to_write(out)
-    live = stage_line(sys.stderr, enabled=_log_format() == "text")
-    result = run_score(config, input_dir=input_dir, as_of=as_of, engine=engine, scheduler=scheduler,
-                       on_stage=live, on_rows=live.rows if live is not None else None)
-    table = result.features.reset_index()
-    stages = Stages(live, timings=result.timings)
-    stages("write")
-    path = write_table(table, out, format_for(out, None, "csv"))
-    stages.stop()
+    live = _live()
+    done = features_run(config, out, input_dir=input_dir, as_of=as_of, engine=engine, scheduler=scheduler,
+                        **_progress(live, detail=False))
     if live is not None:
         live.clear()
-    accounts, columns = len(table), table.shape[1] - 1
-    emit("features.done", f"churnscore: {accounts} accounts x {columns} features as of {result.as_of.date()} -> "
-         f"{path}\n{timings_text(result.timings)}", level="info", path=str(path), accounts=accounts,
-         features=columns, as_of=result.as_of.date().isoformat(), timings_s=rounded(result.timings))
+    accounts, columns, when = len(done.table), done.table.shape[1] - 1, done.as_of.date()
+    emit("features.done", f"churnscore: {accounts} accounts x {columns} features as of {when} -> "
+         f"{done.path}\n{timings_text(done.timings)}", level="info", path=str(done.path), accounts=accounts,
+         features=columns, as_of=when.isoformat(), timings_s=rounded(done.timings))
 
 
 @main.command(epilog=EXIT_CODES)
@@ -490,44 +333,21 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
       churnscore train --model-out out/model.json
       churnscore score --model out/model.json
     """
-    from .discover import propose
-    from .model import save_model, train as run_train
-    from .asof import resolve_as_of
-    from .files import ready_to_write
+    from .run import train_run
+    from .runtext import train_text
 
     config = _config(config_path, presets)
-    ready_to_write(model_out)
-    live, stages, loaded = _history(config, input_dir)
-    try:
-        when, _ = resolve_as_of(loaded, as_of)
-        model, ts = run_train(loaded, config, when, stages)
-        found, found_text = propose(loaded, config, when)
-    finally:
-        loaded.close()
-    stages("write")
-    digest = save_model(model, model_out)
-    timings = stages.stop()
+    live = _live()
+    done = train_run(config, model_out, input_dir=input_dir, as_of=as_of, **_progress(live))
     if live is not None:
         live.clear()
-    m = model.metadata
-    emit("train.done", train_text(model, digest, model_out, timings, found_text), level="info",
-         model=str(model_out), sha256=digest, rows=m["rows"], churners=m["churners"],
+    m, found = done.model.metadata, done.found
+    emit("train.done", train_text(done.model, done.digest, model_out, done.timings, done.found_text,
+                                  describe=describe_input), level="info",
+         model=str(model_out), sha256=done.digest, rows=m["rows"], churners=m["churners"],
          observation_dates=m["observation_dates"], C=m["C"], train_roc_auc=m["train_roc_auc"],
-         renewal_terms=m["renewal_terms"], timings_s=rounded(timings),
+         renewal_terms=m["renewal_terms"], timings_s=rounded(done.timings),
          login_event=found.login_event if found else None, key_features=found.key_features if found else None)
-
-
-def _proposal(config: Config, input_dir: Path | None, as_of: str | None) -> str:
-    """validate --history: the login event and key features of the history (discover.propose)."""
-    from .discover import propose
-    from .load import load_all
-    from .asof import resolve_as_of
-
-    loaded = load_all(config, input_dir, spill=True)
-    try:
-        return propose(loaded, config, resolve_as_of(loaded, as_of)[0])[1]
-    finally:
-        loaded.close()
 
 
 def describe_input(name: str) -> str:
@@ -539,35 +359,6 @@ def describe_input(name: str) -> str:
     if name.endswith("__missing"):
         return f"no data for {name[: -len('__missing')]}"
     return f"{name} ({feature(name).meaning})"
-
-
-def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | None = None,
-               found: str | None = None) -> str:
-    """The training summary: data, validation, calibration and the strongest coefficients in words, then
-    ``found`` (the key features found in the history: discover.propose)."""
-    m = model.metadata
-    best = next((r for r in m["cv"] if r["C"] == m["C"]), None)
-    cv = f"time-ordered CV ROC AUC {best['cv_roc_auc']:.3f} over {best['folds']} folds" if best else "no CV folds"
-    lines = [f"churnscore: trained on {m['rows']:,} account-snapshots at {len(m['observation_dates'])} dates "
-             f"({m['observation_dates'][0]}..{m['observation_dates'][-1]}), {m['churners']:,} churned within "
-             f"{m['horizon_days']} days (base rate {m['base_rate']:.1%})",
-             f"  C = {m['C']:g} ({cv}); training ROC AUC {m['train_roc_auc']:.3f}, Brier {m['train_brier']:.4f}",
-             "  calibration (predicted -> observed by decile): " + ", ".join(
-                 f"{r['mean_predicted']:.2f}->{r['observed_rate']:.2f}" for r in m["calibration"]),
-             "  strongest coefficients (log-odds per standard deviation):"]
-    for name, coef in model.strongest(8):
-        lines.append(f"    {coef:+.2f}  {describe_input(name)}: {'raises' if coef > 0 else 'lowers'} risk")
-    terms = m.get("renewal_terms") or {}
-    if terms.get("unknown_term"):
-        lines.append(f"  renewal features left empty before the export date for {terms['unknown_term_share']:.0%} of "
-                     f"accounts ({terms['unknown_term']:,} of {terms['accounts_with_renewal_date']:,} with a renewal "
-                     "date): no contract term; set contract_term_months or features.contract_terms")
-    if found:
-        lines.append(found)
-    if timings:
-        lines.append(timings_text(timings))
-    lines.append(f"  wrote {path} (sha256 {digest[:16]}...)")
-    return "\n".join(lines)
 
 
 @main.command(epilog=EXIT_CODES)
@@ -600,42 +391,26 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
       churnscore evaluate --report out/backtest.html
     """
     from .audit import audit_text
-    from .evaluate import backtest, table_text
-    from .asof import resolve_as_of
-    from .write import write_json
-    from .files import ready_to_write
+    from .evaluate import table_text
+    from .run import evaluate_run
+    from .runtext import timings_text
 
     config = _config(config_path, presets)
-    if report_path is not None:
-        from .report import check_available, evaluate_report, write_report
+    live = _live()
 
-        check_available()
-    for path in (json_path, report_path):
-        if path is not None:
-            ready_to_write(path)
-    live, stages, loaded = _history(config, input_dir)
-    try:
-        when, _ = resolve_as_of(loaded, as_of)
-        bt = backtest(loaded, config, when, test_dates=test_dates, top_k=top_k, stages=stages)
-    finally:
-        loaded.close()
-    stages.stop()
+    def show(bt: Any) -> None:  # the table first: a failed write below still leaves it on screen
+        if live is not None:
+            live.clear()
+        click.echo(table_text(bt))
+        click.echo(audit_text(bt.rule_audit))
+
+    done = evaluate_run(config, input_dir=input_dir, as_of=as_of, test_dates=test_dates, top_k=top_k,
+                        json_path=json_path, report=report_path, on_backtest=show, **_progress(live))
     if live is not None:
         live.clear()
-    click.echo(table_text(bt))  # the table first: a failed write below still leaves it on screen
-    click.echo(audit_text(bt.rule_audit))
-    stages("write")
-    outputs = {}
-    if json_path is not None:
-        outputs["json"] = write_json(bt.to_dict(), json_path)
-    if report_path is not None:
-        outputs["report"] = write_report(evaluate_report(bt), report_path)
-    timings = stages.stop()
-    if live is not None:
-        live.clear()
-    text = "\n".join([f"churnscore: wrote {path}" for path in outputs.values()] + [timings_text(timings)])
-    emit("evaluate.done", text, level="info", outputs={k: str(v) for k, v in outputs.items()},
-         timings_s=rounded(timings))
+    text = "\n".join([f"churnscore: wrote {path}" for path in done.outputs.values()] + [timings_text(done.timings)])
+    emit("evaluate.done", text, level="info", outputs={k: str(v) for k, v in done.outputs.items()},
+         timings_s=rounded(done.timings))
 
 
 @main.command("tune-rules", epilog=EXIT_CODES)
@@ -660,23 +435,19 @@ def tune_rules(config_path: Path | None, input_dir: Path | None, as_of: str | No
       churnscore tune-rules --out tuned.yaml
       churnscore score --config tuned.yaml
     """
-    from .asof import resolve_as_of
-    from .tune import tune, tuned_text, write_tuned
-    from .files import ready_to_write
+    from .run import tune_run
+    from .runtext import timings_text
+    from .tune import tuned_text
 
     config = _config(config_path, presets)
-    ready_to_write(out)
-    live, stages, loaded = _history(config, input_dir)
-    try:
-        tuned = tune(loaded, config, resolve_as_of(loaded, as_of)[0], test_dates=test_dates, stages=stages)
-    finally:
-        loaded.close()
-    path = write_tuned(config, tuned, out)
+    live = _live()
+    tuned, path, timings = tune_run(config, out, input_dir=input_dir, as_of=as_of, test_dates=test_dates,
+                                    **_progress(live))
     if live is not None:
         live.clear()
     click.echo(tuned_text(tuned, config))
-    emit("tune_rules.done", f"churnscore: wrote {path}\n{timings_text(stages.stop())}", level="info",
-         outputs={"config": str(path)}, timings_s=rounded(stages.timings))
+    emit("tune_rules.done", f"churnscore: wrote {path}\n{timings_text(timings)}", level="info",
+         outputs={"config": str(path)}, timings_s=rounded(timings))
 
 
 @main.command(epilog=EXIT_CODES)
@@ -750,21 +521,15 @@ def sample_data(n_accounts: int, months: int, seed: int, usage_rows: int | None,
 def _init_detected(directory: Path, folder: Path, presets: tuple[str, ...], force: bool) -> None:
     """init --detect: the config naming each recognised file; the files it could not place, with why."""
     from .detect import init_detected
+    from .runtext import detected_text
     from .starter import output_folder
 
     if presets:
         raise click.UsageError("--preset and --detect: give one; --detect chooses the presets from the headers.")
     config, placed, unplaced = init_detected(directory, folder, force=force,
                                              report=str(output_folder(directory) / "report.html"))
-    lines = [f"churnscore: wrote {config}, reading the exports of {folder} where they are:"]
-    lines += [f"  {p.path.name}: {p.match.candidate.label()}, {p.match.why()}" for p in placed]
-    lines += [f"  {u.path.name}: not placed: {u.reason}" for u in unplaced]
-    if not any(p.match.candidate.export == "usage" for p in placed):
-        lines.append("  no usage export recognised: usage is required; name it with inputs.usage.path")
-    lines += [f"  next: churnscore validate --config {config}",
-              f"        churnscore score --config {config} --report {output_folder(directory) / 'report.html'}"]
-    emit("init.done", "\n".join(lines), level="info", outputs={"config": str(config)},
-         placed={str(p.path): p.match.candidate.label() for p in placed},
+    emit("init.done", detected_text(config, folder, directory, placed, unplaced), level="info",
+         outputs={"config": str(config)}, placed={str(p.path): p.match.candidate.label() for p in placed},
          unplaced={str(u.path): u.reason for u in unplaced})
 
 
@@ -790,19 +555,15 @@ def init(directory: Path, presets: tuple[str, ...], force: bool, detect_dir: Pat
       churnscore score --config acme/churnscore.yaml --report acme/out/report.html
       churnscore init acme --detect ~/Downloads/exports
     """
-    from .starter import init_project, output_folder
+    from .runtext import init_text
+    from .starter import init_project
 
     if detect_dir is not None:
         _init_detected(directory, detect_dir, presets, force)
         return
     paths = init_project(directory, presets=presets, force=force)
-    config, out = paths["config"], output_folder(directory)
-    emit("init.done", f"churnscore: wrote {config} and {paths['readme']}\n"
-         f"  1. put your exports in {paths['readme'].parent}/ (its README.txt lists files and columns)\n"
-         f"  2. churnscore validate --config {config}\n"
-         f"  3. churnscore score --config {config} --report {out / 'report.html'}\n"
-         f"     (the ranked list goes to {out / 'ranked.csv'}: output.path of the config, relative to it)",
-         level="info", outputs={name: str(path) for name, path in paths.items()})
+    emit("init.done", init_text(paths, directory), level="info",
+         outputs={name: str(path) for name, path in paths.items()})
 
 
 @main.command(epilog=EXIT_CODES)
@@ -825,6 +586,7 @@ def validate(config_path: Path | None, input_dir: Path | None, as_of: str | None
       churnscore validate --history
     """
     from .asof import parse_as_of
+    from .run import history_proposal
     from .validate import table_text, validate as run_validate
 
     from .terminal import printable
@@ -833,7 +595,7 @@ def validate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     result = run_validate(config, input_dir, parse_as_of(as_of))
     click.echo(printable(table_text(result), newlines=True))
     if history and result.ok:
-        click.echo("\n" + printable(_proposal(config, input_dir, as_of), newlines=True))
+        click.echo("\n" + printable(history_proposal(config, input_dir, as_of), newlines=True))
     if _log_format() == "json":  # the table is for people (stdout); the verdict also as one line for machines
         fields = {"ok": result.ok, "problems": result.problems, "notes": result.notes}
         if result.ok:
