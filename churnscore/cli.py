@@ -1,4 +1,5 @@
-"""click commands only: parse options, call the library, write, and map errors to one line and an exit code.
+"""click commands only: parse options, call the library (run.py runs each job), print, and map errors to one
+line and an exit code.
 
 Exit codes: 0 ok; 1 bad input data, config or model, or an output that cannot be written; 2 bad command-line
 usage; 3 another run holds the output's lock; 143 stopped by SIGTERM.
@@ -6,11 +7,12 @@ usage; 3 another run holds the output's lock; 143 stopped by SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -38,11 +40,15 @@ def _log_format() -> str:
     return (root.params.get("log_format") if root is not None else None) or "text"
 
 
+def _json_line(**fields: Any) -> None:
+    """One JSON object on a line of stderr; NaN and inf as null: a log line is always JSON."""
+    click.echo(json.dumps(json_safe(fields), sort_keys=True, default=str, allow_nan=False), err=True)
+
+
 def emit(event: str, text: str, **fields: Any) -> None:
     """One message on stderr: the text for people, or one JSON line for machines (--log-format json)."""
     if _log_format() == "json":
-        line = json.dumps(json_safe({"event": event, **fields}), sort_keys=True, default=str, allow_nan=False)
-        click.echo(line, err=True)  # NaN and inf as null: a log line is always JSON
+        _json_line(event=event, **fields)
     else:
         from .terminal import printable  # ... and so does printable: data never drives the terminal
 
@@ -156,18 +162,16 @@ class _Commands(click.Group):
         except click.ClickException as exc:
             if ctx.params.get("log_format") != "json":
                 raise
-            click.echo(json.dumps({"event": "error", "level": "error", "error": type(exc).__name__,
-                                   "exit_code": exc.exit_code, "message": error_text(exc.format_message())}, sort_keys=True),
-                       err=True)
+            _json_line(event="error", level="error", error=type(exc).__name__, exit_code=exc.exit_code,
+                       message=error_text(exc.format_message()))
             sys.exit(exc.exit_code)
 
 
 def _json_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: Any = None, line: str | None = None) -> None:
     """A library's warning as one JSON line (--log-format json)."""
-    click.echo(json.dumps({"event": "warning", "level": "warning", "warning": category.__name__,
-                           "message": error_text(str(message)), "source": f"{filename}:{lineno}"}, sort_keys=True),
-               err=True)
+    _json_line(event="warning", level="warning", warning=category.__name__, message=error_text(str(message)),
+               source=f"{filename}:{lineno}")
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
@@ -241,29 +245,26 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
 
     _check_engine(engine, scheduler)
     config = _config(config_path, presets)
-    live = _live()
-    done = score_run(config, out=out, input_dir=input_dir, as_of=as_of, fmt=fmt, top=top, rank_by=rank_by,
-                     model=model_path, strict=strict, report=report_path, previous=previous, engine=engine,
-                     scheduler=scheduler, on_event=emit, **_progress(live, detail=False))
-    if live is not None:
-        live.clear()
+    with _progress() as progress:
+        done = score_run(config, out=out, input_dir=input_dir, as_of=as_of, fmt=fmt, top=top, rank_by=rank_by,
+                         model=model_path, strict=strict, report=report_path, previous=previous, engine=engine,
+                         scheduler=scheduler, on_event=emit, **progress)
     emit("score.done", summary_text(done.summary, done.paths), level="info",
          outputs={k: str(v) for k, v in done.paths.items()}, **done.summary)
-    if live is not None:  # a person at a terminal: the top of the list
+    if progress["on_stage"] is not None:  # a person at a terminal: the top of the list
         click.echo(top_table(done.result.ranked, colour=wants_colour(sys.stderr)), err=True)
 
 
-def _live() -> Any:
-    """The progress line on stderr (terminal.StageLine), or None off a terminal and with --log-format json."""
+@contextlib.contextmanager
+def _progress() -> Iterator[dict[str, Any]]:
+    """The progress line on stderr (terminal.StageLine) as a run function's callbacks, cleared once the run is
+    done; none off a terminal and with --log-format json (then ``on_stage`` is None)."""
     from .terminal import stage_line
 
-    return stage_line(sys.stderr, enabled=_log_format() == "text")
-
-
-def _progress(live: Any, detail: bool = True) -> dict[str, Any]:
-    """The progress callbacks of a run function (run.py) for the line ``live`` (None: none)."""
-    told = {"on_stage": live, "on_rows": live.rows if live is not None else None}
-    return {**told, "on_detail": live.detail if live is not None else None} if detail else told
+    live = stage_line(sys.stderr, enabled=_log_format() == "text")
+    yield {"on_stage": live, "on_detail": getattr(live, "detail", None), "on_rows": getattr(live, "rows", None)}
+    if live is not None:
+        live.clear()
 
 
 @main.command(epilog=EXIT_CODES)
@@ -291,7 +292,7 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
       churnscore features --engine dask --scheduler tcp://10.0.0.5:8786 --out features.parquet
     """
     from .run import features_run
-    from .runtext import catalogue_text, timings_text
+    from .runtext import catalogue_text, features_text
 
     _check_engine(engine, scheduler)
     config = _config(config_path, presets)
@@ -299,15 +300,11 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
         click.echo(catalogue_text(config))
         return
 
-    live = _live()
-    done = features_run(config, out, input_dir=input_dir, as_of=as_of, engine=engine, scheduler=scheduler,
-                        **_progress(live, detail=False))
-    if live is not None:
-        live.clear()
-    accounts, columns, when = len(done.table), done.table.shape[1] - 1, done.as_of.date()
-    emit("features.done", f"churnscore: {accounts} accounts x {columns} features as of {when} -> "
-         f"{done.path}\n{timings_text(done.timings)}", level="info", path=str(done.path), accounts=accounts,
-         features=columns, as_of=when.isoformat(), timings_s=rounded(done.timings))
+    with _progress() as progress:
+        done = features_run(config, out, input_dir=input_dir, as_of=as_of, engine=engine, scheduler=scheduler,
+                            **progress)
+    fields = done.log_fields()
+    emit("features.done", features_text(fields, done.timings), level="info", **fields)
 
 
 @main.command(epilog=EXIT_CODES)
@@ -337,17 +334,10 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     from .runtext import train_text
 
     config = _config(config_path, presets)
-    live = _live()
-    done = train_run(config, model_out, input_dir=input_dir, as_of=as_of, **_progress(live))
-    if live is not None:
-        live.clear()
-    m, found = done.model.metadata, done.found
+    with _progress() as progress:
+        done = train_run(config, model_out, input_dir=input_dir, as_of=as_of, **progress)
     emit("train.done", train_text(done.model, done.digest, model_out, done.timings, done.found_text,
-                                  describe=describe_input), level="info",
-         model=str(model_out), sha256=done.digest, rows=m["rows"], churners=m["churners"],
-         observation_dates=m["observation_dates"], C=m["C"], train_roc_auc=m["train_roc_auc"],
-         renewal_terms=m["renewal_terms"], timings_s=rounded(done.timings),
-         login_event=found.login_event if found else None, key_features=found.key_features if found else None)
+                                  describe=describe_input), level="info", **done.log_fields())
 
 
 def describe_input(name: str) -> str:
@@ -394,20 +384,18 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     from .evaluate import table_text
     from .run import evaluate_run
     from .runtext import timings_text
+    from .terminal import clear_progress
 
     config = _config(config_path, presets)
-    live = _live()
 
     def show(bt: Any) -> None:  # the table first: a failed write below still leaves it on screen
-        if live is not None:
-            live.clear()
+        clear_progress()
         click.echo(table_text(bt))
         click.echo(audit_text(bt.rule_audit))
 
-    done = evaluate_run(config, input_dir=input_dir, as_of=as_of, test_dates=test_dates, top_k=top_k,
-                        json_path=json_path, report=report_path, on_backtest=show, **_progress(live))
-    if live is not None:
-        live.clear()
+    with _progress() as progress:
+        done = evaluate_run(config, input_dir=input_dir, as_of=as_of, test_dates=test_dates, top_k=top_k,
+                            json_path=json_path, report=report_path, on_backtest=show, **progress)
     text = "\n".join([f"churnscore: wrote {path}" for path in done.outputs.values()] + [timings_text(done.timings)])
     emit("evaluate.done", text, level="info", outputs={k: str(v) for k, v in done.outputs.items()},
          timings_s=rounded(done.timings))
@@ -440,11 +428,9 @@ def tune_rules(config_path: Path | None, input_dir: Path | None, as_of: str | No
     from .tune import tuned_text
 
     config = _config(config_path, presets)
-    live = _live()
-    tuned, path, timings = tune_run(config, out, input_dir=input_dir, as_of=as_of, test_dates=test_dates,
-                                    **_progress(live))
-    if live is not None:
-        live.clear()
+    with _progress() as progress:
+        tuned, path, timings = tune_run(config, out, input_dir=input_dir, as_of=as_of, test_dates=test_dates,
+                                        **progress)
     click.echo(tuned_text(tuned, config))
     emit("tune_rules.done", f"churnscore: wrote {path}\n{timings_text(timings)}", level="info",
          outputs={"config": str(path)}, timings_s=rounded(timings))
@@ -469,18 +455,12 @@ def explain(account_id: str, config_path: Path | None, input_dir: Path | None, a
     Example:
       churnscore explain A00017 --model out/model.json --history out/ranked.csv
     """
-    from .explain import explain_account
-
-    config = _config(config_path, presets)
-    model = None
-    if model_path is not None:
-        from .model import load_model
-
-        model = load_model(model_path, config)
+    from .run import explain_run
     from .terminal import printable
 
-    click.echo(printable(explain_account(config, account_id, input_dir=input_dir, as_of=as_of, model=model,
-                                         history=list(history)), newlines=True))
+    config = _config(config_path, presets)
+    click.echo(printable(explain_run(config, account_id, input_dir=input_dir, as_of=as_of, model=model_path,
+                                     history=list(history)), newlines=True))
 
 
 @main.command("sample-data", epilog=EXIT_CODES)
@@ -518,21 +498,6 @@ def sample_data(n_accounts: int, months: int, seed: int, usage_rows: int | None,
          level="info", outputs={name: str(path) for name, path in paths.items()})
 
 
-def _init_detected(directory: Path, folder: Path, presets: tuple[str, ...], force: bool) -> None:
-    """init --detect: the config naming each recognised file; the files it could not place, with why."""
-    from .detect import init_detected
-    from .runtext import detected_text
-    from .starter import output_folder
-
-    if presets:
-        raise click.UsageError("--preset and --detect: give one; --detect chooses the presets from the headers.")
-    config, placed, unplaced = init_detected(directory, folder, force=force,
-                                             report=str(output_folder(directory) / "report.html"))
-    emit("init.done", detected_text(config, folder, directory, placed, unplaced), level="info",
-         outputs={"config": str(config)}, placed={str(p.path): p.match.candidate.label() for p in placed},
-         unplaced={str(u.path): u.reason for u in unplaced})
-
-
 @main.command(epilog=EXIT_CODES)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--preset", "presets", multiple=True, metavar="NAME",
@@ -555,15 +520,12 @@ def init(directory: Path, presets: tuple[str, ...], force: bool, detect_dir: Pat
       churnscore score --config acme/churnscore.yaml --report acme/out/report.html
       churnscore init acme --detect ~/Downloads/exports
     """
-    from .runtext import init_text
-    from .starter import init_project
+    from .run import init_run
 
-    if detect_dir is not None:
-        _init_detected(directory, detect_dir, presets, force)
-        return
-    paths = init_project(directory, presets=presets, force=force)
-    emit("init.done", init_text(paths, directory), level="info",
-         outputs={name: str(path) for name, path in paths.items()})
+    if detect_dir is not None and presets:
+        raise click.UsageError("--preset and --detect: give one; --detect chooses the presets from the headers.")
+    text, fields = init_run(directory, presets=presets, force=force, detect=detect_dir)
+    emit("init.done", text, level="info", **fields)
 
 
 @main.command(epilog=EXIT_CODES)
@@ -587,9 +549,8 @@ def validate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     """
     from .asof import parse_as_of
     from .run import history_proposal
-    from .validate import table_text, validate as run_validate
-
     from .terminal import printable
+    from .validate import table_text, validate as run_validate
 
     config = _config(config_path, presets)
     result = run_validate(config, input_dir, parse_as_of(as_of))

@@ -9,14 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .errors import NothingScoredError, RejectLimitError
-from .load import Loaded
-from .pipeline import ScoreResult
-from .rejectpolicy import loaded_problem, stop_on_rejects
-from .stages import Stages
+from .stages import Stages, rounded
+
+if TYPE_CHECKING:  # pandas and the stages are imported by the functions that run them: init starts quickly
+    from .load import Loaded
+    from .pipeline import ScoreResult
 
 OnEvent = Callable[..., None]  # (event, text, **fields): one log message (the CLI's emit)
 
@@ -40,7 +41,8 @@ def score_run(config: Config, *, out: str | Path | None = None, input_dir: str |
               rank_by: str | None = None, model: str | Path | None = None, strict: bool = False,
               report: str | Path | None = None, previous: str | Path | None = None, engine: str = "pandas",
               scheduler: str | None = None, on_stage: Callable[[str], None] | None = None,
-              on_rows: Callable[[str, int], None] | None = None, on_event: OnEvent | None = None) -> ScoreRun:
+              on_detail: Callable[[str], None] | None = None, on_rows: Callable[[str, int], None] | None = None,
+              on_event: OnEvent | None = None) -> ScoreRun:
     """Score every active account and write the ranked list with its rejects, excluded accounts, report
     (``report``: an HTML path) and manifest as one set, under the output's lock.
 
@@ -49,13 +51,15 @@ def score_run(config: Config, *, out: str | Path | None = None, input_dir: str |
     fails the run, as too many do (rejects.max_reject_rate). A run that fails on its rejects, or that leaves
     no account to score, writes ``<stem>.failed.rejects.csv`` (and ``.failed.excluded.csv``) and raises,
     leaving the previous set of outputs as it was. ``on_stage`` is told each stage's name as it starts,
-    ``on_rows`` (export, rows read so far), ``on_event`` each log message (event, text, **fields).
+    ``on_detail`` what a stage is at, ``on_rows`` (export, rows read so far), ``on_event`` each log message
+    (event, text, **fields).
     Raises a ChurnscoreError (LockError while another run holds the output).
     """
     from . import pipeline
     from .files import atomic_write, remove_stale_temps
     from .manifest import EarlyDigests, build_manifest
     from .outset import SetWriter, check_inputs, check_not_inside, finish_switch, input_paths, plan_outputs
+    from .rejectpolicy import loaded_problem
     from .runlock import output_lock
     from .spill import remove_leftovers
     from .universe import nothing_left
@@ -104,7 +108,7 @@ def score_run(config: Config, *, out: str | Path | None = None, input_dir: str |
             path = write_table(result.excluded, outputs.failed["excluded"], "csv")
             raise NothingScoredError(f"{nothing_left(result.as_of, result.excluded)}. See {path}; the previous "
                                      "ranked list was left as it was.")
-        stages = Stages(on_stage, timings=result.timings)  # after pipeline.score's own
+        stages = Stages(on_stage, on_detail, timings=result.timings)  # after pipeline.score's own
         html = None
         if report is not None:  # made before any file is written: a report that fails leaves the list
             stages("report")
@@ -137,6 +141,7 @@ def load_history(config: Config, input_dir: str | Path | None, stages: Stages, *
     export on disk by account: close what this returns when done). ``checked``: (what the rejects would make
     unreliable, what was kept) to stop, as score does, when the rejects pass the limit (rejectpolicy)."""
     from .load import load_all
+    from .rejectpolicy import stop_on_rejects
 
     stages("load")
     loaded = load_all(config, input_dir, spill=True, on_rows=on_rows)
@@ -175,6 +180,15 @@ class TrainRun:
     found: Any
     found_text: str
 
+    def log_fields(self) -> dict[str, Any]:
+        """The log's fields for machines (--log-format json)."""
+        m, found = self.model.metadata, self.found
+        return {"model": str(self.path), "sha256": self.digest, "rows": m["rows"], "churners": m["churners"],
+                "observation_dates": m["observation_dates"], "C": m["C"], "train_roc_auc": m["train_roc_auc"],
+                "renewal_terms": m["renewal_terms"], "timings_s": rounded(self.timings),
+                "login_event": found.login_event if found else None,
+                "key_features": found.key_features if found else None}
+
 
 def train_run(config: Config, model_out: str | Path, *, input_dir: str | Path | None = None,
               as_of: str | None = None, on_stage: Callable[[str], None] | None = None,
@@ -211,10 +225,15 @@ class FeaturesRun:
     as_of: Any
     timings: dict[str, float]
 
+    def log_fields(self) -> dict[str, Any]:
+        """The log's fields for machines (--log-format json)."""
+        return {"path": str(self.path), "accounts": len(self.table), "features": self.table.shape[1] - 1,
+                "as_of": self.as_of.date().isoformat(), "timings_s": rounded(self.timings)}
+
 
 def features_run(config: Config, out: str | Path, *, input_dir: str | Path | None = None, as_of: str | None = None,
                  engine: str = "pandas", scheduler: str | None = None,
-                 on_stage: Callable[[str], None] | None = None,
+                 on_stage: Callable[[str], None] | None = None, on_detail: Callable[[str], None] | None = None,
                  on_rows: Callable[[str, int], None] | None = None) -> FeaturesRun:
     """Write the feature table as score builds it, to ``out`` (.csv, .parquet or .json by its ending)."""
     from . import pipeline
@@ -227,7 +246,7 @@ def features_run(config: Config, out: str | Path, *, input_dir: str | Path | Non
     result = pipeline.score(config, input_dir=input_dir, as_of=as_of, engine=engine, scheduler=scheduler,
                             on_stage=on_stage, on_rows=on_rows)
     table = result.features.reset_index()
-    stages = Stages(on_stage, timings=result.timings)
+    stages = Stages(on_stage, on_detail, timings=result.timings)
     stages("write")
     path = write_table(table, out, format_for(out, None, "csv"))
     stages.stop()
@@ -304,3 +323,36 @@ def tune_run(config: Config, out: str | Path, *, input_dir: str | Path | None = 
         loaded.close()
     path = write_tuned(config, tuned, out)
     return tuned, path, stages.stop()
+
+
+def explain_run(config: Config, account_id: str, *, input_dir: str | Path | None = None, as_of: str | None = None,
+                model: str | Path | None = None, history: list[Path] | None = None) -> str:
+    """One account in words (explain.explain_account), with the model file ``model`` loaded when given."""
+    from .explain import explain_account
+
+    scorer = None
+    if model is not None:
+        from .model import load_model
+
+        scorer = load_model(model, config)
+    return explain_account(config, account_id, input_dir=input_dir, as_of=as_of, model=scorer,
+                           history=list(history or []))
+
+
+def init_run(directory: Path, *, presets: tuple[str, ...] = (), force: bool = False,
+             detect: Path | None = None) -> tuple[str, dict[str, Any]]:
+    """Start a team folder (starter.init_project), or with ``detect`` a config reading the exports of that
+    folder where they are (detect.init_detected); returns the summary for people and the log's fields."""
+    from .runtext import detected_text, init_text
+    from .starter import init_project, output_folder
+
+    if detect is None:
+        paths = init_project(directory, presets=presets, force=force)
+        return init_text(paths, directory), {"outputs": {name: str(path) for name, path in paths.items()}}
+    from .detect import init_detected
+
+    config, placed, unplaced = init_detected(directory, detect, force=force,
+                                             report=str(output_folder(directory) / "report.html"))
+    return detected_text(config, detect, directory, placed, unplaced), {
+        "outputs": {"config": str(config)}, "placed": {str(p.path): p.match.candidate.label() for p in placed},
+        "unplaced": {str(u.path): u.reason for u in unplaced}}

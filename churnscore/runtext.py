@@ -118,3 +118,9 @@ def catalogue_text(config: Any) -> str:
     width = max(len(f.name) for f in CATALOGUE)
     return "\n".join(f"{f.name:<{width}}  {f.source:<17} {window_text(f, config.windows, config.features):<13} "
                      f"{f.meaning}" for f in CATALOGUE)
+
+
+def features_text(fields: dict[str, Any], timings: dict[str, float]) -> str:
+    """features' summary, from its log fields (run.FeaturesRun.log_fields)."""
+    return (f"churnscore: {fields['accounts']} accounts x {fields['features']} features as of {fields['as_of']} -> "
+            f"{fields['path']}\n{timings_text(timings)}")
