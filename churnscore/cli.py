@@ -324,6 +324,7 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     model.horizon_days; regularisation picked by time-ordered cross-validation. The summary ends with the
     login event and key features found in the same history, as config lines to paste. On a terminal it shows
     each stage as it runs (rows read, snapshot date, C and fold); the summary ends with each stage's time.
+    Stops (exit 1, no model written) where score would: more rows rejected than rejects.max_reject_rate.
 
     \b
     Example:
@@ -373,7 +374,8 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     --test-dates dates: ROC AUC, PR AUC, top-decile churn rate and lift, precision/recall at k, Brier
     score and calibration. Then every rule on the training snapshots: share fired, churn rate when fired and
     not, lift, and a warning for a rule that is inverted, fires on most accounts or never fires. On a
-    terminal it shows each stage as it runs; stderr ends with each stage's time.
+    terminal it shows each stage as it runs; stderr ends with each stage's time. Stops (exit 1, nothing
+    written) where score would: more rows rejected than rejects.max_reject_rate.
 
     \b
     Examples:
