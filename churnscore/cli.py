@@ -1,4 +1,5 @@
-"""click commands only: parse options, call the library, write, and map errors to one line and an exit code.
+"""click commands only: parse options, call the library (run.py runs each job), print, and map errors to one
+line and an exit code.
 
 Exit codes: 0 ok; 1 bad input data, config or model, or an output that cannot be written; 2 bad command-line
 usage; 3 another run holds the output's lock; 143 stopped by SIGTERM.
@@ -6,23 +7,22 @@ usage; 3 another run holds the output's lock; 143 stopped by SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-import signal
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
 from . import __version__
 from .config import DEFAULT_CONFIG, Config, load_config
 from .synth import DEFAULT_SCENARIO, SCENARIO_NAMES
-from .errors import ChurnscoreError, FileSystemError, NothingScoredError, RejectLimitError, Stopped
+from .errors import ChurnscoreError, FileSystemError
 from .limits import error_text, json_safe
 from .memory import tune_memory
-from .stages import Stages, rounded
+from .stages import rounded
 
 EXIT_CODES = """\b
 Exit codes:
@@ -40,11 +40,15 @@ def _log_format() -> str:
     return (root.params.get("log_format") if root is not None else None) or "text"
 
 
+def _json_line(**fields: Any) -> None:
+    """One JSON object on a line of stderr; NaN and inf as null: a log line is always JSON."""
+    click.echo(json.dumps(json_safe(fields), sort_keys=True, default=str, allow_nan=False), err=True)
+
+
 def emit(event: str, text: str, **fields: Any) -> None:
     """One message on stderr: the text for people, or one JSON line for machines (--log-format json)."""
     if _log_format() == "json":
-        line = json.dumps(json_safe({"event": event, **fields}), sort_keys=True, default=str, allow_nan=False)
-        click.echo(line, err=True)  # NaN and inf as null: a log line is always JSON
+        _json_line(event=event, **fields)
     else:
         from .terminal import printable  # ... and so does printable: data never drives the terminal
 
@@ -61,24 +65,15 @@ def _fail(exc: ChurnscoreError) -> None:
     sys.exit(exc.exit_code)
 
 
-def _stop(signum: int, frame: Any) -> None:
-    """SIGTERM (a timeout, a service stop) as an exception: the run unwinds through its clean-ups and says
-    so in one line, instead of vanishing with its temporary files and spilled rows left behind."""
-    raise Stopped(f"stopped by {signal.Signals(signum).name} before the end; every output is whole: the last "
-                  "run's, or this run's where it had already been written.")
-
-
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn a ChurnscoreError into one line on stderr and its exit code (no traceback)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .stopping import sigterm_watchdog
+        from .stopping import stop_on_sigterm
 
-        told = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, _stop)
         try:
-            with sigterm_watchdog(_log_format()):  # blocked where _stop cannot run: ended after a grace time
+            with stop_on_sigterm(_log_format()):  # SIGTERM: Stopped, or ended after a grace time if blocked
                 return fn(*args, **kwargs)
         except ChurnscoreError as exc:
             _fail(exc)
@@ -87,8 +82,6 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             _fail(FileSystemError(f"{where}{exc.strerror or exc}."))
         except RecursionError:  # a bound missed somewhere: still one line, not a traceback
             _fail(ChurnscoreError("input nested too deeply to read (a config, a model or an export value)."))
-        finally:
-            signal.signal(signal.SIGTERM, told)
 
     return wrapper
 
@@ -169,18 +162,16 @@ class _Commands(click.Group):
         except click.ClickException as exc:
             if ctx.params.get("log_format") != "json":
                 raise
-            click.echo(json.dumps({"event": "error", "level": "error", "error": type(exc).__name__,
-                                   "exit_code": exc.exit_code, "message": error_text(exc.format_message())}, sort_keys=True),
-                       err=True)
+            _json_line(event="error", level="error", error=type(exc).__name__, exit_code=exc.exit_code,
+                       message=error_text(exc.format_message()))
             sys.exit(exc.exit_code)
 
 
 def _json_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: Any = None, line: str | None = None) -> None:
     """A library's warning as one JSON line (--log-format json)."""
-    click.echo(json.dumps({"event": "warning", "level": "warning", "warning": category.__name__,
-                           "message": error_text(str(message)), "source": f"{filename}:{lineno}"}, sort_keys=True),
-               err=True)
+    _json_line(event="warning", level="warning", warning=category.__name__, message=error_text(str(message)),
+               source=f"{filename}:{lineno}")
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
@@ -248,165 +239,32 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
     On a terminal it shows each stage as it runs (the rows read so far, and how long each stage took) and
     prints the top 10 as a table; under cron it does not.
     """
-    from .manifest import EarlyDigests, build_manifest
-    from .pipeline import score as run_score
-    from .runlock import output_lock
-    from .terminal import stage_line, top_table, wants_colour
-    from .universe import nothing_left
-    from .outset import SetWriter, check_inputs, check_not_inside, finish_switch, input_paths, plan_outputs
-    from .write import csv_pieces_writer, format_for, table_writer, write_table
-    from .files import atomic_write, remove_stale_temps
+    from .run import score_run
+    from .runtext import summary_text
+    from .terminal import top_table, wants_colour
 
-    started = datetime.now(timezone.utc)
     _check_engine(engine, scheduler)
     config = _config(config_path, presets)
-    if report_path is not None:
-        from .report import check_available, run_report
-
-        check_available()  # matplotlib missing: say so before the work
-    fmt = format_for(out, fmt, config.output.format)  # an --out's ending, not output.path's
-    # --out is relative to the working directory, output.path to the config; every output checked before the
-    # work: writable, no two of them one file, none of them an input or where the next run would take it for one
-    outputs = plan_outputs(out or config.output_path, report_path)
-    out = outputs.ranked
-    check_inputs(outputs, input_paths(config, input_dir, model=model_path, previous=previous,
-                                      exclude_previous_list=out))
-    check_not_inside(outputs, config, input_dir)
-    live = stage_line(sys.stderr, enabled=_log_format() == "text")
-    model = None
-    if model_path is not None:
-        from .model import load_model
-
-        model = load_model(model_path, config)
-    with output_lock(out):
-        if finish_switch(outputs):  # a run killed while switching its outputs: its new set, made whole
-            emit("score.switch_finished", f"churnscore: finished switching the outputs of a run killed while it "
-                 f"did ({outputs.journal})", level="warning", journal=str(outputs.journal))
-        remove_stale_temps(out, [p.name for p in outputs.every_path().values()])  # safe under the lock
-        from .spill import remove_leftovers
-
-        for folder in remove_leftovers():  # a killed run's usage rows on disk (GBs at 50 M rows)
-            emit("score.leftover_removed", f"churnscore: removed {folder}, left by a run that was killed",
-                 level="warning", folder=str(folder))
-        early = EarlyDigests()  # the manifest's input hashes, worked out while the run goes on
-        result = run_score(config, input_dir=input_dir, as_of=as_of, rank_by=rank_by, model=model,
-                           previous=previous, on_stage=live, engine=engine, scheduler=scheduler,
-                           on_rows=live.rows if live is not None else None,
-                           on_loaded=lambda loaded: early.start([p for st in loaded.stats.values()
-                                                                 for p in st.files]))
-        for event, line in result.model_checks.warnings if result.model_checks is not None else []:
-            emit(event, line, level="warning", message=line, **result.model_checks.to_dict())
-        problem = reject_problem(result, config, strict)
-        if problem is not None or not len(result.ranked):  # keep the last good set of outputs; show why, beside it
-            rejects = atomic_write(outputs.failed["rejects"], csv_pieces_writer(result.loaded.reject_frames))
-            if problem is not None:
-                raise RejectLimitError(f"{problem} See {rejects}; the previous ranked list was left as it was.")
-            # nobody to score (a wrong --as-of, a broken export): under cron, an empty list would replace it
-            path = write_table(result.excluded, outputs.failed["excluded"], "csv")
-            raise NothingScoredError(f"{nothing_left(result.as_of, result.excluded)}. See {path}; the previous "
-                                     "ranked list was left as it was.")
-        stages = Stages(live, timings=result.timings)  # after pipeline.score's own
-        html = None
-        if report_path is not None:  # made before any file is written: a report that fails leaves the list
-            stages("report")
-            html = run_report(result, config)
-        stages("write")
-        # the outputs as one set: all written to temporaries first, the manifest (naming their sha256) last,
-        # then switched into place together (outset.py)
-        top = top or config.output.top
-        files = outputs.set_files()
-        writer = SetWriter(outputs)
-        writer.add("ranked", table_writer(result.ranked.head(top) if top else result.ranked, fmt))
-        writer.add("rejects", csv_pieces_writer(result.loaded.reject_frames))  # those on disk a batch at a time
-        writer.add("excluded", table_writer(result.excluded, "csv"))
-        if html is not None:
-            data = html.encode("utf-8")
-            writer.add("report", lambda fh: fh.write(data))
-        paths = {name: files[name] for name in files if name != "manifest"}
-        stages.stop()
-        summary = result.summary()
-        manifest = build_manifest(summary, paths, config_source=config.source, config_hash=config.hash,
-                                  model_hash=model.metadata.get("sha256") if model is not None else None,
-                                  started=started, early=early)
-        paths = writer.commit(manifest)
-    if live is not None:
-        live.clear()
-    emit("score.done", summary_text(summary, paths), level="info", outputs={k: str(v) for k, v in paths.items()},
-         **summary)
-    if live is not None:  # a person at a terminal: the top of the list
-        click.echo(top_table(result.ranked, colour=wants_colour(sys.stderr)), err=True)
+    with _progress() as progress:
+        done = score_run(config, out=out, input_dir=input_dir, as_of=as_of, fmt=fmt, top=top, rank_by=rank_by,
+                         model=model_path, strict=strict, report=report_path, previous=previous, engine=engine,
+                         scheduler=scheduler, on_event=emit, **progress)
+    emit("score.done", summary_text(done.summary, done.paths), level="info",
+         outputs={k: str(v) for k, v in done.paths.items()}, **done.summary)
+    if progress["on_stage"] is not None:  # a person at a terminal: the top of the list
+        click.echo(top_table(done.result.ranked, colour=wants_colour(sys.stderr)), err=True)
 
 
-def reject_problem(result: Any, config: Config, strict: bool) -> str | None:
-    """Why the rejects make this run fail (--strict, or above rejects.max_reject_rate), or None."""
-    from .load import reject_limit_problem
-
-    n = result.loaded.reject_count
-    if strict and n:
-        per = ", ".join(f"{name}: {st.rows_rejected:,}" for name, st in result.loaded.stats.items() if st.rows_rejected)
-        return f"{n:,} input rows rejected ({per}) and --strict is set." if per else \
-            f"{n:,} input rows rejected and --strict is set."
-    problem = reject_limit_problem(result.loaded.stats, config.rejects.max_reject_rate)
-    return None if problem is None else f"{problem}; the ranking would be unreliable."
-
-
-def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
-    """The run summary for people: what was read, who was scored, what was set aside, where it went."""
-    from .words import headline as headline_text
-
-    lines = [f"churnscore: as of {s['as_of']} ({s['as_of_source']})"]
-    for name, f in s["files"].items():
-        extra = []
-        if f["rows_rejected"]:
-            extra.append(f"{f['rows_rejected']:,} rejected")
-        if f["rows_after_as_of"]:
-            extra.append(f"{f['rows_after_as_of']:,} after as-of, not used")
-        if f["rows_unknown_account"]:
-            extra.append(f"{f['rows_unknown_account']:,} for accounts not in accounts")
-        if f.get("rows_unmapped"):
-            extra.append(f"{f['rows_unmapped']:,} with no account mapping")
-        more = f" ({'; '.join(extra)})" if extra else ""
-        lines.append(f"  read {name:<9} {f['rows_read']:>10,} rows{more}")
-    for name in s["missing_exports"]:
-        lines.append(f"  no {name} export: scoring without its signals")
-    for warning in s.get("warnings", []):
-        lines.append(f"  warning: {warning}")
-    excluded = sum(s["accounts_excluded"].values())
-    lines.append(f"  accounts: {s['accounts_in_inputs']:,} in inputs = {s['accounts_scored']:,} scored "
-                 f"+ {excluded:,} excluded")
-    for reason, n in s["accounts_excluded"].items():
-        lines.append(f"    excluded {n:,}: {reason}")
-    tiers = s["at_risk"]
-    lines.append(f"  risk: {tiers['high']:,} high, {tiers['medium']:,} medium, {tiers['low']:,} low; "
-                 f"revenue at risk {headline_text(s)}")
-    lines += [f"  rule {o['rule']} off: {o['reason']}" for o in s.get("rules_off", [])]
-    lines += [f"  rule note: {n}" for n in s.get("rule_notes", [])]
-    lines.append(f"  wrote {paths['ranked']} (manifest {paths['manifest']})")
-    if "report" in paths:
-        lines.append(f"  report {paths['report']}")
-    if s["rows_rejected"]:
-        lines.append(f"  {s['rows_rejected']:,} rejected rows listed in {paths['rejects']}")
-    if excluded:
-        lines.append(f"  excluded accounts listed in {paths['excluded']}")
-    lines.append(timings_text(s["timings_s"]))
-    return "\n".join(lines)
-
-
-def timings_text(timings: dict[str, float]) -> str:
-    """The summary's line of stage timings."""
-    return "  timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
-
-
-def _history(config: Config, input_dir: Path | None) -> tuple[Any, Stages, Any]:
-    """For train and evaluate: the progress line (None off a terminal), the stages told to it, and the exports
-    read in its "load" stage (a large usage export on disk by account: close what this returns when done)."""
-    from .load import load_all
+@contextlib.contextmanager
+def _progress() -> Iterator[dict[str, Any]]:
+    """The progress line on stderr (terminal.StageLine) as a run function's callbacks, cleared once the run is
+    done; none off a terminal and with --log-format json (then ``on_stage`` is None)."""
     from .terminal import stage_line
 
     live = stage_line(sys.stderr, enabled=_log_format() == "text")
-    stages = Stages(live, live.detail) if live is not None else Stages()
-    stages("load")
-    return live, stages, load_all(config, input_dir, spill=True, on_rows=live.rows if live is not None else None)
+    yield {"on_stage": live, "on_detail": getattr(live, "detail", None), "on_rows": getattr(live, "rows", None)}
+    if live is not None:
+        live.clear()
 
 
 @main.command(epilog=EXIT_CODES)
@@ -433,38 +291,20 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
       churnscore features --as-of 2026-09-30 --out features.parquet
       churnscore features --engine dask --scheduler tcp://10.0.0.5:8786 --out features.parquet
     """
-    from .features import CATALOGUE, window_text
+    from .run import features_run
+    from .runtext import catalogue_text, features_text
 
     _check_engine(engine, scheduler)
     config = _config(config_path, presets)
     if list_only:
-        width = max(len(f.name) for f in CATALOGUE)
-        for f in CATALOGUE:
-            click.echo(f"{f.name:<{width}}  {f.source:<17} {window_text(f, config.windows, config.features):<13} "
-                       f"{f.meaning}")
+        click.echo(catalogue_text(config))
         return
-    from .pipeline import score as run_score
-    from .terminal import stage_line
-    from .outset import check_ending
-    from .write import format_for, write_table
-    from .files import ready_to_write
 
-    check_ending(out)  # features.csv.gz would be plain CSV under a compressed name
-    ready_to_write(out)
-    live = stage_line(sys.stderr, enabled=_log_format() == "text")
-    result = run_score(config, input_dir=input_dir, as_of=as_of, engine=engine, scheduler=scheduler,
-                       on_stage=live, on_rows=live.rows if live is not None else None)
-    table = result.features.reset_index()
-    stages = Stages(live, timings=result.timings)
-    stages("write")
-    path = write_table(table, out, format_for(out, None, "csv"))
-    stages.stop()
-    if live is not None:
-        live.clear()
-    accounts, columns = len(table), table.shape[1] - 1
-    emit("features.done", f"churnscore: {accounts} accounts x {columns} features as of {result.as_of.date()} -> "
-         f"{path}\n{timings_text(result.timings)}", level="info", path=str(path), accounts=accounts,
-         features=columns, as_of=result.as_of.date().isoformat(), timings_s=rounded(result.timings))
+    with _progress() as progress:
+        done = features_run(config, out, input_dir=input_dir, as_of=as_of, engine=engine, scheduler=scheduler,
+                            **progress)
+    fields = done.log_fields()
+    emit("features.done", features_text(fields, done.timings), level="info", **fields)
 
 
 @main.command(epilog=EXIT_CODES)
@@ -484,84 +324,22 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
     model.horizon_days; regularisation picked by time-ordered cross-validation. The summary ends with the
     login event and key features found in the same history, as config lines to paste. On a terminal it shows
     each stage as it runs (rows read, snapshot date, C and fold); the summary ends with each stage's time.
+    Stops (exit 1, no model written) where score would: more rows rejected than rejects.max_reject_rate.
 
     \b
     Example:
       churnscore train --model-out out/model.json
       churnscore score --model out/model.json
     """
-    from .discover import propose
-    from .model import save_model, train as run_train
-    from .asof import resolve_as_of
-    from .files import ready_to_write
+    from .run import train_run
+    from .runtext import train_text
 
     config = _config(config_path, presets)
-    ready_to_write(model_out)
-    live, stages, loaded = _history(config, input_dir)
-    try:
-        when, _ = resolve_as_of(loaded, as_of)
-        model, ts = run_train(loaded, config, when, stages)
-        found, found_text = propose(loaded, config, when)
-    finally:
-        loaded.close()
-    stages("write")
-    digest = save_model(model, model_out)
-    timings = stages.stop()
-    if live is not None:
-        live.clear()
-    m = model.metadata
-    emit("train.done", train_text(model, digest, model_out, timings, found_text), level="info",
-         model=str(model_out), sha256=digest, rows=m["rows"], churners=m["churners"],
-         observation_dates=m["observation_dates"], C=m["C"], train_roc_auc=m["train_roc_auc"],
-         renewal_terms=m["renewal_terms"], timings_s=rounded(timings),
-         login_event=found.login_event if found else None, key_features=found.key_features if found else None)
+    with _progress() as progress:
+        done = train_run(config, model_out, input_dir=input_dir, as_of=as_of, **progress)
+    emit("train.done", train_text(done.model, done.digest, model_out, done.timings, done.found_text), level="info", **done.log_fields())
 
 
-def _proposal(config: Config, input_dir: Path | None, as_of: str | None) -> str:
-    """validate --history: the login event and key features of the history (discover.propose)."""
-    from .discover import propose
-    from .load import load_all
-    from .asof import resolve_as_of
-
-    loaded = load_all(config, input_dir, spill=True)
-    try:
-        return propose(loaded, config, resolve_as_of(loaded, as_of)[0])[1]
-    finally:
-        loaded.close()
-
-
-def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | None = None,
-               found: str | None = None) -> str:
-    """The training summary: data, validation, calibration and the strongest coefficients in words, then
-    ``found`` (the key features found in the history: discover.propose)."""
-    m = model.metadata
-    best = next((r for r in m["cv"] if r["C"] == m["C"]), None)
-    cv = f"time-ordered CV ROC AUC {best['cv_roc_auc']:.3f} over {best['folds']} folds" if best else "no CV folds"
-    lines = [f"churnscore: trained on {m['rows']:,} account-snapshots at {len(m['observation_dates'])} dates "
-             f"({m['observation_dates'][0]}..{m['observation_dates'][-1]}), {m['churners']:,} churned within "
-             f"{m['horizon_days']} days (base rate {m['base_rate']:.1%})",
-             f"  C = {m['C']:g} ({cv}); training ROC AUC {m['train_roc_auc']:.3f}, Brier {m['train_brier']:.4f}",
-             "  calibration (predicted -> observed by decile): " + ", ".join(
-                 f"{r['mean_predicted']:.2f}->{r['observed_rate']:.2f}" for r in m["calibration"]),
-             "  strongest coefficients (log-odds per standard deviation):"]
-    from .features import CATALOGUE
-    from .words import input_words
-
-    meanings = {f.name: f.meaning for f in CATALOGUE}
-    for name, coef in model.strongest(8):
-        said = input_words(name, meanings=meanings)
-        lines.append(f"    {coef:+.2f}  {said}: {'raises' if coef > 0 else 'lowers'} risk")
-    terms = m.get("renewal_terms") or {}
-    if terms.get("unknown_term"):
-        lines.append(f"  renewal features left empty before the export date for {terms['unknown_term_share']:.0%} of "
-                     f"accounts ({terms['unknown_term']:,} of {terms['accounts_with_renewal_date']:,} with a renewal "
-                     "date): no contract term; set contract_term_months or features.contract_terms")
-    if found:
-        lines.append(found)
-    if timings:
-        lines.append(timings_text(timings))
-    lines.append(f"  wrote {path} (sha256 {digest[:16]}...)")
-    return "\n".join(lines)
 
 
 @main.command(epilog=EXIT_CODES)
@@ -586,7 +364,8 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
     --test-dates dates: ROC AUC, PR AUC, top-decile churn rate and lift, precision/recall at k, Brier
     score and calibration. Then every rule on the training snapshots: share fired, churn rate when fired and
     not, lift, and a warning for a rule that is inverted, fires on most accounts or never fires. On a
-    terminal it shows each stage as it runs; stderr ends with each stage's time.
+    terminal it shows each stage as it runs; stderr ends with each stage's time. Stops (exit 1, nothing
+    written) where score would: more rows rejected than rejects.max_reject_rate.
 
     \b
     Examples:
@@ -594,42 +373,24 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
       churnscore evaluate --report out/backtest.html
     """
     from .audit import audit_text
-    from .evaluate import backtest, table_text
-    from .asof import resolve_as_of
-    from .write import write_json
-    from .files import ready_to_write
+    from .evaluate import table_text
+    from .run import evaluate_run
+    from .runtext import timings_text
+    from .terminal import clear_progress
 
     config = _config(config_path, presets)
-    if report_path is not None:
-        from .report import check_available, evaluate_report, write_report
 
-        check_available()
-    for path in (json_path, report_path):
-        if path is not None:
-            ready_to_write(path)
-    live, stages, loaded = _history(config, input_dir)
-    try:
-        when, _ = resolve_as_of(loaded, as_of)
-        bt = backtest(loaded, config, when, test_dates=test_dates, top_k=top_k, stages=stages)
-    finally:
-        loaded.close()
-    stages.stop()
-    if live is not None:
-        live.clear()
-    click.echo(table_text(bt))  # the table first: a failed write below still leaves it on screen
-    click.echo(audit_text(bt.rule_audit))
-    stages("write")
-    outputs = {}
-    if json_path is not None:
-        outputs["json"] = write_json(bt.to_dict(), json_path)
-    if report_path is not None:
-        outputs["report"] = write_report(evaluate_report(bt), report_path)
-    timings = stages.stop()
-    if live is not None:
-        live.clear()
-    text = "\n".join([f"churnscore: wrote {path}" for path in outputs.values()] + [timings_text(timings)])
-    emit("evaluate.done", text, level="info", outputs={k: str(v) for k, v in outputs.items()},
-         timings_s=rounded(timings))
+    def show(bt: Any) -> None:  # the table first: a failed write below still leaves it on screen
+        clear_progress()
+        click.echo(table_text(bt))
+        click.echo(audit_text(bt.rule_audit))
+
+    with _progress() as progress:
+        done = evaluate_run(config, input_dir=input_dir, as_of=as_of, test_dates=test_dates, top_k=top_k,
+                            json_path=json_path, report=report_path, on_backtest=show, **progress)
+    text = "\n".join([f"churnscore: wrote {path}" for path in done.outputs.values()] + [timings_text(done.timings)])
+    emit("evaluate.done", text, level="info", outputs={k: str(v) for k, v in done.outputs.items()},
+         timings_s=rounded(done.timings))
 
 
 @main.command("tune-rules", epilog=EXIT_CODES)
@@ -654,23 +415,17 @@ def tune_rules(config_path: Path | None, input_dir: Path | None, as_of: str | No
       churnscore tune-rules --out tuned.yaml
       churnscore score --config tuned.yaml
     """
-    from .asof import resolve_as_of
-    from .tune import tune, tuned_text, write_tuned
-    from .files import ready_to_write
+    from .run import tune_run
+    from .runtext import timings_text
+    from .tune import tuned_text
 
     config = _config(config_path, presets)
-    ready_to_write(out)
-    live, stages, loaded = _history(config, input_dir)
-    try:
-        tuned = tune(loaded, config, resolve_as_of(loaded, as_of)[0], test_dates=test_dates, stages=stages)
-    finally:
-        loaded.close()
-    path = write_tuned(config, tuned, out)
-    if live is not None:
-        live.clear()
+    with _progress() as progress:
+        tuned, path, timings = tune_run(config, out, input_dir=input_dir, as_of=as_of, test_dates=test_dates,
+                                        **progress)
     click.echo(tuned_text(tuned, config))
-    emit("tune_rules.done", f"churnscore: wrote {path}\n{timings_text(stages.stop())}", level="info",
-         outputs={"config": str(path)}, timings_s=rounded(stages.timings))
+    emit("tune_rules.done", f"churnscore: wrote {path}\n{timings_text(timings)}", level="info",
+         outputs={"config": str(path)}, timings_s=rounded(timings))
 
 
 @main.command(epilog=EXIT_CODES)
@@ -692,18 +447,12 @@ def explain(account_id: str, config_path: Path | None, input_dir: Path | None, a
     Example:
       churnscore explain A00017 --model out/model.json --history out/ranked.csv
     """
-    from .explain import explain_account
-
-    config = _config(config_path, presets)
-    model = None
-    if model_path is not None:
-        from .model import load_model
-
-        model = load_model(model_path, config)
+    from .run import explain_run
     from .terminal import printable
 
-    click.echo(printable(explain_account(config, account_id, input_dir=input_dir, as_of=as_of, model=model,
-                                         history=list(history)), newlines=True))
+    config = _config(config_path, presets)
+    click.echo(printable(explain_run(config, account_id, input_dir=input_dir, as_of=as_of, model=model_path,
+                                     history=list(history)), newlines=True))
 
 
 @main.command("sample-data", epilog=EXIT_CODES)
@@ -741,27 +490,6 @@ def sample_data(n_accounts: int, months: int, seed: int, usage_rows: int | None,
          level="info", outputs={name: str(path) for name, path in paths.items()})
 
 
-def _init_detected(directory: Path, folder: Path, presets: tuple[str, ...], force: bool) -> None:
-    """init --detect: the config naming each recognised file; the files it could not place, with why."""
-    from .detect import init_detected
-    from .starter import output_folder
-
-    if presets:
-        raise click.UsageError("--preset and --detect: give one; --detect chooses the presets from the headers.")
-    config, placed, unplaced = init_detected(directory, folder, force=force,
-                                             report=str(output_folder(directory) / "report.html"))
-    lines = [f"churnscore: wrote {config}, reading the exports of {folder} where they are:"]
-    lines += [f"  {p.path.name}: {p.match.candidate.label()}, {p.match.why()}" for p in placed]
-    lines += [f"  {u.path.name}: not placed: {u.reason}" for u in unplaced]
-    if not any(p.match.candidate.export == "usage" for p in placed):
-        lines.append("  no usage export recognised: usage is required; name it with inputs.usage.path")
-    lines += [f"  next: churnscore validate --config {config}",
-              f"        churnscore score --config {config} --report {output_folder(directory) / 'report.html'}"]
-    emit("init.done", "\n".join(lines), level="info", outputs={"config": str(config)},
-         placed={str(p.path): p.match.candidate.label() for p in placed},
-         unplaced={str(u.path): u.reason for u in unplaced})
-
-
 @main.command(epilog=EXIT_CODES)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--preset", "presets", multiple=True, metavar="NAME",
@@ -784,19 +512,12 @@ def init(directory: Path, presets: tuple[str, ...], force: bool, detect_dir: Pat
       churnscore score --config acme/churnscore.yaml --report acme/out/report.html
       churnscore init acme --detect ~/Downloads/exports
     """
-    from .starter import init_project, output_folder
+    from .run import init_run
 
-    if detect_dir is not None:
-        _init_detected(directory, detect_dir, presets, force)
-        return
-    paths = init_project(directory, presets=presets, force=force)
-    config, out = paths["config"], output_folder(directory)
-    emit("init.done", f"churnscore: wrote {config} and {paths['readme']}\n"
-         f"  1. put your exports in {paths['readme'].parent}/ (its README.txt lists files and columns)\n"
-         f"  2. churnscore validate --config {config}\n"
-         f"  3. churnscore score --config {config} --report {out / 'report.html'}\n"
-         f"     (the ranked list goes to {out / 'ranked.csv'}: output.path of the config, relative to it)",
-         level="info", outputs={name: str(path) for name, path in paths.items()})
+    if detect_dir is not None and presets:
+        raise click.UsageError("--preset and --detect: give one; --detect chooses the presets from the headers.")
+    text, fields = init_run(directory, presets=presets, force=force, detect=detect_dir)
+    emit("init.done", text, level="info", **fields)
 
 
 @main.command(epilog=EXIT_CODES)
@@ -819,15 +540,15 @@ def validate(config_path: Path | None, input_dir: Path | None, as_of: str | None
       churnscore validate --history
     """
     from .asof import parse_as_of
-    from .validate import table_text, validate as run_validate
-
+    from .run import history_proposal
     from .terminal import printable
+    from .validate import table_text, validate as run_validate
 
     config = _config(config_path, presets)
     result = run_validate(config, input_dir, parse_as_of(as_of))
     click.echo(printable(table_text(result), newlines=True))
     if history and result.ok:
-        click.echo("\n" + printable(_proposal(config, input_dir, as_of), newlines=True))
+        click.echo("\n" + printable(history_proposal(config, input_dir, as_of), newlines=True))
     if _log_format() == "json":  # the table is for people (stdout); the verdict also as one line for machines
         fields = {"ok": result.ok, "problems": result.problems, "notes": result.notes}
         if result.ok:

@@ -1,6 +1,6 @@
 """SIGTERM ends a run within seconds, whatever it is blocked on.
 
-The SIGTERM handler (cli) raises an exception so that the run unwinds through its clean-ups. Python runs that
+The SIGTERM handler (stop_on_sigterm) raises an exception so that the run unwinds through its clean-ups. Python runs that
 handler only when the main thread comes back to Python code: a read blocked inside a C library (a FIFO opened by
 pyarrow, a hung network mount) never does. So the signal is also written to a wake-up pipe by the C-level
 handler, and a watcher thread reading it gives the run GRACE_S seconds to unwind; after that it removes the
@@ -17,6 +17,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
+
+from .errors import Stopped
 
 GRACE_S = 5.0
 EXIT_CODE = 143  # 128 + SIGTERM
@@ -81,3 +84,24 @@ def sigterm_watchdog(log_format: str = "text", grace: float = GRACE_S,
     finally:
         signal.set_wakeup_fd(before)
         os.close(write_end)
+
+
+def _stop(signum: int, frame: Any) -> None:
+    """SIGTERM (a timeout, a service stop) as an exception: the run unwinds through its clean-ups and says
+    so in one line, instead of vanishing with its temporary files and spilled rows left behind."""
+    raise Stopped(f"stopped by {signal.Signals(signum).name} before the end; every output is whole: the last "
+                  "run's, or this run's where it had already been written.")
+
+
+@contextmanager
+def stop_on_sigterm(log_format: str = "text") -> Iterator[None]:
+    """While inside, SIGTERM raises errors.Stopped where the run is, so that it unwinds through its clean-ups;
+    a run blocked where that cannot happen is ended after GRACE_S (sigterm_watchdog). The handler before is
+    put back on the way out."""
+    told = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        with sigterm_watchdog(log_format):
+            yield
+    finally:
+        signal.signal(signal.SIGTERM, told)

@@ -15,9 +15,9 @@ from .config import Config
 from .contract import EXPORTS
 from .errors import ChurnscoreError, InputDataError
 from .limits import FUTURE_DAYS, horizon_end
-from .load import (REJECT_COLUMNS, FileStats, Loaded, empty_frame, find_files, parts_to_spill, read_export,
-                   reject_limit_problem)
+from .load import REJECT_COLUMNS, FileStats, Loaded, empty_frame, find_files, parts_to_spill, read_export
 from .playbook import check_playbook
+from .rejectpolicy import reject_problem
 from .rulecheck import RuleChecks, event_accounts, events_seen, judge
 from .universe import account_universe, nothing_left, present_ids
 
@@ -173,12 +173,12 @@ def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spi
     read = sum(st.rows_read for st in stats.values())
     count = len(all_rejects) + unlisted
     rate = count / read if read else 0.0
-    over = reject_limit_problem(stats, config.rejects.max_reject_rate)
+    over = reject_problem(stats, count, config.rejects.max_reject_rate)  # as score, train and evaluate judge
     if over is not None:
         limit = config.rejects.max_reject_rate
         hints = "".join(_looks_like(config, checks[n].files) for n, st in stats.items()
                         if st.rows_read and st.rows_rejected / st.rows_read > limit)
-        problems.append(f"{over}; 'churnscore score' would stop{hints}.")
+        problems.append(f"{over.reason}; 'churnscore score' would stop{hints}.")
     elif count:
         per = ", ".join(f"{n}: {st.rows_rejected:,}" for n, st in stats.items() if st.rows_rejected)
         notes.append(f"{count:,} rows rejected ({per}; {rate:.1%}, within rejects.max_reject_rate "

@@ -401,3 +401,66 @@ def test_the_memory_is_tuned_before_a_date_option_brings_pandas_in() -> None:
             "except SystemExit:\n    pass\nprint(seen)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.splitlines()[-1] == "[[]]", done.stderr
+
+
+# ----------------------------------------------------------------------------- the reject policy, every command
+
+
+@pytest.fixture
+def broken(tmp_path: Path) -> Path:
+    """Usage with 1 row of 2 rejected: 50%, above the default rejects.max_reject_rate 5%."""
+    d = tmp_path / "broken"
+    d.mkdir()
+    (d / "usage.csv").write_text("account_id,timestamp\nA1,2026-10-01\nA1,not a date\n")
+    return d
+
+
+TOO_MANY = "50.0% of input rows rejected (usage: 1 of 2), above rejects.max_reject_rate 5.0%"
+
+
+def test_train_stops_on_too_many_rejects_as_score_does(broken: Path, tmp_path: Path) -> None:
+    model = tmp_path / "m.json"
+    code, _, err = run("train", "--input-dir", str(broken), "--model-out", str(model))
+    assert (code, err) == (1, f"churnscore: error: {TOO_MANY}; the model would be unreliable. The first: "
+                              f"{broken / 'usage.csv'}:3: unparseable datetime in timestamp; 'churnscore validate' "
+                              "lists them all. No model was written.\n")
+    assert not model.exists()
+    code, _, err = run("score", "--input-dir", str(broken), "--out", str(tmp_path / "r.csv"))
+    assert (code, err) == (1, f"churnscore: error: {TOO_MANY}; the ranking would be unreliable. See "
+                              f"{tmp_path / 'r.failed.rejects.csv'}; the previous ranked list was left as it was.\n")
+
+
+def test_train_under_the_limit_goes_on_to_training(broken: Path, tmp_path: Path) -> None:
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text("rejects:\n  max_reject_rate: 0.5\n")  # 50% is not above 50%
+    code, _, err = run("train", "--config", str(lenient), "--input-dir", str(broken), "--model-out",
+                       str(tmp_path / "m.json"))
+    assert (code, err) == (1, "churnscore: error: no observation date fits: the usage history before 2026-10-01 is "
+                              "shorter than min_history_days + horizon_days (60 + 90).\n")
+
+
+def test_evaluate_stops_on_too_many_rejects_and_writes_nothing(broken: Path, tmp_path: Path) -> None:
+    figures = tmp_path / "backtest.json"
+    code, out, err = run("evaluate", "--input-dir", str(broken), "--json", str(figures))
+    assert (code, out, err) == (1, "", f"churnscore: error: {TOO_MANY}; the backtest would be unreliable. The "
+                                       f"first: {broken / 'usage.csv'}:3: unparseable datetime in timestamp; "
+                                       "'churnscore validate' lists them all. Nothing was written.\n")
+    assert not figures.exists()
+    code, _, err = run("--log-format", "json", "evaluate", "--input-dir", str(broken))
+    assert code == 1
+    assert {k: v for k, v in json.loads(err).items() if k != "message"} == {
+        "event": "error", "level": "error", "error": "RejectLimitError", "exit_code": 1}
+
+
+def test_validate_names_the_limit_and_exits_1_where_score_would_stop(broken: Path, tmp_path: Path) -> None:
+    code, out, _ = run("validate", "--input-dir", str(broken))
+    assert code == 1
+    assert out.splitlines()[-2:] == [f"  - {TOO_MANY}; 'churnscore score' would stop.",
+                                     "churnscore: validate: 1 problem; fix before scoring."]
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text("rejects:\n  max_reject_rate: 0.5\n")
+    code, out, _ = run("validate", "--config", str(lenient), "--input-dir", str(broken))
+    assert code == 0
+    assert ("  - 1 rows rejected (usage: 1; 50.0%, within rejects.max_reject_rate 50.0%): 'churnscore score' lists "
+            "them in its rejects file.") in out.splitlines()
+    assert run("score", "--config", str(lenient), "--input-dir", str(broken), "--out", str(tmp_path / "r.csv"))[0] == 0
