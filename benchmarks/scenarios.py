@@ -36,7 +36,7 @@ from churnscore.config import DEFAULT_CONFIG, Config, load_config
 from churnscore.evaluate import SCORERS, backtest
 from churnscore.load import Loaded, load_all
 from churnscore.model import training_set
-from churnscore.asof import resolve_as_of
+from churnscore.asof import as_of_for
 from churnscore.synth import write_sample
 from churnscore.synth.scenarios import SCENARIO_NAMES
 
@@ -59,7 +59,7 @@ def run_scenario(name: str, out: Path, accounts: int, months: int, seed: int) ->
     config = dataclasses.replace(load_config(DEFAULT_CONFIG), input_dir=str(folder.resolve()))
     loaded = load_all(config)
     try:
-        as_of, _ = resolve_as_of(loaded, None)
+        as_of = as_of_for(loaded, None).day
         try:
             with threadpool_limits(limits=1):  # one thread: see the import of HistGradientBoostingClassifier
                 bt = backtest(loaded, config, as_of)

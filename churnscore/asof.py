@@ -1,9 +1,11 @@
 """The as-of date: what a command was given (--as-of), or the default read off the exports, and the day the
-accounts export describes."""
+accounts export describes. A run makes one AsOf (parse_as_of, then as_of_for) and passes it inward; the
+feature kernels take its ``day``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 
@@ -43,8 +45,12 @@ def beyond_horizon(loaded: Loaded, today: pd.Timestamp | None = None) -> BeyondH
 
 def default_as_of(loaded: Loaded, today: pd.Timestamp | None = None) -> pd.Timestamp:
     """The latest calendar day in the usage export, among rows not past the horizon (see horizon_end)."""
+    return latest_usage_day(loaded, beyond_horizon(loaded, today))
+
+
+def latest_usage_day(loaded: Loaded, beyond: BeyondHorizon) -> pd.Timestamp:
+    """The latest calendar day in the usage export, among rows before ``beyond.end`` (beyond_horizon's)."""
     ts = loaded.frame("usage")["timestamp"]
-    beyond = beyond_horizon(loaded, today)
     if beyond.rows:
         ts = ts[ts < beyond.end]
     if ts.notna().sum() == 0 and beyond.rows:
@@ -60,30 +66,58 @@ def default_as_of(loaded: Loaded, today: pd.Timestamp | None = None) -> pd.Times
     return ts.max().normalize()
 
 
-def accounts_date(loaded: Loaded, config: Config) -> pd.Timestamp:
-    """The day the accounts export describes: inputs.accounts.snapshot_date, else the latest usage date (the
-    default as-of). On it the export's renewal dates are used as they are; earlier days step them back."""
-    given = config.inputs["accounts"].snapshot_date if "accounts" in config.inputs else None
-    return pd.Timestamp(given) if given is not None else default_as_of(loaded)
+GIVEN = "--as-of"  # AsOf.source of a date the command was given
+LATEST = "latest usage date"  # AsOf.source of the default
 
 
-def parse_as_of(text: str | None) -> pd.Timestamp | None:
-    """A date from the command line as a UTC calendar day (an offset is converted to UTC first)."""
-    if text is None:
-        return None
+@dataclass(frozen=True)
+class AsOf:
+    """The day a run looks from, made once per run (parse_as_of, as_of_for) and passed inward.
+
+    ``day``: a UTC calendar day, as a timezone-naive midnight Timestamp; ``source``: GIVEN or LATEST;
+    ``beyond``: with the default, the usage rows past the horizon it ignored (None: there were none).
+    """
+
+    day: pd.Timestamp
+    source: str
+    beyond: BeyondHorizon | None = None
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """The first instant after the day: rows dated on or after it are after the as-of date."""
+        return self.day + pd.Timedelta(days=1)
+
+
+def parse_as_of(value: AsOf | str | date | pd.Timestamp | None) -> AsOf | None:
+    """A date as given (--as-of, or a date or Timestamp from Python) as a UTC calendar day: an offset is
+    converted to UTC first; the time of day is dropped. An AsOf is returned as it is, None as None."""
+    if value is None or isinstance(value, AsOf):
+        return value
     try:
-        when = pd.Timestamp(text)
+        when = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise InputDataError(f"--as-of: '{text}' is not a date (use YYYY-MM-DD).") from None
+        raise InputDataError(f"--as-of: '{value}' is not a date (use YYYY-MM-DD).") from None
+    if when is pd.NaT:
+        raise InputDataError(f"--as-of: '{value}' is not a date (use YYYY-MM-DD).")
     if when.tz is not None:
         when = when.tz_convert("UTC").tz_localize(None)
-    return when.normalize()
+    return AsOf(when.normalize(), GIVEN)
 
 
-def resolve_as_of(loaded: Loaded, as_of: str | pd.Timestamp | None) -> tuple[pd.Timestamp, str]:
-    """The as-of day and where it came from: the one given, or the latest usage date."""
-    if isinstance(as_of, str):
-        as_of = parse_as_of(as_of)
-    if as_of is None:
-        return default_as_of(loaded), "latest usage date"
-    return pd.Timestamp(as_of).normalize(), "--as-of"
+def as_of_for(loaded: Loaded, given: AsOf | None, today: pd.Timestamp | None = None) -> AsOf:
+    """The run's as-of date: the one given (parse_as_of), or the latest usage date with the rows past the
+    horizon it ignored (see default_as_of; ``today``: the run date, None for now)."""
+    if given is not None:
+        return given
+    beyond = beyond_horizon(loaded, today)
+    return AsOf(latest_usage_day(loaded, beyond), LATEST, beyond if beyond.rows else None)
+
+
+def accounts_date(loaded: Loaded, config: Config, as_of: AsOf | None = None) -> pd.Timestamp:
+    """The day the accounts export describes: inputs.accounts.snapshot_date, else the latest usage date (the
+    default as-of; taken from ``as_of`` when that is the default). On it the export's renewal dates are used
+    as they are; earlier days step them back."""
+    given = config.inputs["accounts"].snapshot_date if "accounts" in config.inputs else None
+    if given is not None:
+        return pd.Timestamp(given)
+    return as_of.day if as_of is not None and as_of.source == LATEST else default_as_of(loaded)

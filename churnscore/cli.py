@@ -12,7 +12,7 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import click
 
@@ -23,6 +23,9 @@ from .errors import ChurnscoreError, FileSystemError
 from .limits import error_text, json_safe
 from .memory import tune_memory
 from .stages import rounded
+
+if TYPE_CHECKING:
+    from .asof import AsOf  # pandas: the commands import it after main() has tuned the memory
 
 EXIT_CODES = """\b
 Exit codes:
@@ -50,7 +53,7 @@ def emit(event: str, text: str, **fields: Any) -> None:
     if _log_format() == "json":
         _json_line(event=event, **fields)
     else:
-        from .terminal import printable  # ... and so does printable: data never drives the terminal
+        from .limits import printable  # ... and so does printable: data never drives the terminal
 
         click.echo(printable(text, newlines=True), err=True)
 
@@ -96,18 +99,17 @@ input_dir_option = click.option(
          "Default: input_dir of the config (relative to the config's folder).")
 
 
-def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """A date option checked as the command line is read: a typo is a usage error (exit 2), as a bad
-    --format is, not bad input data."""
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> AsOf | None:
+    """A date option parsed as the command line is read, into the run's asof.AsOf (None: not given): a typo
+    is a usage error (exit 2), as a bad --format is, not bad input data."""
     if value is None:
         return None
     from .asof import parse_as_of  # pandas: after main() has tuned the memory (see tune_memory)
 
     try:
-        parse_as_of(value)
+        return parse_as_of(value)
     except ChurnscoreError:
         raise click.BadParameter(f"'{value}' is not a date (use YYYY-MM-DD).") from None
-    return value
 
 
 as_of_option = click.option(
@@ -222,7 +224,7 @@ def main(log_format: str) -> None:
 @engine_option
 @scheduler_option
 @handle_errors
-def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, out: Path | None,
+def score(config_path: Path | None, input_dir: Path | None, as_of: AsOf | None, out: Path | None,
           fmt: str | None, top: int | None, rank_by: str | None, model_path: Path | None, strict: bool,
           presets: tuple[str, ...] = (), report_path: Path | None = None, previous: Path | None = None,
           engine: str = "pandas", scheduler: str | None = None) -> None:
@@ -279,7 +281,7 @@ def _progress() -> Iterator[dict[str, Any]]:
 @engine_option
 @scheduler_option
 @handle_errors
-def features(list_only: bool, config_path: Path | None, input_dir: Path | None, as_of: str | None,
+def features(list_only: bool, config_path: Path | None, input_dir: Path | None, as_of: AsOf | None,
              out: Path, presets: tuple[str, ...] = (), engine: str = "pandas", scheduler: str | None = None) -> None:
     """List the features, or write the feature table (one row per account) for a notebook.
 
@@ -316,7 +318,7 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
               show_default=True, help="Where to write the model file.")
 @preset_option
 @handle_errors
-def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, model_out: Path,
+def train(config_path: Path | None, input_dir: Path | None, as_of: AsOf | None, model_out: Path,
           presets: tuple[str, ...] = ()) -> None:
     """Train the logistic churn model on the company's own history.
 
@@ -356,7 +358,7 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: str | None, m
                                         "of each scorer (needs churnscore[report]).")
 @preset_option
 @handle_errors
-def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None, test_dates: int, top_k: int,
+def evaluate(config_path: Path | None, input_dir: Path | None, as_of: AsOf | None, test_dates: int, top_k: int,
              json_path: Path | None, report_path: Path | None = None, presets: tuple[str, ...] = ()) -> None:
     """Backtest rules only, the logistic model and a gradient-boosting reference side by side.
 
@@ -402,7 +404,7 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: str | None
               help="The config to write: this one with the learned rule weights.")
 @preset_option
 @handle_errors
-def tune_rules(config_path: Path | None, input_dir: Path | None, as_of: str | None, test_dates: int, out: Path,
+def tune_rules(config_path: Path | None, input_dir: Path | None, as_of: AsOf | None, test_dates: int, out: Path,
                presets: tuple[str, ...] = ()) -> None:
     """Learn the rule weights from history and write a config with them.
 
@@ -439,7 +441,7 @@ def tune_rules(config_path: Path | None, input_dir: Path | None, as_of: str | No
               help="Earlier ranked lists (repeatable): show this account's past scores.")
 @preset_option
 @handle_errors
-def explain(account_id: str, config_path: Path | None, input_dir: Path | None, as_of: str | None,
+def explain(account_id: str, config_path: Path | None, input_dir: Path | None, as_of: AsOf | None,
             model_path: Path | None, history: tuple[Path, ...], presets: tuple[str, ...] = ()) -> None:
     """Show one account's score, every feature and its contribution, its flags and its history.
 
@@ -448,7 +450,7 @@ def explain(account_id: str, config_path: Path | None, input_dir: Path | None, a
       churnscore explain A00017 --model out/model.json --history out/ranked.csv
     """
     from .run import explain_run
-    from .terminal import printable
+    from .limits import printable
 
     config = _config(config_path, presets)
     click.echo(printable(explain_run(config, account_id, input_dir=input_dir, as_of=as_of, model=model_path,
@@ -528,7 +530,7 @@ def init(directory: Path, presets: tuple[str, ...], force: bool, detect_dir: Pat
 @click.option("--history", is_flag=True, help="Also propose the login event and key features from the history "
               "(as train does), as config lines to paste.")
 @handle_errors
-def validate(config_path: Path | None, input_dir: Path | None, as_of: str | None, presets: tuple[str, ...],
+def validate(config_path: Path | None, input_dir: Path | None, as_of: AsOf | None, presets: tuple[str, ...],
              history: bool = False) -> None:
     """Check the config and every export without scoring: a table per export (files, rows, accounts, date
     range, rejects, columns mapped), the first rejects, and what would stop a run. Exit 1 if anything would.
@@ -539,13 +541,12 @@ def validate(config_path: Path | None, input_dir: Path | None, as_of: str | None
       churnscore validate --config acme/churnscore.yaml --preset stripe --preset zendesk
       churnscore validate --history
     """
-    from .asof import parse_as_of
     from .run import history_proposal
-    from .terminal import printable
+    from .limits import printable
     from .validate import table_text, validate as run_validate
 
     config = _config(config_path, presets)
-    result = run_validate(config, input_dir, parse_as_of(as_of))
+    result = run_validate(config, input_dir, as_of)
     click.echo(printable(table_text(result), newlines=True))
     if history and result.ok:
         click.echo("\n" + printable(history_proposal(config, input_dir, as_of), newlines=True))

@@ -34,7 +34,7 @@ from .errors import ModelError
 from .features import account_codes
 from .load import Loaded
 from .model import observation_dates, roc_auc
-from .universe import account_universe
+from .universe import universe
 
 MIN_SHARE = 0.10  # share of account-snapshots (with an active week) that must use an event for it to count
 MIN_AUC = 0.55  # below this an event separates stayers from leavers hardly better than chance
@@ -165,8 +165,8 @@ def regular_use(pieces, index: pd.Index, as_of: pd.Timestamp, window_days: int, 
 
 def discover(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, min_share: float = MIN_SHARE,
              min_auc: float = MIN_AUC, count: int = KEY_COUNT) -> Discovery:
-    """The login event and key features of this history (see the module's note)."""
-    as_of = pd.Timestamp(as_of).normalize()
+    """The login event and key features of this history up to ``as_of``, a normalised day (AsOf.day; see the
+    module's note)."""
     shares = event_day_shares(usage_pieces(loaded), as_of)
     if shares.empty:
         raise ModelError("finding key features needs usage rows with an event; the usage export has none.")
@@ -181,7 +181,7 @@ def discover(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, min_share: 
     horizon = pd.Timedelta(days=config.model.horizon_days)
     parts, ys = [], []
     for d in dates:
-        index, _ = account_universe(loaded, d)
+        index = universe(loaded, d).index
         if not len(index):
             continue
         parts.append(regular_use(usage_pieces(loaded), index, d, window, candidates).to_numpy())

@@ -32,14 +32,16 @@ import numpy as np
 import pandas as pd
 
 from .accounts_map import find_account_map, map_accounts
+from .asof import AsOf
 from .config import Config, InputSpec
 from .contract import EXPORTS
 from .errors import ChurnscoreError, InputDataError
 from .features import FEATURE_NAMES, build_features, norm_rows
+from .inputs import export_not_found, input_folder
 from .load import (REJECT_COLUMNS, FileStats, Loaded, _check_order, _dedupe, concat_frames, empty_frame,
                    file_order, file_sorted, find_files, read_file, take_rejected_ids)
 from .rulecheck import added, event_accounts, events_seen
-from .universe import present_ids
+from .universe import RowNotes, present_ids
 
 INSTALL = "pip install 'churnscore[dask]'"
 SHUFFLE = "tasks"  # plain pandas pieces on any cluster (p2p, over Arrow, fails on the categoricals; dask 2026.8)
@@ -249,11 +251,7 @@ class DaskEngine:
     def _load(self) -> Loaded:
         dd, _ = _dask()
         config, client = self.config, self.client
-        base = self.input_dir if self.input_dir is not None else (
-            config.resolve(config.input_dir) if config.input_dir else None)
-        if base is not None and not base.is_dir():
-            raise InputDataError(f"{base}: input folder not found (--input-dir or input_dir in the config).",
-                                 file=str(base))
+        base = input_folder(config, self.input_dir)
         found: dict[str, list[Path]] = {}
         missing: list[str] = []
         stop: InputDataError | None = None  # what load_all would raise once the exports before it are read
@@ -265,9 +263,7 @@ class DaskEngine:
                 break
             if not files:
                 if export.required:
-                    where = base if base is not None else "the config's inputs"
-                    stop = InputDataError(f"{where}: no {name} export found (looked for {name}.csv, {name}.csv.gz, "
-                                          f"{name}.parquet or a folder {name}/); usage is required.", file=str(where))
+                    stop = export_not_found(name, base)
                     break
                 missing.append(name)
                 continue
@@ -361,21 +357,23 @@ class DaskEngine:
 
     # ------------------------------------------------------------------ counts that need the as-of date
 
-    def note_rows(self, loaded: Loaded, as_of: pd.Timestamp) -> None:
-        """pipeline._note_rows on the cluster's rows: per export, rows after the as-of date and rows for ids
+    def note_rows(self, loaded: Loaded, as_of: AsOf) -> RowNotes:
+        """universe.note_rows on the cluster's rows: per export, rows after the as-of date and rows for ids
         the accounts export lacks."""
         try:
-            end = as_of + pd.Timedelta(days=1)
+            end = as_of.end
             known = pd.Index(loaded.frames["accounts"]["account_id"].astype("str")) \
                 if "accounts" in loaded.frames else None
-            loaded.after_as_of, loaded.unknown_rows = {}, {}
+            after: dict[str, int] = {}
+            unknown_rows: dict[str, int] = {}
             for name, digest in self._digests.items():
                 col = EXPORTS[name].date_column
-                loaded.after_as_of[name] = int(sum(self.client.gather(
+                after[name] = int(sum(self.client.gather(
                     self.client.map(_after, self._parts[name], column=col, end=end))))
                 if known is not None:
                     unknown = known.unique().get_indexer(digest["account_id"].astype("str")) < 0
-                    loaded.unknown_rows[name] = int(digest["size"][unknown].sum())
+                    unknown_rows[name] = int(digest["size"][unknown].sum())
+            return RowNotes(after, unknown_rows)
         except BaseException:
             self.close()
             raise
@@ -403,11 +401,10 @@ class DaskEngine:
 
     # ------------------------------------------------------------------ features
 
-    def features(self, index: pd.Index, as_of: pd.Timestamp,
-                 accounts_date: pd.Timestamp | None = None) -> pd.DataFrame:
+    def features(self, index: pd.Index, as_of: AsOf, accounts_date: pd.Timestamp | None = None) -> pd.DataFrame:
         """build_features per account partition; the table on the client, in ``index`` order. Closes the engine."""
         try:
-            return self._features(index, pd.Timestamp(as_of).normalize(), accounts_date)
+            return self._features(index, as_of.day, accounts_date)
         finally:
             self.close()
 

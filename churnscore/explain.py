@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from .asof import AsOf
 from .config import Config
 from .errors import ChurnscoreError, InputDataError
 from .filetype import check_regular
@@ -55,8 +56,9 @@ def _history(paths: list[Path], account_id: str) -> list[str]:
 
 
 def explain_account(config: Config, account_id: str, *, input_dir: str | Path | None = None,
-                    as_of: str | None = None, model: Any = None, history: list[Path] | None = None) -> str:
-    """Text for people: why this account scores as it does."""
+                    as_of: AsOf | str | None = None, model: Any = None, history: list[Path] | None = None) -> str:
+    """Text for people: why this account scores as it does, on ``as_of`` (asof.parse_as_of's; None: the latest
+    usage date)."""
     result = score(config, input_dir=input_dir, as_of=as_of, model=model)
     account_id = account_id.strip()
     ranked = result.ranked.set_index("account_id")

@@ -19,6 +19,7 @@ from .errors import NothingScoredError, RejectLimitError
 from .stages import Stages, rounded
 
 if TYPE_CHECKING:  # pandas and the stages are imported by the functions that run them: init starts quickly
+    from .asof import AsOf
     from .load import Loaded
     from .pipeline import ScoreResult
 
@@ -40,7 +41,7 @@ def _quiet(event: str, text: str, **fields: Any) -> None:
 
 
 def score_run(config: Config, *, out: str | Path | None = None, input_dir: str | Path | None = None,
-              as_of: str | None = None, fmt: str | None = None, top: int | None = None,
+              as_of: AsOf | str | None = None, fmt: str | None = None, top: int | None = None,
               rank_by: str | None = None, model: str | Path | None = None, strict: bool = False,
               report: str | Path | None = None, previous: str | Path | None = None, engine: str = "pandas",
               scheduler: str | None = None, on_stage: Callable[[str], None] | None = None,
@@ -146,11 +147,11 @@ def load_history(config: Config, input_dir: str | Path | None, stages: Stages, *
     """The exports read for train, evaluate and tune-rules, in the "load" stage of ``stages`` (a large usage
     export on disk by account: close what this returns when done). ``checked``: (what the rejects would make
     unreliable, what was kept) to stop, as score does, when the rejects pass the limit (rejectpolicy)."""
-    from .load import load_all
+    from .pipeline import load_exports
     from .rejectpolicy import stop_on_rejects
 
     stages("load")
-    loaded = load_all(config, input_dir, spill=True, on_rows=on_rows)
+    loaded = load_exports(config, input_dir, on_rows=on_rows)
     if checked is not None:
         try:
             stop_on_rejects(loaded, config, *checked)
@@ -160,15 +161,15 @@ def load_history(config: Config, input_dir: str | Path | None, stages: Stages, *
     return loaded
 
 
-def history_proposal(config: Config, input_dir: str | Path | None, as_of: str | None) -> str:
+def history_proposal(config: Config, input_dir: str | Path | None, as_of: AsOf | str | None) -> str:
     """validate --history: the login event and key features of the history, as config lines (discover.propose)."""
-    from .asof import resolve_as_of
+    from .asof import as_of_for, parse_as_of
     from .discover import propose
-    from .load import load_all
+    from .pipeline import load_exports
 
-    loaded = load_all(config, input_dir, spill=True)
+    loaded = load_exports(config, input_dir)
     try:
-        return propose(loaded, config, resolve_as_of(loaded, as_of)[0])[1]
+        return propose(loaded, config, as_of_for(loaded, parse_as_of(as_of)).day)[1]
     finally:
         loaded.close()
 
@@ -197,13 +198,13 @@ class TrainRun:
 
 
 def train_run(config: Config, model_out: str | Path, *, input_dir: str | Path | None = None,
-              as_of: str | None = None, on_stage: Callable[[str], None] | None = None,
+              as_of: AsOf | str | None = None, on_stage: Callable[[str], None] | None = None,
               on_detail: Callable[[str], None] | None = None,
               on_rows: Callable[[str, int], None] | None = None) -> TrainRun:
     """Train the churn model on the history up to ``as_of`` (default: the latest usage date) and write it to
     ``model_out``. Fails as score does (RejectLimitError, nothing written) when the rejects pass
     rejects.max_reject_rate. ``on_stage``/``on_detail``: progress, as Stages tells it."""
-    from .asof import resolve_as_of
+    from .asof import as_of_for, parse_as_of
     from .discover import propose
     from .files import ready_to_write
     from .model import save_model, train
@@ -212,7 +213,7 @@ def train_run(config: Config, model_out: str | Path, *, input_dir: str | Path | 
     stages = Stages(on_stage, on_detail)
     loaded = load_history(config, input_dir, stages, on_rows=on_rows, checked=("the model", "No model was written."))
     try:
-        when, _ = resolve_as_of(loaded, as_of)
+        when = as_of_for(loaded, parse_as_of(as_of)).day
         model, _ = train(loaded, config, when, stages)
         found, found_text = propose(loaded, config, when)
     finally:
@@ -237,7 +238,7 @@ class FeaturesRun:
                 "as_of": self.as_of.date().isoformat(), "timings_s": rounded(self.timings)}
 
 
-def features_run(config: Config, out: str | Path, *, input_dir: str | Path | None = None, as_of: str | None = None,
+def features_run(config: Config, out: str | Path, *, input_dir: str | Path | None = None, as_of: AsOf | str | None = None,
                  engine: str = "pandas", scheduler: str | None = None,
                  on_stage: Callable[[str], None] | None = None, on_detail: Callable[[str], None] | None = None,
                  on_rows: Callable[[str, int], None] | None = None) -> FeaturesRun:
@@ -269,7 +270,7 @@ class EvaluateRun:
     timings: dict[str, float]
 
 
-def evaluate_run(config: Config, *, input_dir: str | Path | None = None, as_of: str | None = None,
+def evaluate_run(config: Config, *, input_dir: str | Path | None = None, as_of: AsOf | str | None = None,
                  test_dates: int = 2, top_k: int = 100, json_path: str | Path | None = None,
                  report: str | Path | None = None, on_stage: Callable[[str], None] | None = None,
                  on_detail: Callable[[str], None] | None = None, on_rows: Callable[[str, int], None] | None = None,
@@ -278,7 +279,7 @@ def evaluate_run(config: Config, *, input_dir: str | Path | None = None, as_of: 
     (``json_path``) and an HTML report (``report``). ``on_backtest`` is given the backtest before anything is
     written (the CLI prints its table then: a failed write still leaves it on screen). Fails as score does
     (RejectLimitError, nothing written) when the rejects pass rejects.max_reject_rate."""
-    from .asof import resolve_as_of
+    from .asof import as_of_for, parse_as_of
     from .evaluate import backtest
     from .files import ready_to_write
     from .write import write_json
@@ -294,7 +295,7 @@ def evaluate_run(config: Config, *, input_dir: str | Path | None = None, as_of: 
     loaded = load_history(config, input_dir, stages, on_rows=on_rows,
                           checked=("the backtest", "Nothing was written."))
     try:
-        when, _ = resolve_as_of(loaded, as_of)
+        when = as_of_for(loaded, parse_as_of(as_of)).day
         bt = backtest(loaded, config, when, test_dates=test_dates, top_k=top_k, stages=stages)
     finally:
         loaded.close()
@@ -310,13 +311,13 @@ def evaluate_run(config: Config, *, input_dir: str | Path | None = None, as_of: 
     return EvaluateRun(bt, outputs, stages.stop())
 
 
-def tune_run(config: Config, out: str | Path, *, input_dir: str | Path | None = None, as_of: str | None = None,
+def tune_run(config: Config, out: str | Path, *, input_dir: str | Path | None = None, as_of: AsOf | str | None = None,
              test_dates: int = 2, on_stage: Callable[[str], None] | None = None,
              on_detail: Callable[[str], None] | None = None,
              on_rows: Callable[[str, int], None] | None = None) -> tuple[Any, Path, dict[str, float]]:
     """Learn the rule weights from the history (tune.tune) and write this config with them to ``out``;
     returns the tuning (tune.Tuned), the path written and each stage's seconds."""
-    from .asof import resolve_as_of
+    from .asof import as_of_for, parse_as_of
     from .files import ready_to_write
     from .tune import tune, write_tuned
 
@@ -324,14 +325,14 @@ def tune_run(config: Config, out: str | Path, *, input_dir: str | Path | None = 
     stages = Stages(on_stage, on_detail)
     loaded = load_history(config, input_dir, stages, on_rows=on_rows)
     try:
-        tuned = tune(loaded, config, resolve_as_of(loaded, as_of)[0], test_dates=test_dates, stages=stages)
+        tuned = tune(loaded, config, as_of_for(loaded, parse_as_of(as_of)).day, test_dates=test_dates, stages=stages)
     finally:
         loaded.close()
     path = write_tuned(config, tuned, out)
     return tuned, path, stages.stop()
 
 
-def explain_run(config: Config, account_id: str, *, input_dir: str | Path | None = None, as_of: str | None = None,
+def explain_run(config: Config, account_id: str, *, input_dir: str | Path | None = None, as_of: AsOf | str | None = None,
                 model: str | Path | None = None, history: list[Path] | None = None) -> str:
     """One account in words (explain.explain_account), with the model file ``model`` loaded when given."""
     from .explain import explain_account

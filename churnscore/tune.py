@@ -164,7 +164,7 @@ def tune(loaded: Loaded, config: Config, as_of: pd.Timestamp, *, test_dates: int
     from .pipeline import score
 
     today = score(config, loaded=loaded, as_of=as_of).checks
-    dropped = {o.rule: f"switched off on the data of {pd.Timestamp(as_of).date()}: {o.reason}"
+    dropped = {o.rule: f"switched off on the data of {as_of.date()}: {o.reason}"
                for o in (today.off if today is not None else ())}
     for a in audit:
         why = _left_out_why(a)

@@ -11,15 +11,18 @@ import pandas as pd
 
 from . import rules as rules_mod
 from .accounts_map import find_account_map, map_accounts
+from .asof import GIVEN, LATEST, AsOf, beyond_horizon, latest_usage_day, parse_as_of
 from .config import Config
 from .contract import EXPORTS
-from .errors import ChurnscoreError, InputDataError
-from .limits import FUTURE_DAYS, horizon_end
-from .load import REJECT_COLUMNS, FileStats, Loaded, empty_frame, find_files, parts_to_spill, read_export
+from .errors import ChurnscoreError
+from .inputs import input_folder
+from .limits import FUTURE_DAYS
+from .load import REJECT_COLUMNS, FileStats, Loaded, find_files, parts_to_spill, read_export
+from .pipeline import event_use, feature_table
 from .playbook import check_playbook
 from .rejectpolicy import reject_problem
-from .rulecheck import RuleChecks, event_accounts, events_seen, judge
-from .universe import account_universe, nothing_left, present_ids
+from .rulecheck import RuleChecks, judge
+from .universe import note_rows, nothing_left, universe
 
 
 @dataclass
@@ -55,22 +58,21 @@ class Validation:
         return not self.problems
 
 
-def validate(config: Config, input_dir: str | Path | None = None, as_of: pd.Timestamp | None = None) -> Validation:
+def validate(config: Config, input_dir: str | Path | None = None,
+             as_of: AsOf | str | pd.Timestamp | None = None) -> Validation:
     """Read every export the config and folder provide, as 'churnscore score' would, and report on each.
+    ``as_of``: an AsOf (asof.parse_as_of), or a date as text or Timestamp; None: the latest usage date.
 
     Raises ConfigError for a bad rule and InputDataError for a missing input folder; every other problem
     is collected in the result.
     """
     rules_mod.check_rules(config.rules)
     check_playbook(config.playbook, config.rules)
-    base = Path(input_dir) if input_dir is not None else (
-        config.resolve(config.input_dir) if config.input_dir else None)
-    if base is not None and not base.is_dir():
-        raise InputDataError(f"{base}: input folder not found (--input-dir or input_dir in the config).",
-                             file=str(base))
+    given = parse_as_of(as_of)
+    base = input_folder(config, input_dir)
     spills: dict = {}  # a large usage export goes to disk by account, as score reads it (see spill.py)
     try:
-        return _validate(config, base, as_of, spills)
+        return _validate(config, base, given, spills)
     finally:
         for spill in spills.values():
             spill.close()
@@ -78,7 +80,7 @@ def validate(config: Config, input_dir: str | Path | None = None, as_of: pd.Time
                 spill.rejects.close()
 
 
-def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spills: dict) -> Validation:
+def _validate(config: Config, base: Path | None, given: AsOf | None, spills: dict) -> Validation:
     checks: dict[str, ExportCheck] = {}
     frames: dict[str, pd.DataFrame] = {}
     stats: dict[str, FileStats] = {}
@@ -133,43 +135,33 @@ def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spi
             notes.append(f"{name}: no account mapping file (account_map.csv): the values of "
                          f"'{check.mapped.get('account_id', 'account_id')}' are taken as account ids.")
     all_rejects = (pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS))
-    when, source = as_of, "--as-of"
+    loaded = Loaded(frames, all_rejects, stats, [], spilled=spills)  # what was read, as score's stages take it
+    when = given
     if when is None and "usage" in frames and frames["usage"]["timestamp"].notna().any():
-        ts = frames["usage"]["timestamp"]
-        plausible = ts[ts < horizon_end()]  # as score's default: rows past the run date plus a day are ignored
-        if len(plausible) < ts.notna().sum():
-            notes.append(f"usage: {ts.notna().sum() - len(plausible):,} rows dated after "
-                         f"{(horizon_end() - pd.Timedelta(days=1)).date()} (the run date plus {FUTURE_DAYS} "
-                         f"day) are ignored for the default as-of date; the latest {ts.max().date()}.")
-        if len(plausible):
-            when, source = plausible.max().normalize(), "latest usage date"
+        beyond = beyond_horizon(loaded)  # as score's default: rows past the run date plus a day are ignored
+        if beyond.rows:
+            notes.append(f"usage: {beyond.rows:,} rows dated after {(beyond.end - pd.Timedelta(days=1)).date()} "
+                         f"(the run date plus {FUTURE_DAYS} day) are ignored for the default as-of date; the "
+                         f"latest {beyond.latest.date()}.")
+        if (frames["usage"]["timestamp"] < beyond.end).any():
+            when = AsOf(latest_usage_day(loaded, beyond), LATEST, beyond if beyond.rows else None)
     if when is not None:
-        end = when + pd.Timedelta(days=1)
-        known = pd.Index(frames["accounts"]["account_id"]) if "accounts" in frames else None
-        for name, frame in frames.items():
-            col = EXPORTS[name].date_column
-            if col is None:
-                continue
-            spill = spills.get(name)
-            later = spill.after(end) if spill is not None else int((frame[col] >= end).sum())
+        rows = note_rows(loaded, when, count_ids=True)
+        for name, later in rows.after_as_of.items():
             if later:
-                notes.append(f"{name}: {later:,} rows dated after the as-of date {when.date()} are not used.")
-            if known is not None:
-                if spill is not None:
-                    rows, ids = spill.outside(present_ids(frames["accounts"]["account_id"]))
-                else:
-                    unknown = frame.loc[~frame["account_id"].isin(known), "account_id"]
-                    rows, ids = len(unknown), unknown.nunique()
-                if rows:
-                    notes.append(f"{name}: {rows:,} rows for {ids:,} account ids not in the "
-                                 "accounts export (they are not scored).")
+                notes.append(f"{name}: {later:,} rows dated after the as-of date {when.day.date()} are not used.")
+            if rows.unknown_rows.get(name):
+                notes.append(f"{name}: {rows.unknown_rows[name]:,} rows for {rows.unknown_ids[name]:,} account ids "
+                             "not in the accounts export (they are not scored).")
     rule_checks = None
     if when is not None and not problems and "usage" in frames:  # as score would find it: no account to score
-        index, excluded = account_universe(Loaded(frames, all_rejects, stats, []), when)
-        if not len(index):
-            problems.append(f"{nothing_left(when, excluded)}; 'churnscore score' would stop.")
-        else:
-            rule_checks = _rule_checks(config, frames, spills, index, when)
+        found = universe(loaded, when.day)
+        if not len(found.index):
+            problems.append(f"{nothing_left(when.day, found.excluded)}; 'churnscore score' would stop.")
+        else:  # the rules score would switch off on this data (the features as score builds them)
+            table = feature_table(loaded, found.index, when, config, None)
+            rule_checks = judge(config.rules, table, config.features,
+                                event_use(config, loaded, found.index, when, always=True))
     read = sum(st.rows_read for st in stats.values())
     count = len(all_rejects) + unlisted
     rate = count / read if read else 0.0
@@ -183,8 +175,9 @@ def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spi
         per = ", ".join(f"{n}: {st.rows_rejected:,}" for n, st in stats.items() if st.rows_rejected)
         notes.append(f"{count:,} rows rejected ({per}; {rate:.1%}, within rejects.max_reject_rate "
                      f"{config.rejects.max_reject_rate:.1%}): 'churnscore score' lists them in its rejects file.")
-    return Validation([checks[n] for n in EXPORTS], all_rejects, problems, notes, when, source, rule_checks,
-                      count)
+    return Validation([checks[n] for n in EXPORTS], all_rejects, problems, notes,
+                      when.day if when is not None else None, when.source if when is not None else GIVEN,
+                      rule_checks, count)
 
 
 def _looks_like(config: Config, files: list[Path]) -> str:
@@ -194,22 +187,6 @@ def _looks_like(config: Config, files: list[Path]) -> str:
 
     hints = [h for f in files[:5] if Path(f).is_file() and (h := preset_hint(Path(f), config.presets))]
     return "".join(f"; {h}" for h in hints)
-
-
-def _rule_checks(config: Config, frames: dict[str, pd.DataFrame], spills: dict, index: pd.Index,
-                 when: pd.Timestamp) -> RuleChecks:
-    """The rules score would switch off on this data (the features as score builds them), and every event's use."""
-    from .features import build_features
-    from .pipeline import usage_events
-
-    given = {name: frames[name] if name in frames else empty_frame(EXPORTS[name])
-             for name in ("accounts", "usage", "nps", "tickets", "payments")}
-    given.update(spills)
-    usage = given["usage"]
-    table = build_features(given, index, when, config)
-    events = usage_events(config, events_seen(usage), lambda: event_accounts(usage, index, when), len(index),
-                          always=True)
-    return judge(config.rules, table, config.features, events)
 
 
 def _range(check: ExportCheck) -> str:

@@ -45,6 +45,8 @@ def same_run(pandas_run: ScoreResult, dask_run: ScoreResult, tmp_path: Path) -> 
     pd.testing.assert_frame_equal(dask_run.excluded, pandas_run.excluded)
     pd.testing.assert_frame_equal(dask_run.loaded.rejects, pandas_run.loaded.rejects)
     assert written(dask_run, tmp_path / "dask") == written(pandas_run, tmp_path / "pandas")
+    assert dask_run.rows == pandas_run.rows  # note_rows on the cluster: rows after the as-of date, unknown ids
+    assert sorted(dask_run.accounts_seen) == sorted(pandas_run.accounts_seen)
     expected, got = pandas_run.summary(), dask_run.summary()
     del expected["timings_s"], got["timings_s"]
     assert got == expected

@@ -499,13 +499,13 @@ def test_usage_features_in_pieces_equal_the_whole(monkeypatch):
     """A large usage export is taken in pieces of whole accounts (bounded temporaries): the same table."""
     from churnscore.config import DEFAULT_CONFIG, load_config
     from churnscore.load import load_all
-    from churnscore.asof import resolve_as_of
-    from churnscore.universe import account_universe
+    from churnscore.asof import parse_as_of
+    from churnscore.universe import universe
 
     config = load_config(DEFAULT_CONFIG, [])
     loaded = load_all(config)
-    as_of, _ = resolve_as_of(loaded, "2026-09-15")  # rows after it exist: the cut is exercised too
-    index, _ = account_universe(loaded, as_of)
+    as_of = parse_as_of("2026-09-15").day  # rows after it exist: the cut is exercised too
+    index = universe(loaded, as_of).index
     frames = {name: loaded.frame(name) for name in ("accounts", "usage", "nps", "tickets", "payments")}
     whole = build_features(frames, index, as_of, config)
     monkeypatch.setattr("churnscore.features.usage.USAGE_PIECE_ROWS", 7_000)

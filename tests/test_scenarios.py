@@ -21,9 +21,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: F401
 from churnscore.config import DEFAULT_CONFIG, load_config
 from churnscore.evaluate import Backtest, backtest
 from churnscore.load import load_all
-from churnscore.asof import resolve_as_of
-from churnscore.synth import generate, write_sample
-from churnscore.synth.scenarios import SCENARIO_NAMES
+from churnscore.asof import as_of_for
+from churnscore.synth import SCENARIO_NAMES, generate, write_sample
 
 ACCOUNTS, MONTHS, SEED = 600, 15, 42   # >= 12 months: a year of snapshots and the 90-day horizon
 
@@ -41,7 +40,7 @@ def backtests(tmp_path_factory: pytest.TempPathFactory):
             config = dataclasses.replace(load_config(DEFAULT_CONFIG), input_dir=str(folder))
             loaded = load_all(config)
             try:
-                as_of, _ = resolve_as_of(loaded, None)
+                as_of = as_of_for(loaded, None).day
                 with threadpool_limits(limits=1):  # one thread: see the import of HistGradientBoostingClassifier
                     done[name] = backtest(loaded, config, as_of)
             finally:

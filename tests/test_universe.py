@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from conftest import config, write_text
 
+from churnscore.asof import parse_as_of
 from churnscore.load import load_all
-from churnscore.pipeline import _note_rows
-from churnscore.universe import account_universe, shared_ids
+from churnscore.universe import RowNotes, note_rows, shared_ids, universe
 
-AS_OF = pd.Timestamp("2026-10-01")
+AS_OF = parse_as_of("2026-10-01")
 ACCOUNTS = """account_id,account_name,plan,mrr,seats,signup_date,renewal_date,auto_renew,segment,churn_date
 A1,One,pro,100,3,2025-01-01,2027-01-01,true,SMB,
 A2,Two,pro,100,3,2025-01-01,2027-01-01,true,SMB,2026-09-01
@@ -46,25 +46,30 @@ def loaded_from(tmp_path, with_accounts: bool, as_text: bool):  # noqa: ANN001, 
 @pytest.mark.parametrize("as_text", [False, True])
 def test_with_accounts_the_accounts_export_decides_and_other_ids_are_unknown(tmp_path, as_text):
     loaded = loaded_from(tmp_path, True, as_text)
-    _note_rows(loaded, AS_OF)
-    index, excluded = account_universe(loaded, AS_OF)
+    rows = note_rows(loaded, AS_OF)
+    found = universe(loaded, AS_OF.day)
+    index, excluded = found.index, found.excluded
     assert index.tolist() == ["A1"]
     assert excluded.values.tolist() == [["A2", "churned on or before the as-of date"],
                                         ["A3", "signed up after the as-of date"],
                                         ["A4", "not in the accounts export"],
                                         ["A5", "not in the accounts export"],
                                         ["A6", "not in the accounts export"]]
-    assert sorted(loaded.ids_seen) == ["A1", "A2", "A3", "A4", "A5", "A6"]
-    assert loaded.after_as_of == {"usage": 1, "tickets": 0}
-    assert loaded.unknown_rows == {"usage": 2, "tickets": 1}
+    assert sorted(found.ids_seen) == ["A1", "A2", "A3", "A4", "A5", "A6"]
+    assert rows == RowNotes({"usage": 1, "tickets": 0}, {"usage": 2, "tickets": 1})
+    # validate's count of the distinct ids: A4 and A5 in usage, A6 in tickets
+    assert note_rows(loaded, AS_OF, count_ids=True) == RowNotes({"usage": 1, "tickets": 0},
+                                                                {"usage": 2, "tickets": 1},
+                                                                {"usage": 2, "tickets": 1})
 
 
 @pytest.mark.parametrize("as_text", [False, True])
 def test_without_accounts_an_id_with_a_row_by_the_as_of_date_is_a_customer(tmp_path, as_text):
     loaded = loaded_from(tmp_path, False, as_text)
-    _note_rows(loaded, AS_OF)
-    index, excluded = account_universe(loaded, AS_OF)
+    rows = note_rows(loaded, AS_OF)
+    found = universe(loaded, AS_OF.day)
+    index, excluded = found.index, found.excluded
     assert index.tolist() == ["A1", "A2", "A4", "A6"]
     assert excluded.values.tolist() == [["A5", "no rows on or before the as-of date"]]
-    assert sorted(loaded.ids_seen) == ["A1", "A2", "A4", "A5", "A6"]
-    assert loaded.after_as_of == {"usage": 1, "tickets": 0} and loaded.unknown_rows == {}
+    assert sorted(found.ids_seen) == ["A1", "A2", "A4", "A5", "A6"]
+    assert rows == RowNotes({"usage": 1, "tickets": 0}, {})

@@ -15,7 +15,7 @@ from ..errors import ModelError
 from ..features import account_attributes, build_features, contract_terms
 from ..load import Loaded
 from ..stages import Stages
-from ..universe import account_universe
+from ..universe import universe
 from .inputs import design_matrix, model_columns
 
 
@@ -71,7 +71,7 @@ def training_set(loaded: Loaded, config: Config, dates: list[pd.Timestamp],
     for i, d in enumerate(dates):
         if stages is not None:
             stages.detail(f"{d.date()}, {i + 1} of {len(dates)}")
-        index, _ = account_universe(loaded, d)
+        index = universe(loaded, d).index
         if not len(index):
             continue
         table = build_features(frames, index, d, config, accounts_date=described)

@@ -1,0 +1,76 @@
+"""validate.validate through Python: the as-of date it settles on, the rows it says are left out, who would be
+scored, and the rules it finds switched off; the same stage functions score calls."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import config, write_text
+
+from churnscore.errors import InputDataError
+from churnscore.limits import horizon_end
+from churnscore.validate import validate
+
+ACCOUNTS = """account_id,account_name,plan,mrr,seats,signup_date,renewal_date,auto_renew,segment,churn_date
+A1,One,pro,100,3,2025-01-01,2027-01-01,true,SMB,
+A2,Two,pro,200,3,2025-01-01,2027-01-01,true,SMB,
+A3,Three,pro,300,3,2026-11-01,2027-11-01,true,SMB,
+"""
+USAGE = """account_id,timestamp,user_id,event,count,duration_seconds
+A1,2026-09-20T10:00:00Z,u1,login,1,30
+A1,2026-09-22T10:00:00Z,u1,report,1,30
+A2,2026-09-25T10:00:00Z,u2,login,1,30
+A9,2026-09-21T10:00:00Z,u9,login,1,30
+A1,2026-10-15T10:00:00Z,u1,login,1,30
+"""
+RULES = {"rules": [{"name": "quiet", "weight": 0.5, "reason": "quiet",
+                    "when": {"feature": "usage_events_30d", "op": "lt", "value": 2}}],
+         "playbook": []}
+UNKNOWN = "usage: 1 rows for 1 account ids not in the accounts export (they are not scored)."
+
+
+def folder(tmp_path, usage: str = USAGE):
+    write_text(tmp_path / "accounts.csv", ACCOUNTS)
+    write_text(tmp_path / "usage.csv", usage)
+    return tmp_path
+
+
+def test_a_given_as_of_date_notes_the_rows_after_it_and_for_unknown_ids(tmp_path):
+    d = folder(tmp_path)
+    v = validate(config(RULES, base_dir=d), d, "2026-10-01")
+    assert (v.as_of, v.as_of_source, v.ok) == (pd.Timestamp("2026-10-01"), "--as-of", True)
+    assert v.notes == ["usage: 1 rows dated after the as-of date 2026-10-01 are not used.", UNKNOWN]
+    assert v.rule_checks.events.top() == [("login", 1.0), ("report", 0.5)]  # of A1 and A2, scored
+    assert v.rule_checks.off == ()
+
+
+def test_the_default_as_of_is_the_latest_usage_day(tmp_path):
+    d = folder(tmp_path)
+    v = validate(config(RULES, base_dir=d), d)
+    assert (v.as_of, v.as_of_source) == (pd.Timestamp("2026-10-15"), "latest usage date")
+    assert v.notes == [UNKNOWN]
+
+
+def test_usage_past_the_run_date_is_left_out_of_the_default(tmp_path):
+    d = folder(tmp_path, USAGE + "A2,2099-01-01T10:00:00Z,u2,login,1,30\n")
+    v = validate(config(RULES, base_dir=d), d)
+    assert (v.as_of, v.as_of_source) == (pd.Timestamp("2026-10-15"), "latest usage date")
+    last = (horizon_end() - pd.Timedelta(days=1)).date()
+    assert v.notes == [f"usage: 1 rows dated after {last} (the run date plus 1 day) are ignored for the default "
+                       "as-of date; the latest 2099-01-01.",
+                       "usage: 1 rows dated after the as-of date 2026-10-15 are not used.", UNKNOWN]
+
+
+def test_an_as_of_date_before_every_account_is_a_problem(tmp_path):
+    d = folder(tmp_path)
+    v = validate(config(RULES, base_dir=d), d, pd.Timestamp("2024-01-01 12:00"))
+    assert v.as_of == pd.Timestamp("2024-01-01") and v.rule_checks is None and not v.ok
+    assert v.problems == ["no account left to score as of 2024-01-01: all 4 accounts in the inputs excluded "
+                          "(1 not in the accounts export; 3 signed up after the as-of date); 'churnscore score' "
+                          "would stop."]
+
+
+def test_a_missing_input_folder_is_an_error(tmp_path):
+    with pytest.raises(InputDataError, match=r"nope: input folder not found \(--input-dir or input_dir in the "
+                                             r"config\)\.$"):
+        validate(config(RULES, base_dir=tmp_path), tmp_path / "nope")
