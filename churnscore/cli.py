@@ -283,7 +283,7 @@ def score(config_path: Path | None, input_dir: Path | None, as_of: str | None, o
             emit("score.switch_finished", f"churnscore: finished switching the outputs of a run killed while it "
                  f"did ({outputs.journal})", level="warning", journal=str(outputs.journal))
         remove_stale_temps(out, [p.name for p in outputs.every_path().values()])  # safe under the lock
-        from .spill import remove_leftovers
+        from .load import remove_leftovers
 
         for folder in remove_leftovers():  # a killed run's usage rows on disk (GBs at 50 M rows)
             emit("score.leftover_removed", f"churnscore: removed {folder}, left by a run that was killed",

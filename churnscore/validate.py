@@ -10,13 +10,12 @@ from pathlib import Path
 import pandas as pd
 
 from . import rules as rules_mod
-from .accounts_map import find_account_map, map_accounts
 from .config import Config
 from .contract import EXPORTS
-from .errors import ChurnscoreError, InputDataError
+from .errors import ChurnscoreError
 from .limits import FUTURE_DAYS, horizon_end
-from .load import (REJECT_COLUMNS, FileStats, Loaded, empty_frame, find_files, parts_to_spill, read_export,
-                   reject_limit_problem)
+from .load import (REJECT_COLUMNS, ExportFiles, FileStats, Loaded, empty_frame, export_files, find_account_map,
+                   looked_for, map_accounts, parts_to_spill, read_export, reject_limit_problem)
 from .playbook import check_playbook
 from .rulecheck import RuleChecks, event_accounts, events_seen, judge
 from .universe import account_universe, nothing_left, present_ids
@@ -63,14 +62,10 @@ def validate(config: Config, input_dir: str | Path | None = None, as_of: pd.Time
     """
     rules_mod.check_rules(config.rules)
     check_playbook(config.playbook, config.rules)
-    base = Path(input_dir) if input_dir is not None else (
-        config.resolve(config.input_dir) if config.input_dir else None)
-    if base is not None and not base.is_dir():
-        raise InputDataError(f"{base}: input folder not found (--input-dir or input_dir in the config).",
-                             file=str(base))
+    found = export_files(config, input_dir)
     spills: dict = {}  # a large usage export goes to disk by account, as score reads it (see spill.py)
     try:
-        return _validate(config, base, as_of, spills)
+        return _validate(config, found, as_of, spills)
     finally:
         for spill in spills.values():
             spill.close()
@@ -78,7 +73,8 @@ def validate(config: Config, input_dir: str | Path | None = None, as_of: pd.Time
                 spill.rejects.close()
 
 
-def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spills: dict) -> Validation:
+def _validate(config: Config, found: ExportFiles, as_of: pd.Timestamp | None, spills: dict) -> Validation:
+    base = found.folder
     checks: dict[str, ExportCheck] = {}
     frames: dict[str, pd.DataFrame] = {}
     stats: dict[str, FileStats] = {}
@@ -89,13 +85,14 @@ def _validate(config: Config, base: Path | None, as_of: pd.Timestamp | None, spi
     for name, export in EXPORTS.items():
         check = checks[name] = ExportCheck(name)
         try:
-            check.files = find_files(config, name, base)
+            if name in found.errors:
+                raise found.errors[name]
+            check.files = found.files[name]
             if not check.files:
                 check.missing = True
                 if export.required:
                     problems.append(f"no {name} export found in {base if base is not None else 'the config'} "
-                                    f"(looked for {name}.csv, {name}.csv.gz, {name}.parquet or a folder {name}/); "
-                                    f"{name} is required.")
+                                    f"({looked_for(name)}); {name} is required.")
                 continue
             parts = parts_to_spill(config, name, check.files)
             if parts:  # frame: two dates per account; the rows are in spills[name], its rejects on disk

@@ -14,8 +14,8 @@ import json
 import zoneinfo
 from pathlib import Path
 
-from .config import InputSpec
-from .read_json import JSON_ENDINGS
+from ..config import InputSpec
+from .jsonfile import JSON_ENDINGS
 
 HEAD_BYTES = 65536
 SEPARATORS = (",", ";", "\t", "|")
