@@ -152,6 +152,7 @@ class Codebook:
         self._dtype: pd.CategoricalDtype | None = None
 
     def codes(self, cat: pd.Series) -> np.ndarray:
+        """The codebook's code of each row of a categorical (-1 where missing); new values are added."""
         values = pa.array(cat.cat.categories.array)
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)

@@ -97,6 +97,7 @@ class CsvPlan:
 
 
 def csv_plan(path: Path, export: Export, spec: InputSpec) -> CsvPlan:
+    """What the file's first bytes say about reading it (see CsvPlan)."""
     head = read_head(path)
     complete = len(head) < HEAD_BYTES
     text = decode_head(head, path, spec, export.name, complete)

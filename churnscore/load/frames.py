@@ -48,6 +48,7 @@ def two_dates(digest: pd.DataFrame, categories: pd.Index, date_column: str) -> p
 
 
 def empty_frame(export: Export) -> pd.DataFrame:
+    """A frame of no rows with the export's columns, typed as a load gives them (and _line, _file)."""
     dtypes = {"string": pd.CategoricalDtype(pd.Index([], dtype="str")), "datetime": "datetime64[ns]",
               "date": "datetime64[ns]",
               "float": "float64", "int": "float64", "bool": "float64"}

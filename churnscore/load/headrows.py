@@ -16,9 +16,7 @@ from pathlib import Path
 
 from ..config import InputSpec
 from .jsonfile import JSON_ENDINGS
-
-HEAD_BYTES = 65536
-SEPARATORS = (",", ";", "\t", "|")
+from .sniff import HEAD_BYTES, SEPARATORS
 
 
 def _head(path: Path) -> bytes:

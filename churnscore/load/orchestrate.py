@@ -35,7 +35,7 @@ def load_all(config: Config, input_dir: str | Path | None = None, *, spill: bool
     stats: dict[str, FileStats] = {}
     missing: list[str] = []
     spilled: dict = {}
-    on_disk: list = []  # (where in the rejects, rejectstore.RejectStore)
+    on_disk: list = []  # (where in the rejects, rejects.RejectStore)
     accounts = Codebook()  # one set of account codes for every export (see Codebook.dtype)
     # one thread parses every file in turn, ahead of the reading: the reader waited for each file's first
     # batches, and parsing stood still while a file's last ones were worked on (load at 1 M usage rows in

@@ -48,7 +48,7 @@ def _read_into(rows: Rows, path: Path, export: Export, spec: InputSpec, prefetch
         read = 0
         shift = 0  # line breaks inside the values of the file's earlier batches
         try:
-            taken = prefetch.take(path) if attempt == Attempt.first() and prefetch is not None else None
+            taken = prefetch.take(path) if attempt.typed and not attempt.spans and prefetch is not None else None
             mapped, batches = taken if taken is not None else open_batches(path, export, spec, attempt.typed,
                                                                            attempt.spans, attempt.block)
             for table in (batches if taken is not None else read_ahead(batches)):

@@ -73,9 +73,9 @@ class Prefetch:
     """Every file of a load, parsed in the order they are read by one thread, up to ``depth`` batches ahead
     of the reader and across files: while the reader finishes a file (its last batches, duplicate search,
     spill), the next file's first batches are parsed, and the first file's parsing overlaps nothing else.
-    Files are parsed typed by ``opener`` (read.open_batches); a file read any other way is read by its reader. A reader that
-    asks for another file than the next, or leaves a file before its end, ends the prefetch: the files
-    after are then read by their readers (read_ahead)."""
+    Files are parsed typed by ``opener`` (read.open_batches); a file read any other way is read by its
+    reader. A reader that asks for another file than the next, or leaves a file before its end, ends the
+    prefetch: the files after are then read by their readers (read_ahead)."""
 
     def __init__(self, files: list[tuple[Path, Export, InputSpec]], opener: Callable[..., tuple[dict, Iterator]],
                  depth: int = READ_AHEAD) -> None:

@@ -66,7 +66,7 @@ class Loaded:
     unknown_rows: dict[str, int] = field(default_factory=dict)  # rows for ids not in accounts, per export
     ids_seen: pd.Index | None = None  # every account id in any export (set by universe.account_universe)
     spilled: dict = field(default_factory=dict)  # export -> spill.UsageSpill; frames then hold its digest
-    # rejects on disk (a spilled export's: rejectstore.RejectStore), each with the row of ``rejects`` it goes
+    # rejects on disk (a spilled export's: rejects.RejectStore), each with the row of ``rejects`` it goes
     # before: the rejects in order are rejects[:at], its rows, rejects[at:] ...
     rejects_on_disk: list = field(default_factory=list)
 

@@ -32,6 +32,7 @@ class Rows:
             self.spill.start_rejects()
 
     def add(self, frame: pd.DataFrame, file: int) -> None:
+        """One piece of file number ``file`` (parse_table's frame), staged until commit."""
         cols: dict[str, object] = {}
         for name in frame.columns:
             values = frame[name]
@@ -55,10 +56,12 @@ class Rows:
         self.staged.append((len(frame), cols))
 
     def commit(self) -> None:
+        """The staged pieces are kept: their file was read to its end."""
         self.pieces.extend(self.staged)
         self.staged = []
 
     def rollback(self) -> None:
+        """The staged pieces are forgotten: their file is read again another way."""
         self.staged = []
         if self.spill is not None:
             self.spill.rollback(len(self.files) - 1)

@@ -13,10 +13,8 @@ from ..config import InputSpec
 from ..contract import Export
 from ..errors import InputDataError
 
-SEPARATORS = [",", ";", "\t", "|"]
-
-
-HEAD_BYTES = 65536
+SEPARATORS = [",", ";", "\t", "|"]  # tried in this order: the one the header line holds most of
+HEAD_BYTES = 65536  # bytes of a file read to find its encoding, separator and header
 
 
 def _open(path: Path):  # noqa: ANN202 - a binary file object, gzip or plain
@@ -24,6 +22,7 @@ def _open(path: Path):  # noqa: ANN202 - a binary file object, gzip or plain
 
 
 def read_head(path: Path, nbytes: int = HEAD_BYTES) -> bytes:
+    """The first ``nbytes`` bytes of a file (uncompressed when it is gzipped)."""
     try:
         with _open(path) as fh:
             return fh.read(nbytes)
@@ -64,6 +63,8 @@ def decode_head(head: bytes, path: Path, spec: InputSpec, name: str, complete: b
 
 
 def header_and_sep(text: str, path: Path, spec: InputSpec) -> tuple[list[str], str]:
+    """The header row's names and the separator: the config's, or else the one of SEPARATORS the first line
+    holds most of."""
     first = text.splitlines()[0] if text.strip() else ""
     if not first.strip():
         raise InputDataError(f"{path}: empty file (no header row).", file=str(path), line=1)
@@ -79,6 +80,7 @@ def header_and_sep(text: str, path: Path, spec: InputSpec) -> tuple[list[str], s
 
 
 def shown_sep(sep: str) -> str:
+    """A separator as messages name it ('tab' or quoted)."""
     return "tab" if sep == "\t" else f"'{sep}'"
 
 
