@@ -249,16 +249,16 @@ class DaskEngine:
     def _load(self) -> Loaded:
         dd, _ = _dask()
         config, client = self.config, self.client
-        where = export_files(config, self.input_dir)
-        base = where.folder
+        inputs = export_files(config, self.input_dir)
+        base = inputs.folder
         found: dict[str, list[Path]] = {}
         missing: list[str] = []
         stop: InputDataError | None = None  # what load_all would raise once the exports before it are read
         for name, export in EXPORTS.items():
-            if name in where.errors:
-                stop = where.errors[name]
+            if name in inputs.errors:
+                stop = inputs.errors[name]
                 break
-            files = [Path(p).absolute() for p in where.files[name]]
+            files = [Path(p).absolute() for p in inputs.files[name]]
             if not files:
                 if export.required:
                     stop = no_export_found(name, base)
