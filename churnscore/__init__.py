@@ -12,13 +12,15 @@ From Python, a score run as the CLI's ``churnscore score`` does it::
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
-__all__ = ["ScoreRun", "score_run"]
+from .version import __version__
+
+__all__ = ["ScoreRun", "score_run", "__version__"]
+_LAZY = ("ScoreRun", "score_run")
 
 
 def __getattr__(name: str) -> Any:
     """score_run and ScoreRun (churnscore.run), imported on first use: ``import churnscore`` (and the CLI's
-    start) stays free of pandas, and the modules that take __version__ from here do not import the run."""
-    if name in __all__:
+    start) stays free of pandas."""
+    if name in _LAZY:
         return getattr(import_module(".run", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

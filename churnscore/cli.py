@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import click
 
-from . import __version__
+from .version import __version__
 from .config import DEFAULT_CONFIG, Config, load_config
 from .synth import DEFAULT_SCENARIO, SCENARIO_NAMES
 from .errors import ChurnscoreError, FileSystemError

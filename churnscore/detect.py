@@ -21,11 +21,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .accounts_map import ANY_SOURCE, preset_sources, wide_column_source
 from .config import load_preset, preset_names
 from .contract import EXPORTS, FILE_ENDINGS
 from .errors import ConfigError, InputDataError
-from .read_json import is_json, open_member, zip_members
+from .load import ANY_SOURCE, is_json, open_member, preset_sources, wide_column_source, zip_members
 from .starter import CONFIG_NAME, starter_config
 from .files import atomic_write
 

@@ -7,7 +7,7 @@ smaller pieces, and every piece holds all the rows its result depends on, in the
   and rejects are those of ``load.read_export``) and the row-wise time-order check.
 - Dedupe: rows are shuffled by the export's key (tickets by ticket_id, payments by payment_id, the rest by
   account_id: rows that are exact duplicates share their account), each partition is put back in file and
-  line order, and ``load._dedupe`` runs on it; then ``accounts_map.map_accounts`` for vendor keys.
+  line order, and ``load.dedupe`` runs on it; then ``accounts_map.map_accounts`` for vendor keys.
 - Features: every export is shuffled by account_id into the same N partitions, so all of an account's rows,
   of every export, sit in one partition in their original order, and ``features.build_features`` runs on
   each. The two figures it takes over all accounts are computed first: each event's duration norm (the
@@ -31,15 +31,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .accounts_map import find_account_map, map_accounts
 from .asof import AsOf
 from .config import Config, InputSpec
 from .contract import EXPORTS
 from .errors import ChurnscoreError, InputDataError
 from .features import FEATURE_NAMES, build_features, norm_rows
-from .inputs import export_not_found, input_folder
-from .load import (REJECT_COLUMNS, FileStats, Loaded, _check_order, _dedupe, concat_frames, empty_frame,
-                   file_order, file_sorted, find_files, read_file, take_rejected_ids)
+from .load import (REJECT_COLUMNS, FileStats, Loaded, check_order, concat_frames, dedupe, empty_frame, export_files,
+                   file_order, file_sorted, find_account_map, map_accounts, no_export_found, read_file,
+                   take_rejected_ids)
 from .rulecheck import added, event_accounts, events_seen
 from .universe import RowNotes, present_ids
 
@@ -58,7 +57,7 @@ def _dask() -> tuple[Any, Any]:
 
 
 def _worker_version() -> str:
-    from . import __version__
+    from .version import __version__
 
     return __version__
 
@@ -92,7 +91,7 @@ def _read_file(path: str, name: str, spec: InputSpec) -> _Piece:
         frame, rejects, mapped, rows = read_file(where, export, spec)
     except InputDataError as exc:  # raised on the client, in file order, as the pandas engine would
         return _Piece(None, empty, empty, error=exc)
-    frame, order_rejects = _check_order(frame, export)
+    frame, order_rejects = check_order(frame, export)
     for col in export.columns:  # absent optional columns: all missing, typed (no effect on duplicates)
         if col.name not in frame:
             frame[col.name] = empty_frame(export)[col.name].reindex(frame.index)
@@ -116,9 +115,9 @@ def _in_file_order(frame: pd.DataFrame, order: dict[str, int]) -> pd.DataFrame:
 
 def _dedupe_part(part: pd.DataFrame, name: str, order: dict[str, int], config: Config,
                  base: Path | None) -> tuple[pd.DataFrame, pd.DataFrame, list[pd.DataFrame], int]:
-    """load._dedupe and accounts_map.map_accounts on one partition (holding every row of its keys)."""
+    """load.dedupe and load.map_accounts on one partition (holding every row of its keys)."""
     export = EXPORTS[name]
-    frame, duplicates = _dedupe(_in_file_order(part, order), export)
+    frame, duplicates = dedupe(_in_file_order(part, order), export)
     frames, stats = {name: frame}, {name: FileStats(name, [])}
     unmapped = map_accounts(config, base, frames, stats)
     frame = frames[name]
@@ -215,7 +214,7 @@ class DaskEngine:
             self.close()
             raise ChurnscoreError(f"{self._where}: the workers cannot run churnscore ({exc}); install "
                                   f"churnscore[dask] on every worker.") from None
-        from . import __version__
+        from .version import __version__
 
         wrong = sorted({v for v in versions.values() if v != __version__})
         if wrong:
@@ -251,19 +250,19 @@ class DaskEngine:
     def _load(self) -> Loaded:
         dd, _ = _dask()
         config, client = self.config, self.client
-        base = input_folder(config, self.input_dir)
+        inputs = export_files(config, self.input_dir)
+        base = inputs.folder
         found: dict[str, list[Path]] = {}
         missing: list[str] = []
         stop: InputDataError | None = None  # what load_all would raise once the exports before it are read
         for name, export in EXPORTS.items():
-            try:
-                files = [Path(p).absolute() for p in find_files(config, name, base)]
-            except InputDataError as exc:
-                stop = exc
+            if name in inputs.errors:
+                stop = inputs.errors[name]
                 break
+            files = [Path(p).absolute() for p in inputs.files[name]]
             if not files:
                 if export.required:
-                    stop = export_not_found(name, base)
+                    stop = no_export_found(name, base)
                     break
                 missing.append(name)
                 continue

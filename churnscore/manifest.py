@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from .version import __version__
 
 
 def sha256_file(path: str | Path) -> str:

@@ -129,16 +129,12 @@ def input_paths(config: Any, input_dir: str | Path | None, *, model: str | Path 
     """Every file a scoring run reads, by role: each export's files, the account map, the config, the model and
     the earlier list. The earlier list may be the ranked list itself (``exclude_previous_list``): it is read
     whole before any output is written, so ``--previous out/ranked.csv --out out/ranked.csv`` is safe."""
-    from .accounts_map import find_account_map
-    from .contract import EXPORTS
-    from .load import find_files
+    from .load import export_files, find_account_map
 
-    base = Path(input_dir) if input_dir is not None else (
-        config.resolve(config.input_dir) if config.input_dir else None)
-    found: list[tuple[str, Path]] = []
-    for name in EXPORTS:
-        found += [(f"the {name} export", p) for p in find_files(config, name, base)]
-    amap = find_account_map(config, base)
+    exports = export_files(config, input_dir, folder_must_exist=False)  # a missing folder: the run says so
+    exports.check(required=False)
+    found = [(f"the {name} export", p) for name, files in exports.files.items() for p in files]
+    amap = find_account_map(config, exports.folder)
     if amap is not None:
         found.append(("the account map", Path(amap)))
     if not str(config.source).startswith("<"):
@@ -154,9 +150,9 @@ def check_not_inside(outputs: RunOutputs, config: Any, input_dir: str | Path | N
     """An output in an export's folder (``<input>/usage/``) or under an export's name (``<input>/usage.csv``)
     would be read as that export by the next run."""
     from .contract import EXPORTS, FILE_ENDINGS
+    from .load import input_folder
 
-    base = Path(input_dir) if input_dir is not None else (
-        config.resolve(config.input_dir) if config.input_dir else None)
+    base = input_folder(config, input_dir, must_exist=False)
     if base is None:
         return
     for role, path in outputs.every_path().items():

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__, words
+from . import words
+from .version import __version__
 from .config import RuleSpec, Scoring
 from .errors import ChurnscoreError
 from .movers import movers

@@ -68,7 +68,7 @@ def score_run(config: Config, *, out: str | Path | None = None, input_dir: str |
     from .outset import SetWriter, check_inputs, check_not_inside, finish_switch, input_paths, plan_outputs
     from .rejectpolicy import loaded_problem
     from .runlock import output_lock
-    from .spill import remove_leftovers
+    from .load import remove_leftovers
     from .universe import nothing_left
     from .write import csv_pieces_writer, format_for, table_writer, write_table
 

@@ -10,14 +10,13 @@ from pathlib import Path
 import pandas as pd
 
 from . import rules as rules_mod
-from .accounts_map import find_account_map, map_accounts
 from .asof import GIVEN, LATEST, AsOf, beyond_horizon, latest_usage_day, parse_as_of
 from .config import Config
 from .contract import EXPORTS
 from .errors import ChurnscoreError
-from .inputs import input_folder
 from .limits import FUTURE_DAYS
-from .load import REJECT_COLUMNS, FileStats, Loaded, find_files, parts_to_spill, read_export
+from .load import (REJECT_COLUMNS, ExportFiles, FileStats, Loaded, export_files, find_account_map, looked_for,
+                   map_accounts, parts_to_spill, read_export)
 from .pipeline import event_use, feature_table
 from .playbook import check_playbook
 from .rejectpolicy import reject_problem
@@ -69,10 +68,10 @@ def validate(config: Config, input_dir: str | Path | None = None,
     rules_mod.check_rules(config.rules)
     check_playbook(config.playbook, config.rules)
     given = parse_as_of(as_of)
-    base = input_folder(config, input_dir)
+    found = export_files(config, input_dir)
     spills: dict = {}  # a large usage export goes to disk by account, as score reads it (see spill.py)
     try:
-        return _validate(config, base, given, spills)
+        return _validate(config, found, given, spills)
     finally:
         for spill in spills.values():
             spill.close()
@@ -80,7 +79,8 @@ def validate(config: Config, input_dir: str | Path | None = None,
                 spill.rejects.close()
 
 
-def _validate(config: Config, base: Path | None, given: AsOf | None, spills: dict) -> Validation:
+def _validate(config: Config, found: ExportFiles, given: AsOf | None, spills: dict) -> Validation:
+    base = found.folder
     checks: dict[str, ExportCheck] = {}
     frames: dict[str, pd.DataFrame] = {}
     stats: dict[str, FileStats] = {}
@@ -91,13 +91,14 @@ def _validate(config: Config, base: Path | None, given: AsOf | None, spills: dic
     for name, export in EXPORTS.items():
         check = checks[name] = ExportCheck(name)
         try:
-            check.files = find_files(config, name, base)
+            if name in found.errors:
+                raise found.errors[name]
+            check.files = found.files[name]
             if not check.files:
                 check.missing = True
                 if export.required:
                     problems.append(f"no {name} export found in {base if base is not None else 'the config'} "
-                                    f"(looked for {name}.csv, {name}.csv.gz, {name}.parquet or a folder {name}/); "
-                                    f"{name} is required.")
+                                    f"({looked_for(name)}); {name} is required.")
                 continue
             parts = parts_to_spill(config, name, check.files)
             if parts:  # frame: two dates per account; the rows are in spills[name], its rejects on disk

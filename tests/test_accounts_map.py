@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest import config, write_text
 
-from churnscore.accounts_map import lookup, read_account_map, wide_column_source
+from churnscore.load import lookup, read_account_map, wide_column_source
 from churnscore.errors import InputDataError
 from churnscore.load import load_all
 

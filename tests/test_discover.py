@@ -103,7 +103,7 @@ def test_a_spilled_usage_export_gives_the_in_memory_proposal(monkeypatch):
     sample the proposal is the login and the three key features its generator made."""
     from pathlib import Path
 
-    import churnscore.spill as spill_mod
+    import churnscore.load.spill as spill_mod
     from churnscore.config import DEFAULT_CONFIG, load_config
     from churnscore.load import load_all
 

@@ -259,14 +259,16 @@ def test_a_fifo_or_device_named_in_the_config_or_an_option_is_refused_unopened(i
 BLOCKED_RUN = """
 import sys
 from pathlib import Path
-import churnscore.load as load
+import churnscore.load.orchestrate as orchestrate
 from churnscore.cli import main
 
 fifo = Path(sys.argv[1])
-real = load.find_files
-def find_files(config, name, input_dir):  # as if a FIFO took the file's place after the check
-    return [fifo] if name == "usage" else real(config, name, input_dir)
-load.find_files = find_files
+real = orchestrate.export_files
+def export_files(config, input_dir):  # as if a FIFO took the usage file's place after the check
+    found = real(config, input_dir)
+    found.files["usage"] = [fifo]
+    return found
+orchestrate.export_files = export_files
 sys.argv = ["churnscore", "score", "--input-dir", sys.argv[2], "--out", sys.argv[3]]
 main()
 """

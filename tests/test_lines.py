@@ -12,7 +12,9 @@ from click.testing import CliRunner
 from conftest import config, write_text
 
 import churnscore.load as load_mod
-import churnscore.spill as spill_mod
+import churnscore.load.csvfile as csvfile
+import churnscore.load.read as read_mod
+import churnscore.load.spill as spill_mod
 from churnscore.cli import main
 from churnscore.contract import EXPORTS
 from churnscore.load import load_all, read_file, text_breaks
@@ -76,10 +78,10 @@ def test_line_breaks_in_earlier_batches_move_the_lines_of_later_ones(tmp_path, m
     rows[29] = "A30,2024-03-03,11,ok\n"  # line 31 + 3
     # ~10 records a batch; no batch ends inside a value over lines (pyarrow, reading with newlines_in_values
     # off, stops there: "CSV parser got out of sync with chunker")
-    monkeypatch.setattr(load_mod, "STREAM_BLOCK", 200)
+    monkeypatch.setattr(csvfile, "STREAM_BLOCK", 200)
     batches = []
     parse_table = load_mod.parse_table
-    monkeypatch.setattr(load_mod, "parse_table", lambda table, *a, **k: batches.append(table.num_rows)
+    monkeypatch.setattr(read_mod, "parse_table", lambda table, *a, **k: batches.append(table.num_rows)
                         or parse_table(table, *a, **k))
     assert [r[:2] for r in rejected(tmp_path, nps=NPS + "".join(rows))] == [
         ("nps.csv", 11), ("nps.csv", 24), ("nps.csv", 34)]
@@ -178,7 +180,7 @@ def test_a_block_of_the_file_that_ends_inside_a_value_over_lines_is_read_again_f
     parser got out of sync with chunker"): a large NPS file of comments over lines would fail at random."""
     rows = [f'A{k},2024-03-{1 + k % 28:02d},{k % 10},"line one\nline two of comment {k}"\n' for k in range(1, 41)]
     rows[29] = "A30,2024-03-03,11,\n"  # record 30 on line 31 + 29 breaks before it
-    monkeypatch.setattr(load_mod, "STREAM_BLOCK", 100)  # every block ends inside a comment, or nearly
+    monkeypatch.setattr(csvfile, "STREAM_BLOCK", 100)  # every block ends inside a comment, or nearly
     assert [r[:2] for r in rejected(tmp_path, nps=NPS + "".join(rows))] == [("nps.csv", 60)]
     rows[4] = "A5,2024-03-06,4,x,extra\n"  # line 10, too many fields: the whole file is read at once
     assert [r[:2] for r in rejected(tmp_path, nps=NPS + "".join(rows))] == [("nps.csv", 10), ("nps.csv", 59)]

@@ -1,4 +1,4 @@
-"""load.py reads every file in batches: the frame, the rejects and their line numbers do not depend on where the
+"""churnscore.load reads every file in batches: the frame, the rejects and their line numbers do not depend on where the
 batches break, on whether the parser typed a column itself, or on CSV against Parquet."""
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import pytest
 from conftest import config, write_text
 
 import churnscore.load as load_mod
+from churnscore.errors import InputDataError
 from churnscore.load import REJECT_COLUMNS, load_all
+from churnscore.load import codes as codes_mod, csvfile, duplicates as dedupe_mod, hashing, read as read_mod
 
 HEADER = "account_id,timestamp,user_id,event,count,duration_seconds\n"
 
@@ -28,7 +30,7 @@ def usage_lines(n: int) -> list[str]:
 def read(tmp_path, text: str, block: int | None = None, monkeypatch=None):  # noqa: ANN201
     write_text(tmp_path / "usage.csv", text)
     if block is not None:
-        monkeypatch.setattr(load_mod, "STREAM_BLOCK", block)
+        monkeypatch.setattr(csvfile, "STREAM_BLOCK", block)
     return load_all(config(None, base_dir=tmp_path), tmp_path)
 
 
@@ -43,7 +45,7 @@ def test_many_small_batches_give_the_frame_of_one_batch(tmp_path, monkeypatch):
     whole = read(tmp_path, text)
     pieces = []
     parse_table = load_mod.parse_table
-    monkeypatch.setattr(load_mod, "parse_table", lambda table, *a, **k: pieces.append(table.num_rows)
+    monkeypatch.setattr(read_mod, "parse_table", lambda table, *a, **k: pieces.append(table.num_rows)
                         or parse_table(table, *a, **k))
     batched = read(tmp_path, text, block=512, monkeypatch=monkeypatch)  # ~10 rows a batch
     assert len(pieces) > 20 and sum(pieces) == 400
@@ -111,7 +113,7 @@ def test_parquet_in_row_groups_with_dictionary_text_gives_the_csv_frame(tmp_path
 def test_duplicate_candidates_treat_missing_as_equal(values, expected):
     frame = pd.DataFrame({"a": pd.Categorical(["x", "x", "x"]), "d": values,
                           "t": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-02"])})
-    assert load_mod._candidates(frame, ["a", "d", "t"]).tolist() == expected
+    assert load_mod.repeat_candidates(frame, ["a", "d", "t"]).tolist() == expected
 
 
 def test_text_hash_is_equal_for_equal_text_wherever_it_sits():
@@ -134,12 +136,12 @@ def test_text_hash_is_equal_for_equal_text_wherever_it_sits():
 
 
 def test_duplicate_candidates_of_text_are_found_across_hashing_pieces(monkeypatch):
-    monkeypatch.setattr(load_mod, "CANDIDATE_STEP", 3)
-    monkeypatch.setattr(load_mod, "HASH_STEP", 2)
+    monkeypatch.setattr(dedupe_mod, "CANDIDATE_STEP", 3)
+    monkeypatch.setattr(hashing, "HASH_STEP", 2)
     frame = pd.DataFrame({"a": pd.Categorical(["x"] * 7),
                           "c": pd.Series(["hi", "there", "ok", None, "hi", None, "new"], dtype="str")})
-    assert load_mod._candidates(frame, ["a", "c"]).tolist() == [True, False, False, True, True, True, False]
-    assert load_mod._candidates(frame, ["c"]).tolist() == [True, False, False, True, True, True, False]
+    assert load_mod.repeat_candidates(frame, ["a", "c"]).tolist() == [True, False, False, True, True, True, False]
+    assert load_mod.repeat_candidates(frame, ["c"]).tolist() == [True, False, False, True, True, True, False]
 
 
 def test_key_table_gives_codes_in_order_of_first_sight_across_calls_and_growth():
@@ -159,9 +161,9 @@ def test_key_table_gives_codes_in_order_of_first_sight_across_calls_and_growth()
 def test_codebook_tells_apart_values_that_share_a_hash(monkeypatch):
     # every value of the same length gets the same first hash: the second one must keep them apart
     real = load_mod.text_hash
-    monkeypatch.setattr(load_mod, "text_hash", lambda arr, seed=0: real(arr, seed) if seed else
+    monkeypatch.setattr(codes_mod, "text_hash", lambda arr, seed=0: real(arr, seed) if seed else
                         pc.utf8_length(arr).to_numpy().astype(np.uint64))
-    book = load_mod._Codebook()
+    book = load_mod.Codebook()
     batches = [["A1", "B2", None, "A1", "C33"], ["B2", "D4", "C33", "E55", "A1"], ["E55", "D4"]]
     codes = [book.codes(pd.Series(pd.Categorical(b))) for b in batches]
     categories = book.categories.tolist()
@@ -209,19 +211,19 @@ def test_read_ahead_stops_its_thread_and_closes_the_reader_when_left_early():
     ([" b", "a", "", "b ", "a"], ["b", "a"], [0, 1, -1, 0, 1]),  # trimmed and empty: values merge
 ])
 def test_encoded_text_is_cleaned_whether_or_not_the_dictionary_needs_it(values, categories, codes):
-    cat = load_mod._encode_clean(pa.chunked_array([pa.array(values).dictionary_encode()]), None)
+    cat = load_mod.encode_clean(pa.chunked_array([pa.array(values).dictionary_encode()]), None)
     assert cat.cat.categories.tolist() == categories and cat.cat.codes.tolist() == codes
-    mapped = load_mod._encode_clean(pa.chunked_array([pa.array(values).dictionary_encode()]), {"a": "z"})
+    mapped = load_mod.encode_clean(pa.chunked_array([pa.array(values).dictionary_encode()]), {"a": "z"})
     assert mapped.astype(object).where(mapped.notna(), None).tolist() == \
         [None if c < 0 else {"a": "z"}.get(categories[c], categories[c]) for c in codes]
 
 
-def _fake_files(monkeypatch, opened: list):  # noqa: ANN202
-    """_batches for made-up paths: 'bad' fails to open, 'late' fails after its third batch, others give 3."""
+def _fake_files(opened: list):  # noqa: ANN202
+    """An opener for made-up paths: 'bad' fails to open, 'late' fails after its third batch, others give 3."""
     def batches(path, export, spec, typed):  # noqa: ANN001, ANN202
         opened.append(path.name)
         if path.name == "bad":
-            raise load_mod.InputDataError("bad: no header", file="bad")
+            raise InputDataError("bad: no header", file="bad")
 
         def gen():  # noqa: ANN202
             for i in range(3):
@@ -229,22 +231,22 @@ def _fake_files(monkeypatch, opened: list):  # noqa: ANN202
             if path.name == "late":
                 raise pa.ArrowInvalid("late: CSV parse error")
         return {"file": path.name}, gen()
-    monkeypatch.setattr(load_mod, "_batches", batches)
+    return batches
 
 
 def _prefetch_thread_alive() -> bool:
     return any(t.name == "churnscore-read-ahead" and t.is_alive() for t in threading.enumerate())
 
 
-def test_prefetch_gives_each_file_its_batches_in_order_and_an_error_at_its_file(monkeypatch):
+def test_prefetch_gives_each_file_its_batches_in_order_and_an_error_at_its_file():
     from pathlib import Path
 
     opened: list = []
-    _fake_files(monkeypatch, opened)
-    prefetch = load_mod.Prefetch([(Path(n), None, None) for n in ("a", "bad", "late", "b")], depth=1)
+    prefetch = load_mod.Prefetch([(Path(n), None, None) for n in ("a", "bad", "late", "b")], _fake_files(opened),
+                                 depth=1)
     mapped, batches = prefetch.take(Path("a"))
     assert mapped == {"file": "a"} and list(batches) == ["a0", "a1", "a2"]
-    with pytest.raises(load_mod.InputDataError, match="bad: no header"):
+    with pytest.raises(InputDataError, match="bad: no header"):
         prefetch.take(Path("bad"))
     mapped, batches = prefetch.take(Path("late"))
     got = []
@@ -258,17 +260,16 @@ def test_prefetch_gives_each_file_its_batches_in_order_and_an_error_at_its_file(
     assert opened == ["a", "bad", "late", "b"] and not _prefetch_thread_alive()
 
 
-def test_prefetch_ends_when_asked_for_another_file_or_left_early(monkeypatch):
+def test_prefetch_ends_when_asked_for_another_file_or_left_early():
     from pathlib import Path
 
     opened: list = []
-    _fake_files(monkeypatch, opened)
     files = [(Path(n), None, None) for n in ("a", "b", "c")]
-    prefetch = load_mod.Prefetch(files, depth=1)
+    prefetch = load_mod.Prefetch(files, _fake_files(opened), depth=1)
     assert prefetch.take(Path("b")) is None  # not the next file: its reader reads it itself
     assert not _prefetch_thread_alive() and prefetch.take(Path("a")) is None
 
-    prefetch = load_mod.Prefetch(files, depth=1)
+    prefetch = load_mod.Prefetch(files, _fake_files(opened), depth=1)
     mapped, batches = prefetch.take(Path("a"))
     assert next(batches) == "a0"
     batches.close()  # left early, as when the reader stops on an error of its own
@@ -280,10 +281,10 @@ def test_key_table_keeps_keys_that_wrap_round_the_end_when_it_grows():
     top = (np.uint64(0xFFFFFFFFFFFFFFFF) - np.arange(5, dtype=np.uint64))  # all in the last home slot
     low = np.arange(3, dtype=np.uint64)  # home slot 0, where the wrapped keys also go
     codes, _ = table.codes(np.concatenate([top, low]))
-    assert sorted(codes.tolist()) == list(range(8)) and len(table._slot_code) == 16  # grown on the way in
-    assert (table._slot_code[:7] >= 0).all()  # home 0 holds low; 4 of top wrapped round from slot 15
-    table._grow(40)  # laid out again: the keys past the end take the first free slots from the start
-    assert len(table._slot_code) == 128 and (table._slot_code[:4] >= 0).all()
+    assert sorted(codes.tolist()) == list(range(8)) and table.slots == 16  # grown on the way in
+    assert table.occupied()[:7].all()  # home 0 holds low; 4 of top wrapped round from slot 15
+    table.reserve(40)  # laid out again: the keys past the end take the first free slots from the start
+    assert table.slots == 128 and table.occupied()[:4].all()
     again, first = table.codes(np.concatenate([top, low]))
     assert again.tolist() == codes.tolist() and len(first) == 0
 
@@ -291,10 +292,10 @@ def test_key_table_keeps_keys_that_wrap_round_the_end_when_it_grows():
 def test_load_all_tells_the_rows_read_of_each_export_after_each_batch(tmp_path, monkeypatch):
     write_text(tmp_path / "accounts.csv", "account_id,account_name\nA0,x\nA1,y\n")
     write_text(tmp_path / "usage.csv", HEADER + "".join(usage_lines(30)))
-    monkeypatch.setattr(load_mod, "STREAM_BLOCK", 512)  # ~10 rows a batch
+    monkeypatch.setattr(csvfile, "STREAM_BLOCK", 512)  # ~10 rows a batch
     batches: list = []
     parse_table = load_mod.parse_table
-    monkeypatch.setattr(load_mod, "parse_table", lambda table, *a, **k: batches.append(table.num_rows)
+    monkeypatch.setattr(read_mod, "parse_table", lambda table, *a, **k: batches.append(table.num_rows)
                         or parse_table(table, *a, **k))
     told: list = []
     load_all(config(None, base_dir=tmp_path), tmp_path, on_rows=lambda export, n: told.append((export, n)))

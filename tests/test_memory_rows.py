@@ -18,7 +18,7 @@ ROW = b"A001,2026-10-30T10:00:00Z,u1,login,3,200\n"
 RUN = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
-from churnscore import spill
+from churnscore.load import spill
 spill.SPILL_BYTES = 1 << 20  # on disk by account from 1 MiB (the default, 256 MiB, is ~6 M such rows)
 from churnscore.cli import main
 sys.argv = ["churnscore", "score", "--input-dir", sys.argv[1], "--as-of", "2026-10-31", "--out", sys.argv[2]]

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from churnscore import spill as spill_mod
+from churnscore.load import spill as spill_mod
 from churnscore.cli import main
 from churnscore.errors import FileSystemError
 from churnscore.outset import SetWriter, plan_outputs
@@ -99,7 +99,7 @@ def test_spilled_parts_on_a_full_disk_name_the_folder(monkeypatch, tmp_path: Pat
 
 def test_spilled_rejects_on_a_full_disk_name_their_folder(monkeypatch, tmp_path: Path) -> None:
     from churnscore.contract import EXPORTS
-    from churnscore.rejectstore import RejectStore
+    from churnscore.load import RejectStore
 
     monkeypatch.setattr(spill_mod.tempfile, "tempdir", str(tmp_path))
     spill = spill_mod.UsageSpill(EXPORTS["usage"], 2, {})

@@ -51,7 +51,7 @@ def test_json_lines_with_nested_fields_and_a_blank_line(tmp_path, name):
 
 
 def test_gzipped_json_lines_in_small_blocks(tmp_path, monkeypatch):
-    import churnscore.read_json as read_json
+    import churnscore.load.jsonfile as read_json
     monkeypatch.setattr(read_json, "BLOCK_BYTES", 64)  # several blocks, and lines longer than a block
     with gzip.open(tmp_path / "usage.jsonl.gz", "wt") as fh:
         fh.write(lines_text(RECORDS[:2]) + "\n" + lines_text(RECORDS[2:]))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import churnscore.spill as spill_mod
+import churnscore.load.spill as spill_mod
 from churnscore.config import DEFAULT_CONFIG, load_config
 from churnscore.pipeline import score
 
@@ -73,7 +73,7 @@ def test_a_spill_folder_that_cannot_be_written_stops_with_what_to_do(monkeypatch
     def full_disk(self, cols, file):  # noqa: ANN001, ANN202
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(spill_mod.UsageSpill, "_add", full_disk)
+    monkeypatch.setattr(spill_mod.UsageSpill, "write_piece", full_disk)
     monkeypatch.setattr(spill_mod.tempfile, "tempdir", str(tmp_path))
     with pytest.raises(ChurnscoreError, match=r"churnscore-spill-[^ ]*: no space left on device; free space or "
                                                r"point TMPDIR at a disk with room \(about 44 bytes per usage row\)\.$"):
@@ -91,7 +91,7 @@ def wait_for_removals() -> None:
 
 def test_closing_a_spill_removes_its_folder_and_can_be_done_twice():
     from churnscore.contract import EXPORTS
-    from churnscore.spill import UsageSpill
+    from churnscore.load import UsageSpill
 
     spill = UsageSpill(EXPORTS["usage"], 2, {})
     (spill.folder / "f0-p0.arrow").write_bytes(b"x" * 1000)
@@ -115,7 +115,7 @@ def test_a_killed_runs_spill_folder_is_removed_by_the_next_run(monkeypatch, tmp_
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True)
     dead = int(gone.stdout)  # a process that has ended, as a run killed with SIGKILL has
-    host = spill_mod._host()
+    host = spill_mod.host_name()
     left = tmp_path / f"churnscore-spill-{dead}@{host}-abc"
     (left / "f0-p0.arrow").parent.mkdir()
     (left / "f0-p0.arrow").write_bytes(b"x" * 100)

@@ -10,7 +10,7 @@ from conftest import config, write_text
 
 from churnscore.errors import ConfigError
 from churnscore.load import load_all
-from churnscore.values import parse_formatted, parse_numbers, parse_times
+from churnscore.load import parse_formatted, parse_numbers, parse_times
 
 USAGE_OK = "account_id,timestamp\nA001,2026-10-30\n"
 

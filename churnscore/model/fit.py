@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import __version__
+from ..version import __version__
 from ..config import Config
 from ..errors import ModelError
 from ..load import Loaded

@@ -1,6 +1,6 @@
 """A large usage export, held on disk by account instead of in memory (the pandas engine's bounded-memory path).
 
-While the files are read batch by batch (load._read_into), each batch's compact rows (codes into the export's
+While the files are read batch by batch (read.py), each batch's compact rows (codes into the export's
 codebooks, typed dates and numbers, line numbers) are split by account into ``parts`` Arrow files in a
 temporary folder. Then each part is read back on its own: duplicates found and rejected (exact duplicate rows
 share their account, so they share a part), counts filled, and each account's earliest and latest time and
@@ -27,13 +27,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
 
-from .contract import Export
-from .load import KeyTable, _Grown, assemble, date_digest, empty_frame, fill_counts, narrow_lines, two_dates
-from .load import row_hashes as _row_hashes
-from .parallel import in_parallel
-from .rejectstore import SCHEMA, RejectStore
-from .files import write_failed
+from ..config import Config
+from ..contract import Export
+from ..files import write_failed
+from ..parallel import in_parallel
+from .codes import Grown, KeyTable
+from .frames import assemble, date_digest, empty_frame, fill_counts, narrow_lines, two_dates
+from .hashing import row_hashes as _row_hashes
+from .rejects import SCHEMA, RejectStore
 
 SPILL_BYTES = 1 << 28  # usage files larger than this in all (on disk) are spilled; smaller ones stay in memory
 # (256 MB, ~4.5 M CSV rows: at 10 M rows spilling took the same time as memory and 0.2 GB less at the peak)
@@ -44,7 +47,8 @@ ROOM = "free space or point TMPDIR at a disk with room (about 44 bytes per usage
 PREFIX = "churnscore-spill-"  # then <process id>@<host>-: a folder whose process is gone is a killed run's
 
 
-def _host() -> str:
+def host_name() -> str:
+    """This host's name as a spill folder's name carries it (see remove_leftovers)."""
     return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
 
 
@@ -62,7 +66,7 @@ def remove_leftovers(where: str | None = None) -> list[Path]:
     the name so that a temporary folder shared by containers, each with its own process ids, is safe.)
     Returns them."""
     gone = []
-    host = _host()
+    host = host_name()
     for folder in Path(where or tempfile.gettempdir()).glob(f"{PREFIX}*"):
         owner = _owner(folder.name)
         if owner is None or owner[1] != host or not folder.is_dir() or _running(owner[0]):
@@ -90,13 +94,13 @@ def parts_for(total_bytes: int) -> int:
 class UsageSpill:
     """The rows of one export, by account, in a temporary folder removed when this object goes."""
 
-    def __init__(self, export: Export, parts: int, books: dict) -> None:  # books: load._Codebook per text column
+    def __init__(self, export: Export, parts: int, books: dict) -> None:  # books: codes.Codebook per text column
         self.export = export
         self.parts = parts
         self.books = books
         remove_leftovers()
         try:
-            self.folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}@{_host()}-"))
+            self.folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}@{host_name()}-"))
         except OSError as exc:
             raise write_failed(Path(tempfile.gettempdir()), exc, ROOM) from None
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.folder), True)
@@ -124,7 +128,7 @@ class UsageSpill:
         """The store the export's rejects go to, in a folder of its own: it outlives the parts (the rejects
         file is written after the features, when the parts are gone)."""
         try:
-            folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}@{_host()}-"))
+            folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}@{host_name()}-"))
             self.rejects = RejectStore(folder)
         except OSError as exc:
             raise write_failed(Path(tempfile.gettempdir()), exc, ROOM) from None
@@ -137,13 +141,15 @@ class UsageSpill:
             raise write_failed(self.rejects.folder, exc, ROOM) from None
 
     def add(self, cols: dict[str, np.ndarray], file: int) -> None:
-        """One piece of file ``file`` (load._Rows.add's compact columns), split by account."""
+        """One piece of file ``file`` (rows.Rows.add's compact columns), split by account."""
         try:
-            self._add(cols, file)
+            self.write_piece(cols, file)
         except OSError as exc:  # a full disk: say where, and what to do
             raise write_failed(self.folder, exc, ROOM) from None
 
-    def _add(self, cols: dict[str, np.ndarray], file: int) -> None:
+    def write_piece(self, cols: dict[str, np.ndarray], file: int) -> None:
+        """Split one piece by account and append each part's rows to its file (add, without naming a full
+        disk: an OSError is raised as it comes)."""
         codes = cols["account_id"]
         # int16 when it fits: NumPy's stable sort of 16-bit keys is a radix sort, 6x faster than for int64
         part = np.where(codes >= 0, codes % np.int32(self.parts), 0).astype("int16" if self.parts < 1 << 15
@@ -239,8 +245,8 @@ class UsageSpill:
     def _search(self, part: int) -> tuple[int, pd.DataFrame]:
         """One part's duplicate search (see finish): (rows kept, its accounts' digest)."""
         seen = KeyTable()
-        check = _Grown("uint64")  # a second hash of each distinct row: a row whose first hash matches another's
-        first_file, first_line = _Grown("int32"), _Grown("int64")  # but not its second is kept, never dropped
+        check = Grown("uint64")  # a second hash of each distinct row: a row whose first hash matches another's
+        first_file, first_line = Grown("int32"), Grown("int64")  # but not its second is kept, never dropped
         accounts, times = [], []
         names = [(c.name, c.kind) for c in self.export.columns]
         for file in range(len(self.files)):
@@ -364,3 +370,33 @@ def _arrow(values: np.ndarray) -> pa.Array:
     if values.dtype.kind == "M":
         return pa.array(values.astype("datetime64[ns]"), type=pa.timestamp("ns"))
     return pa.array(values)
+
+
+def parts_to_spill(config: Config, name: str, files: list[Path]) -> int:
+    """How many parts the export goes to disk in (0: it stays in memory): usage files over SPILL_BYTES in
+    all, unless a mapping file turns its keys into account ids (that needs the whole export at once)."""
+    if name != "usage" or config.inputs[name].account_source:
+        return 0
+    size = sum(_csv_bytes(p) for p in files)
+    return parts_for(size) if size > SPILL_BYTES else 0
+
+
+CSV_ROW_BYTES = 55  # a usage row as CSV text, to weigh a Parquet file by its rows
+
+
+def _csv_bytes(path: Path) -> int:
+    """What a usage file weighs as CSV text, to choose between memory and disk: a Parquet file by the row
+    count in its metadata (60 M rows compress to 4 MB), a gzip file by the larger of 4 times its size and
+    the uncompressed size its trailer gives (modulo 4 GiB), a CSV file by its size."""
+    size = path.stat().st_size
+    if path.name.endswith(".parquet"):
+        try:
+            return pq.ParquetFile(path).metadata.num_rows * CSV_ROW_BYTES
+        except (OSError, pa.ArrowException):
+            return size * 4  # the reader names what is wrong with it
+    if path.name.endswith(".gz") and size >= 18:
+        with open(path, "rb") as fh:
+            fh.seek(-4, os.SEEK_END)
+            trailer = int.from_bytes(fh.read(4), "little")
+        return max(size * 4, trailer)
+    return size

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import Config, load_preset, preset_names
-from .errors import InputDataError
+from ..config import Config, load_preset, preset_names
+from ..errors import InputDataError
 
 MAP_COLUMNS = ("source", "key", "account_id")
 FILE_NAME = "account_map.csv"

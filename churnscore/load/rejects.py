@@ -9,7 +9,6 @@ and the first HEAD_ROWS of them stay in memory. The rejects file is written from
 from __future__ import annotations
 
 import shutil
-import tempfile
 import weakref
 from collections import Counter
 from collections.abc import Iterator

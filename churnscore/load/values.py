@@ -1,7 +1,7 @@
 """Numbers and times as people's files hold them: a decimal comma and thousands separators (a spreadsheet
 saved in a European locale writes "104,40" and "1.234,56"), hours without zero padding ("2025-02-27 9:56"),
 a trailing " UTC" (Segment's warehouse tables), epoch seconds or milliseconds, and times without an offset
-in a stated time zone. load.py calls these for the text that its fast typed path could not convert.
+in a stated time zone. parse.py calls these for the text that its fast typed path could not convert.
 """
 
 from __future__ import annotations

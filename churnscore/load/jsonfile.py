@@ -22,9 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from .config import InputSpec
-from .contract import Export
-from .errors import InputDataError
+from ..config import InputSpec
+from ..contract import Export
+from ..errors import InputDataError
 
 JSON_ENDINGS = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz", ".zip")
 MEMBER_ENDINGS = JSON_ENDINGS[:-1]  # the files of a zip that are read

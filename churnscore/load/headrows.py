@@ -14,11 +14,9 @@ import json
 import zoneinfo
 from pathlib import Path
 
-from .config import InputSpec
-from .read_json import JSON_ENDINGS
-
-HEAD_BYTES = 65536
-SEPARATORS = (",", ";", "\t", "|")
+from ..config import InputSpec
+from .jsonfile import JSON_ENDINGS
+from .sniff import HEAD_BYTES, SEPARATORS
 
 
 def _head(path: Path) -> bytes:
