@@ -12,10 +12,10 @@ From Python, a score run as the CLI's ``churnscore score`` does it::
 from importlib import import_module
 from typing import Any
 
-from .version import __version__
+from .version import __version__ as __version__  # churnscore.__version__
 
-__all__ = ["ScoreRun", "score_run", "__version__"]
-_LAZY = ("ScoreRun", "score_run")
+__all__ = ["ScoreRun", "score_run"]
+_LAZY = tuple(__all__)
 
 
 def __getattr__(name: str) -> Any:

@@ -618,4 +618,4 @@ def test_the_package_offers_its_names_and_imports_only_the_base_layer():
                                                 check=True).stdout)
     assert missing == []
     assert set(loaded) <= {"churnscore.config", "churnscore.contract", "churnscore.errors", "churnscore.limits",
-                           "churnscore.parallel"}
+                           "churnscore.parallel", "churnscore.version"}

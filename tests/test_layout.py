@@ -167,6 +167,31 @@ def test_the_cli_only_parses_and_prints():
     assert heavy == []
 
 
+def test_tests_use_public_names_only():
+    """A test that reaches into a private name breaks on the next refactor: tests import, patch and call
+    only public names of the package (``from churnscore.x import _y``, ``x_mod._y``, ``"churnscore.x._y"``)."""
+    reaching = []
+    for path in sorted(PACKAGE.parent.joinpath("tests").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        aliases = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("churnscore"):
+                reaching += [f"{path.name}: {node.module}.{a.name}" for a in node.names
+                             if a.name.startswith("_") and not a.name.startswith("__")]
+                aliases |= {a.asname or a.name for a in node.names}
+            elif isinstance(node, ast.Import):
+                aliases |= {a.asname for a in node.names if a.name.startswith("churnscore") and a.asname}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
+                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+                reaching.append(f"{path.name}:{node.lineno}: {node.value.id}.{node.attr}")
+            elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                  and node.value.startswith("churnscore.")
+                  and any(part.startswith("_") and not part.startswith("__") for part in node.value.split("."))):
+                reaching.append(f"{path.name}:{node.lineno}: {node.value}")
+    assert reaching == []
+
+
 def test_the_version_is_the_one_pyproject_gives():
     import tomllib
 
