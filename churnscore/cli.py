@@ -410,7 +410,8 @@ def tune_rules(config_path: Path | None, input_dir: Path | None, as_of: AsOf | N
 
     Weights from a non-negative regression on the rules' flags over the backtest's training snapshots
     (time-ordered CV); inverted rules and rules that never fire are left out with a comment. Prints the
-    rules-only ROC AUC and top-decile lift before and after on the held-out test dates.
+    rules-only ROC AUC and top-decile lift before and after on the held-out test dates. Stops (exit 1,
+    nothing written) where score would: more rows rejected than rejects.max_reject_rate.
 
     \b
     Examples:

@@ -15,6 +15,7 @@ from .errors import ChurnscoreError, InputDataError
 from .filetype import check_regular
 from .features import FEATURE_NAMES
 from .pipeline import score
+from .words import significant, whole
 from .write import unneutralise
 
 
@@ -72,8 +73,8 @@ def explain_account(config: Config, account_id: str, *, input_dir: str | Path | 
     feats = result.features.loc[account_id]
     name = f' "{row["account_name"]}"' if row["account_name"] else ""
     lines = [f"account {account_id}{name} as of {result.as_of.date()}",
-             f"  rank {row['rank']} of {len(ranked):,}; risk score {row['risk_score']:.1f} ({row['risk_tier']}); "
-             f"MRR {row['mrr']}; revenue at risk {row['revenue_at_risk']}"]
+             f"  rank {whole(row['rank'])} of {len(ranked):,}; risk score {row['risk_score']:.1f} "
+             f"({row['risk_tier']}); MRR {row['mrr']}; revenue at risk {row['revenue_at_risk']}"]
     if model is not None:
         lines.append(f"  churn probability {row['churn_probability']:.3f} within "
                      f"{model.metadata.get('horizon_days', '?')} days; rules alone: {row['rule_score']:.1f}")
@@ -91,7 +92,7 @@ def explain_account(config: Config, account_id: str, *, input_dir: str | Path | 
         lines.append(f"  {'feature':<34}{'value':>12}")
         for n in FEATURE_NAMES:
             v = feats[n]
-            lines.append(f"  {n:<34}{'-' if pd.isna(v) else f'{v:.4g}':>12}")
+            lines.append(f"  {n:<34}{significant(v, 4):>12}")
     else:
         lines.extend(_group_table(model, config, result, account_id))
     if history:
@@ -136,9 +137,9 @@ def _group_table(model: Any, config: Config, result: Any, account_id: str) -> li
                 value = "fired" if bool(fired.get(name[len("flag_"):], False)) else "-"
             else:
                 v = feats[name] if name in feats.index else np.nan
-                value = "-" if pd.isna(v) else f"{v:.4g}"
+                value = significant(v, 4)
             mean = told.value_mean[i]
-            average = "" if np.isnan(mean) or name.startswith("flag_") else f"{mean:.4g}"
+            average = "" if np.isnan(mean) or name.startswith("flag_") else significant(mean, 4)
             lines.append(f"    {labels[i]:<{width - 2}}{value:>12}{average:>12}{centred[i]:>+14.3f}")
     # the groups' nets and the average account's log-odds add up to this account's log-odds
     lines.append(f"  {'(average account)':<{width}}{'':>12}{'':>12}{model.intercept + float(told.mean.sum()):>+14.3f}")

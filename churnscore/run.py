@@ -323,7 +323,8 @@ def tune_run(config: Config, out: str | Path, *, input_dir: str | Path | None = 
 
     ready_to_write(out)
     stages = Stages(on_stage, on_detail)
-    loaded = load_history(config, input_dir, stages, on_rows=on_rows)
+    loaded = load_history(config, input_dir, stages, on_rows=on_rows,
+                          checked=("the rule weights", "No config was written."))
     try:
         tuned = tune(loaded, config, as_of_for(loaded, parse_as_of(as_of)).day, test_dates=test_dates, stages=stages)
     finally:

@@ -452,6 +452,15 @@ def test_evaluate_stops_on_too_many_rejects_and_writes_nothing(broken: Path, tmp
         "event": "error", "level": "error", "error": "RejectLimitError", "exit_code": 1}
 
 
+def test_tune_rules_stops_on_too_many_rejects_and_writes_nothing(broken: Path, tmp_path: Path) -> None:
+    tuned = tmp_path / "tuned.yaml"
+    code, out, err = run("tune-rules", "--input-dir", str(broken), "--out", str(tuned))
+    assert (code, out, err) == (1, "", f"churnscore: error: {TOO_MANY}; the rule weights would be unreliable. "
+                                       f"The first: {broken / 'usage.csv'}:3: unparseable datetime in timestamp; "
+                                       "'churnscore validate' lists them all. No config was written.\n")
+    assert not tuned.exists()
+
+
 def test_validate_names_the_limit_and_exits_1_where_score_would_stop(broken: Path, tmp_path: Path) -> None:
     code, out, _ = run("validate", "--input-dir", str(broken))
     assert code == 1
