@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import rules as rules_mod
-from .asof import GIVEN, LATEST, AsOf, beyond_horizon, latest_usage_day, parse_as_of
+from .asof import GIVEN, LATEST, AsOf, accounts_date, beyond_horizon, latest_usage_day, parse_as_of
 from .config import Config
 from .contract import EXPORTS
 from .errors import ChurnscoreError
@@ -160,7 +160,7 @@ def _validate(config: Config, found: ExportFiles, given: AsOf | None, spills: di
         if not len(found.index):
             problems.append(f"{nothing_left(when.day, found.excluded)}; 'churnscore score' would stop.")
         else:  # the rules score would switch off on this data (the features as score builds them)
-            table = feature_table(loaded, found.index, when, config, None)
+            table = feature_table(loaded, found.index, when, config, accounts_date(loaded, config, when))
             rule_checks = judge(config.rules, table, config.features,
                                 event_use(config, loaded, found.index, when, always=True))
     read = sum(st.rows_read for st in stats.values())

@@ -74,3 +74,23 @@ def test_a_missing_input_folder_is_an_error(tmp_path):
     with pytest.raises(InputDataError, match=r"nope: input folder not found \(--input-dir or input_dir in the "
                                              r"config\)\.$"):
         validate(config(RULES, base_dir=tmp_path), tmp_path / "nope")
+
+
+
+def test_the_rules_switched_off_are_those_score_switches_off_before_the_accounts_exports_day(tmp_path):
+    """Before the day the accounts export describes (its latest usage day, 2026-10-15), renewal dates with no
+    contract term are left empty, in validate as in score: a rule on them cannot judge in either; on that day
+    both judge with it."""
+    from churnscore.pipeline import score
+
+    ids = [f"A{i:02d}" for i in range(1, 25)]  # rulecheck judges a rule's inputs from 20 accounts
+    write_text(tmp_path / "accounts.csv", ACCOUNTS.splitlines()[0] + "\n" + "".join(
+        f"{a},{a},pro,100,3,2025-01-01,2027-0{1 + i % 9}-01,true,SMB,\n" for i, a in enumerate(ids)))
+    write_text(tmp_path / "usage.csv", USAGE.splitlines()[0] + "\n" + "".join(
+        f"{a},2026-10-{1 + i % 15:02d}T10:00:00Z,u{i},login,1,30\n" for i, a in enumerate(ids)))
+    raw = {"rules": [{"name": "renews_soon", "weight": 0.5, "reason": "renews soon",
+                      "when": {"feature": "days_to_renewal", "op": "lt", "value": 200}}], "playbook": []}
+    for day, off in (("2026-10-10", ["renews_soon"]), ("2026-10-15", [])):
+        checked = validate(config(raw, base_dir=tmp_path), tmp_path, day).rule_checks
+        scored = score(config(raw, base_dir=tmp_path), input_dir=tmp_path, as_of=day).checks
+        assert [o.rule for o in checked.off] == [o.rule for o in scored.off] == off, day
