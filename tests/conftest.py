@@ -17,6 +17,25 @@ from churnscore.load import empty_frame
 AS_OF = pd.Timestamp("2024-03-31")
 
 
+# A tiny folder of exports (tests/test_pipeline.py, tests/test_validate.py): three accounts, one of them
+# signed up after the usage, and a usage row for an id the accounts export lacks (A9).
+TINY_ACCOUNTS = """account_id,account_name,plan,mrr,seats,signup_date,renewal_date,auto_renew,segment,churn_date
+A1,One,pro,100,3,2025-01-01,2027-01-01,true,SMB,
+A2,Two,pro,200,3,2025-01-01,2027-01-01,true,SMB,
+A3,Three,pro,300,3,2026-11-01,2027-11-01,true,SMB,
+"""
+TINY_USAGE = """account_id,timestamp,user_id,event,count,duration_seconds
+A1,2026-09-20T10:00:00Z,u1,login,1,30
+A1,2026-09-22T10:00:00Z,u1,report,1,30
+A2,2026-09-25T10:00:00Z,u2,login,1,30
+A9,2026-09-21T10:00:00Z,u9,login,1,30
+A1,2026-10-15T10:00:00Z,u1,login,1,30
+"""
+QUIET_RULES = {"rules": [{"name": "quiet", "weight": 0.5, "reason": "quiet",
+                          "when": {"feature": "usage_events_30d", "op": "lt", "value": 2}}],
+               "playbook": []}
+
+
 def day(age: int, time: str = "10:00") -> str:
     """The ISO datetime ``age`` days before AS_OF (negative: after it) at ``time``."""
     return f"{(AS_OF - pd.Timedelta(days=age)).date().isoformat()} {time}"
@@ -101,3 +120,36 @@ def write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
 def cfg() -> Config:
     """The built-in defaults (no YAML): windows 30/90, the default feature parameters, no rules."""
     return parse_config({})
+
+
+# ----------------------------------------------------------------------------- a generated history, and a model
+# trained on it through the command line (tests/test_model_cli.py, tests/test_explain.py, tests/test_evaluate.py)
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """300 generated accounts over 10 months (seed 5), as CSV exports."""
+    from churnscore.synth import write_sample
+
+    folder = tmp_path_factory.mktemp("hist")
+    write_sample(folder, n_accounts=300, months=10, seed=5, fmt="csv")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(history: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """(model file, train's stderr): ``churnscore train`` on ``history``."""
+    model = tmp_path_factory.mktemp("model") / "model.json"
+    code, _, err = run_cli("train", "--input-dir", str(history), "--model-out", str(model))
+    assert code == 0, err
+    return model, err
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """``churnscore ARGS`` in this process: (exit code, stdout, stderr)."""
+    from click.testing import CliRunner
+
+    from churnscore.cli import main
+
+    r = CliRunner().invoke(main, list(args))
+    return r.exit_code, r.stdout, r.stderr

@@ -439,26 +439,22 @@ def test_train_under_the_limit_goes_on_to_training(broken: Path, tmp_path: Path)
                               "shorter than min_history_days + horizon_days (60 + 90).\n")
 
 
-def test_evaluate_stops_on_too_many_rejects_and_writes_nothing(broken: Path, tmp_path: Path) -> None:
-    figures = tmp_path / "backtest.json"
-    code, out, err = run("evaluate", "--input-dir", str(broken), "--json", str(figures))
-    assert (code, out, err) == (1, "", f"churnscore: error: {TOO_MANY}; the backtest would be unreliable. The "
-                                       f"first: {broken / 'usage.csv'}:3: unparseable datetime in timestamp; "
-                                       "'churnscore validate' lists them all. Nothing was written.\n")
-    assert not figures.exists()
-    code, _, err = run("--log-format", "json", "evaluate", "--input-dir", str(broken))
+@pytest.mark.parametrize(("command", "option", "what", "kept"), [
+    ("evaluate", "--json", "the backtest", "Nothing was written."),
+    ("tune-rules", "--out", "the rule weights", "No config was written."),
+])
+def test_evaluate_and_tune_rules_stop_on_too_many_rejects_and_write_nothing(
+        broken: Path, tmp_path: Path, command: str, option: str, what: str, kept: str) -> None:
+    written = tmp_path / "written"
+    code, out, err = run(command, "--input-dir", str(broken), option, str(written))
+    assert (code, out, err) == (1, "", f"churnscore: error: {TOO_MANY}; {what} would be unreliable. The first: "
+                                       f"{broken / 'usage.csv'}:3: unparseable datetime in timestamp; "
+                                       f"'churnscore validate' lists them all. {kept}\n")
+    assert not written.exists()
+    code, _, err = run("--log-format", "json", command, "--input-dir", str(broken), option, str(written))
     assert code == 1
     assert {k: v for k, v in json.loads(err).items() if k != "message"} == {
         "event": "error", "level": "error", "error": "RejectLimitError", "exit_code": 1}
-
-
-def test_tune_rules_stops_on_too_many_rejects_and_writes_nothing(broken: Path, tmp_path: Path) -> None:
-    tuned = tmp_path / "tuned.yaml"
-    code, out, err = run("tune-rules", "--input-dir", str(broken), "--out", str(tuned))
-    assert (code, out, err) == (1, "", f"churnscore: error: {TOO_MANY}; the rule weights would be unreliable. "
-                                       f"The first: {broken / 'usage.csv'}:3: unparseable datetime in timestamp; "
-                                       "'churnscore validate' lists them all. No config was written.\n")
-    assert not tuned.exists()
 
 
 def test_validate_names_the_limit_and_exits_1_where_score_would_stop(broken: Path, tmp_path: Path) -> None:

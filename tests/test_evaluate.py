@@ -10,11 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from conftest import run_cli as run
 
-from churnscore.cli import main
 from churnscore.evaluate import SCORERS, Backtest, expected_calibration_error, metrics, table_text
-from churnscore.synth import write_sample
 
 # ten test rows, the churners at the 1st and 3rd highest score
 Y = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0])
@@ -110,18 +108,6 @@ def test_expected_calibration_error_by_hand() -> None:
 
 # ----------------------------------------------------------------------------- the command
 # (moved from tests/test_model_cli.py)
-
-
-@pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("hist")
-    write_sample(folder, n_accounts=300, months=10, seed=5, fmt="csv")
-    return folder
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, list(args))
-    return r.exit_code, r.stdout, r.stderr
 
 
 def test_evaluate_prints_the_three_way_table_and_writes_json(history: Path, tmp_path: Path) -> None:

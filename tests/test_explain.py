@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from conftest import run_cli as run
 
-from churnscore.cli import main
 from churnscore.config import Config, parse_config
 from churnscore.errors import ChurnscoreError
 from churnscore.explain import explain_account
-from churnscore.synth import write_sample
 
 AS_OF = "2026-10-31"
 ACCOUNTS = """account_id,account_name,plan,mrr,seats,signup_date,renewal_date,auto_renew,segment,churn_date
@@ -100,26 +98,6 @@ def test_explain_lists_the_account_in_earlier_ranked_lists(small, tmp_path: Path
 
 # ----------------------------------------------------------------------------- through the command line
 # (moved from tests/test_model_cli.py)
-
-
-@pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("hist")
-    write_sample(folder, n_accounts=300, months=10, seed=5, fmt="csv")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def trained(history: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    model = tmp_path_factory.mktemp("model") / "model.json"
-    result = CliRunner().invoke(main, ["train", "--input-dir", str(history), "--model-out", str(model)])
-    assert result.exit_code == 0, result.stderr
-    return model, result.stderr
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, list(args))
-    return r.exit_code, r.stdout, r.stderr
 
 
 def test_explain_contributions_add_up_to_the_probability(history: Path, trained: tuple[Path, str],

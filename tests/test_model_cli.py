@@ -8,31 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
-from click.testing import CliRunner
+from conftest import run_cli as run
 
-from churnscore.cli import main
-from churnscore.synth import write_sample
-
-
-@pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("hist")
-    write_sample(folder, n_accounts=300, months=10, seed=5, fmt="csv")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def trained(history: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    model = tmp_path_factory.mktemp("model") / "model.json"
-    result = CliRunner().invoke(main, ["train", "--input-dir", str(history), "--model-out", str(model)])
-    assert result.exit_code == 0, result.stderr
-    return model, result.stderr
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, list(args))
-    return r.exit_code, r.stdout, r.stderr
 
 
 def test_train_summary_reports_data_validation_and_coefficients(trained: tuple[Path, str]) -> None:

@@ -5,27 +5,15 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import QUIET_RULES as RULES
+from conftest import TINY_ACCOUNTS as ACCOUNTS
+from conftest import TINY_USAGE as USAGE
 from conftest import config, write_text
 
 from churnscore.errors import InputDataError
 from churnscore.limits import horizon_end
 from churnscore.validate import validate
 
-ACCOUNTS = """account_id,account_name,plan,mrr,seats,signup_date,renewal_date,auto_renew,segment,churn_date
-A1,One,pro,100,3,2025-01-01,2027-01-01,true,SMB,
-A2,Two,pro,200,3,2025-01-01,2027-01-01,true,SMB,
-A3,Three,pro,300,3,2026-11-01,2027-11-01,true,SMB,
-"""
-USAGE = """account_id,timestamp,user_id,event,count,duration_seconds
-A1,2026-09-20T10:00:00Z,u1,login,1,30
-A1,2026-09-22T10:00:00Z,u1,report,1,30
-A2,2026-09-25T10:00:00Z,u2,login,1,30
-A9,2026-09-21T10:00:00Z,u9,login,1,30
-A1,2026-10-15T10:00:00Z,u1,login,1,30
-"""
-RULES = {"rules": [{"name": "quiet", "weight": 0.5, "reason": "quiet",
-                    "when": {"feature": "usage_events_30d", "op": "lt", "value": 2}}],
-         "playbook": []}
 UNKNOWN = "usage: 1 rows for 1 account ids not in the accounts export (they are not scored)."
 
 
