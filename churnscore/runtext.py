@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .words import share
+
 
 def summary_text(s: dict[str, Any], paths: dict[str, Path]) -> str:
     """The run summary for people: what was read, who was scored, what was set aside, where it went."""
@@ -67,7 +69,7 @@ def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | 
     cv = f"time-ordered CV ROC AUC {best['cv_roc_auc']:.3f} over {best['folds']} folds" if best else "no CV folds"
     lines = [f"churnscore: trained on {m['rows']:,} account-snapshots at {len(m['observation_dates'])} dates "
              f"({m['observation_dates'][0]}..{m['observation_dates'][-1]}), {m['churners']:,} churned within "
-             f"{m['horizon_days']} days (base rate {m['base_rate']:.1%})",
+             f"{m['horizon_days']} days (base rate {share(m['base_rate'])})",
              f"  C = {m['C']:g} ({cv}); training ROC AUC {m['train_roc_auc']:.3f}, Brier {m['train_brier']:.4f}",
              "  calibration (predicted -> observed by decile): " + ", ".join(
                  f"{r['mean_predicted']:.2f}->{r['observed_rate']:.2f}" for r in m["calibration"]),
@@ -78,7 +80,8 @@ def train_text(model: Any, digest: str, path: Path, timings: dict[str, float] | 
         lines.append(f"    {coef:+.2f}  {said}: {'raises' if coef > 0 else 'lowers'} risk")
     terms = m.get("renewal_terms") or {}
     if terms.get("unknown_term"):
-        lines.append(f"  renewal features left empty before the export date for {terms['unknown_term_share']:.0%} of "
+        lines.append(f"  renewal features left empty before the export date for "
+                     f"{share(terms['unknown_term_share'], 0)} of "
                      f"accounts ({terms['unknown_term']:,} of {terms['accounts_with_renewal_date']:,} with a renewal "
                      "date): no contract term; set contract_term_months or features.contract_terms")
     if found:

@@ -22,6 +22,7 @@ from .playbook import check_playbook
 from .rejectpolicy import reject_problem
 from .rulecheck import RuleChecks, judge
 from .universe import note_rows, nothing_left, universe
+from .words import share
 
 
 @dataclass
@@ -174,8 +175,8 @@ def _validate(config: Config, found: ExportFiles, given: AsOf | None, spills: di
         problems.append(f"{over.reason}; 'churnscore score' would stop{hints}.")
     elif count:
         per = ", ".join(f"{n}: {st.rows_rejected:,}" for n, st in stats.items() if st.rows_rejected)
-        notes.append(f"{count:,} rows rejected ({per}; {rate:.1%}, within rejects.max_reject_rate "
-                     f"{config.rejects.max_reject_rate:.1%}): 'churnscore score' lists them in its rejects file.")
+        notes.append(f"{count:,} rows rejected ({per}; {share(rate)}, within rejects.max_reject_rate "
+                     f"{share(config.rejects.max_reject_rate)}): 'churnscore score' lists them in its rejects file.")
     return Validation([checks[n] for n in EXPORTS], all_rejects, problems, notes,
                       when.day if when is not None else None, when.source if when is not None else GIVEN,
                       rule_checks, count)

@@ -11,6 +11,7 @@ import pandas as pd
 from ..contract import EXPORTS
 from .frames import date_digest, empty_frame, two_dates
 from .rejects import REJECT_COLUMNS
+from ..words import share
 
 
 @dataclass
@@ -48,10 +49,10 @@ def reject_limit_problem(stats: dict[str, FileStats], limit: float) -> str | Non
     if read and rejected / read > limit:  # named per export: which file broke is the first thing to know
         per = ", ".join(f"{name}: {st.rows_rejected:,} of {st.rows_read:,}" for name, st in stats.items()
                         if st.rows_rejected)
-        return f"{rejected / read:.1%} of input rows rejected ({per}), above rejects.max_reject_rate {limit:.1%}"
-    over = [f"{name}: {st.rows_rejected:,} of {st.rows_read:,} rows rejected ({st.rows_rejected / st.rows_read:.1%})"
+        return f"{share(rejected / read)} of input rows rejected ({per}), above rejects.max_reject_rate {share(limit)}"
+    over = [f"{name}: {st.rows_rejected:,} of {st.rows_read:,} rows rejected ({share(st.rows_rejected / st.rows_read)})"
             for name, st in stats.items() if st.rows_read and st.rows_rejected / st.rows_read > limit]
-    return f"{'; '.join(over)}, above rejects.max_reject_rate {limit:.1%}" if over else None
+    return f"{'; '.join(over)}, above rejects.max_reject_rate {share(limit)}" if over else None
 
 
 @dataclass

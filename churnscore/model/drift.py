@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..words import share
+
 PSI_LIMIT = 0.25  # above it an input's distribution has moved enough to question the model (the usual rule)
 RATE_LIMIT = 1.5  # mean predicted vs training base rate (and expected vs historic churners): more apart, warn
 SHARE_FLOOR = 1e-4  # an empty bin counts as this share, so that the logarithm stays finite
@@ -118,8 +120,8 @@ def check_model(metadata: dict[str, Any], X: pd.DataFrame, probability: np.ndarr
     rate_apart, count_apart = _apart(mean_p, base), _apart(checks.expected_churners, historic)
     if base is not None and historic is not None and max(rate_apart or 0, count_apart or 0) > RATE_LIMIT:
         top = ", ".join(f"{c} (PSI {v:.2f})" for c, v in checks.most_moved(3)) or "none kept in the model file"
-        checks.warnings.append(("score.model_calibration", f"churnscore: mean predicted churn {mean_p:.1%} against "
-                                f"a training base rate of {base:.1%}; {checks.expected_churners:,.0f} churners "
+        checks.warnings.append(("score.model_calibration", f"churnscore: mean predicted churn {share(mean_p)} against "
+                                f"a training base rate of {share(base)}; {checks.expected_churners:,.0f} churners "
                                 f"expected within {horizon} days against {historic:,.1f} per {horizon} days in "
                                 f"history: the probabilities may be off; inputs that moved most: {top}"))
     return checks
