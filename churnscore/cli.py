@@ -126,7 +126,7 @@ test_dates_option = click.option(
 preset_option = click.option(
     "--preset", "presets", multiple=True, metavar="NAME",
     help="Vendor preset (repeatable): read an export as the tool writes it: stripe, stripe_payments, recurly "
-         "(payments), zendesk, freshdesk (tickets), delighted, qualtrics, surveymonkey, typeform (nps), "
+         "(payments), zendesk, freshdesk, hubspot (tickets), delighted, qualtrics, surveymonkey, typeform (nps), "
          "mixpanel, mixpanel_raw, amplitude, segment_tracks, posthog, heap (usage). Adds to the config's presets; "
          "the config's own mappings win. See the README's 'Vendor presets'.")
 engine_option = click.option(

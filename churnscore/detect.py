@@ -56,7 +56,7 @@ TOOLS = {"stripe": "Stripe invoices", "stripe_payments": "Stripe payments", "rec
          "zendesk": "Zendesk", "freshdesk": "Freshdesk", "delighted": "Delighted", "qualtrics": "Qualtrics",
          "surveymonkey": "SurveyMonkey", "typeform": "Typeform", "mixpanel": "Mixpanel (CSV)",
          "mixpanel_raw": "Mixpanel raw", "segment_tracks": "Segment tracks", "posthog": "PostHog", "heap": "Heap",
-         "amplitude": "Amplitude"}
+         "amplitude": "Amplitude", "hubspot": "HubSpot tickets"}
 
 
 @dataclass(frozen=True)

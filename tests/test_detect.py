@@ -55,6 +55,7 @@ def test_each_fixture_is_recognised_by_its_header_with_the_preset_that_reads_it(
         "bq-results-20261031-120000-1793448000000.csv": ("usage", "heap", "3 of 3 columns"),
         "crm_accounts.csv": ("account_map", None, "5 of 7 columns"),
         "export.jsonl": ("usage", "mixpanel_raw", "5 of 5 columns"),
+        "hubspot-crm-exports-all-tickets-2026-10-31.csv": ("tickets", "hubspot", "7 of 7 columns"),
         "invoices_summary.csv": ("payments", "recurly", "8 of 8 columns"),
         "nps.csv": ("nps", "delighted", "7 of 7 columns"),
         "payments.csv": ("payments", "stripe", "9 of 9 columns"),

@@ -98,6 +98,34 @@ def test_freshdesk_tickets_become_tickets_with_statuses_priorities_and_ratings_m
     assert rejects_of(result) == [(FRESHDESK, 5, "account_id", "no account mapping for 'sam@gmail.com'")]
 
 
+HUBSPOT = "hubspot-crm-exports-all-tickets-2026-10-31.csv"
+
+
+def test_hubspot_tickets_become_tickets_by_primary_company_with_statuses_and_priorities_mapped(tmp_path):
+    result = loaded(tmp_path, "hubspot", "tickets", HUBSPOT)
+    assert_rows(result, "tickets", [
+        {"ticket_id": "701", "account_id": "A001", "created_at": "2026-10-01 10:00", "status": "new",
+         "priority": "high", "category": "Product issue", "_line": 2},
+        {"ticket_id": "702", "account_id": "A001", "created_at": "2026-10-05 09:30", "status": "pending",
+         "priority": "urgent", "category": "Product issue", "_line": 3},
+        {"ticket_id": "703", "account_id": "A002", "created_at": "2026-10-10 08:00", "resolved_at": "2026-10-11 08:00",
+         "status": "closed", "priority": "normal", "category": "Billing issue", "_line": 4},
+        # a status of another pipeline (the demo export's "Monitor"); a quoted name holding quotes and a comma
+        {"ticket_id": "704", "account_id": "A002", "created_at": "2026-10-20 11:48", "resolved_at": "2026-10-20 13:00",
+         "status": "solved", "_line": 5}])
+    # a company not in the map, and a ticket with no company associated
+    assert rejects_of(result) == [(HUBSPOT, 7, "account_id", "missing account_id"),
+                                  (HUBSPOT, 6, "account_id", "no account mapping for 'Nobody Ltd'")]
+
+
+def test_hubspot_times_are_read_in_the_portal_zone_given(tmp_path):
+    d = folder(tmp_path, HUBSPOT)
+    result = load_all(config({"presets": ["hubspot"], "inputs": {"tickets": {
+        "path": HUBSPOT, "timezone": "America/Chicago"}}}, d), d)
+    assert [str(t) for t in frame_of(result, "tickets")["created_at"]] == [
+        "2026-10-01 15:00:00", "2026-10-05 14:30:00", "2026-10-10 13:00:00", "2026-10-20 16:48:00"]
+
+
 def test_mixpanel_raw_export_json_lines_become_usage_with_nested_fields(tmp_path):
     result = loaded(tmp_path, "mixpanel_raw", "usage", "export.jsonl", usage=False)
     jane = "jane@acme.com"
@@ -289,6 +317,8 @@ USAGE_RANKED = [["A002", "auto_renew_off, renewal_soon_and_unhealthy, low_key_fe
     ("qualtrics", "nps", "qualtrics_responses.csv", True, "read nps                3 rows (1 rejected)",
      [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "nps_detractor"], ["A003", ""]]),
     ("freshdesk", "tickets", FRESHDESK, True, "read tickets            4 rows (1 rejected; 1 with no account mapping)",
+     [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "unresolved_tickets"], ["A003", ""]]),
+    ("hubspot", "tickets", HUBSPOT, True, "read tickets            6 rows (2 rejected; 1 with no account mapping)",
      [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "unresolved_tickets"], ["A003", ""]]),
     ("typeform", "nps", TYPEFORM, True, "read nps                3 rows (1 rejected)",
      [["A002", "auto_renew_off, renewal_soon_and_unhealthy"], ["A001", "nps_detractor"], ["A003", ""]]),
