@@ -2,8 +2,8 @@
 
 score_run owns a score run: its output plan and checks, the lock, what a killed run left, the model, the
 reject policy (rejectpolicy), the "nothing left to score" fallback, the report, the set of outputs and its
-manifest. train_run, evaluate_run and tune_run read the history (load_history; train and evaluate stop on
-the rejects as score does); features_run, explain_run, init_run and history_proposal do the rest. Nothing
+manifest. train_run, evaluate_run and tune_run read the history (load_history; each stops on the rejects
+as score does); features_run, explain_run, init_run and history_proposal do the rest. Nothing
 here prints: progress and log events go to the callbacks given (the CLI gives its stage line and its log)."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def score_run(config: Config, *, out: str | Path | None = None, input_dir: str |
     (``report``: an HTML path) and manifest as one set, under the output's lock.
 
     ``out``: the ranked list (default: output.path of the config); ``fmt``: csv, parquet or json (default:
-    the ending of ``out``, else output.format); ``as_of``: YYYY-MM-DD (default: the latest usage date);
+    the ending of ``out``, else output.format); ``as_of``: YYYY-MM-DD or an asof.AsOf (default: the latest usage date);
     ``top``: keep the first N rows (default: output.top); ``rank_by``: risk or revenue (default:
     scoring.rank_by); ``previous``: an earlier ranked list to compare with; ``engine``/``scheduler``: pandas
     here, or a Dask cluster. ``model``: a model file from train. ``strict``: any reject
