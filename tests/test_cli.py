@@ -356,7 +356,7 @@ def test_usage_errors_and_validate_are_one_json_line_with_json_logs(inputs: Path
     code, stdout, err = run("--log-format", "json", "validate", "--input-dir", str(inputs))
     assert code == 0 and stdout.splitlines()[0].startswith("export")
     assert json.loads(err) == {"event": "validate.done", "level": "info", "ok": True, "problems": [],
-                               "notes": [f"usage: 1 rows for 1 account ids not in the accounts export (they are "
+                               "notes": ["usage: 1 rows for 1 account ids not in the accounts export (they are "
                                          "not scored)."]}
     (inputs / "accounts.csv").write_text("account_id,mrr\n")
     code, _, err = run("--log-format", "json", "validate", "--input-dir", str(inputs))

@@ -3,7 +3,6 @@ ids share the loader's one codebook (sets worked out on codes) or not (sets of t
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from conftest import config, write_text
 
