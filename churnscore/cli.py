@@ -129,6 +129,9 @@ preset_option = click.option(
          "(payments), zendesk, freshdesk, hubspot (tickets), delighted, qualtrics, surveymonkey, typeform (nps), "
          "mixpanel, mixpanel_raw, amplitude, segment_tracks, posthog, heap (usage). Adds to the config's presets; "
          "the config's own mappings win. See the README's 'Vendor presets'.")
+strict_option = click.option(  # the reject policy (rejectpolicy.py): score, train, evaluate, tune-rules, validate
+    "--strict", is_flag=True,
+    help="Fail (exit 1) if any input row is rejected, not only above rejects.max_reject_rate.")
 engine_option = click.option(
     "--engine", type=click.Choice(["pandas", "dask"]), default="pandas", show_default=True,
     help="Where loading and the per-account features run: in this process (pandas), or on a Dask cluster "
@@ -214,7 +217,7 @@ def main(log_format: str) -> None:
               help="Order by risk score, or by revenue at risk (score x MRR). Default: scoring.rank_by.")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Model file from 'churnscore train': score = churn probability within its horizon.")
-@click.option("--strict", is_flag=True, help="Fail (exit 1) if any input row is rejected.")
+@strict_option
 @preset_option
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="PATH.html", help="Also write a self-contained HTML report (needs churnscore[report]).")
@@ -317,16 +320,18 @@ def features(list_only: bool, config_path: Path | None, input_dir: Path | None, 
 @click.option("--model-out", type=click.Path(dir_okay=False, path_type=Path), default=Path("out/model.json"),
               show_default=True, help="Where to write the model file.")
 @preset_option
+@strict_option
 @handle_errors
 def train(config_path: Path | None, input_dir: Path | None, as_of: AsOf | None, model_out: Path,
-          presets: tuple[str, ...] = ()) -> None:
+          presets: tuple[str, ...] = (), strict: bool = False) -> None:
     """Train the logistic churn model on the company's own history.
 
     Snapshots of the feature table every model.observation_interval_days, labelled by churn within
     model.horizon_days; regularisation picked by time-ordered cross-validation. The summary ends with the
     login event and key features found in the same history, as config lines to paste. On a terminal it shows
     each stage as it runs (rows read, snapshot date, C and fold); the summary ends with each stage's time.
-    Stops (exit 1, no model written) where score would: more rows rejected than rejects.max_reject_rate.
+    Stops (exit 1, no model written) where score would: more rows rejected than rejects.max_reject_rate, or
+    any with --strict.
 
     \b
     Example:
@@ -338,8 +343,9 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: AsOf | None, 
 
     config = _config(config_path, presets)
     with _progress() as progress:
-        done = train_run(config, model_out, input_dir=input_dir, as_of=as_of, **progress)
-    emit("train.done", train_text(done.model, done.digest, model_out, done.timings, done.found_text), level="info", **done.log_fields())
+        done = train_run(config, model_out, input_dir=input_dir, as_of=as_of, strict=strict, **progress)
+    emit("train.done", train_text(done.model, done.digest, model_out, done.timings, done.found_text), level="info",
+         **done.log_fields())
 
 
 
@@ -357,9 +363,11 @@ def train(config_path: Path | None, input_dir: Path | None, as_of: AsOf | None, 
               metavar="PATH.html", help="Also write an HTML report: ROC curves, lift by decile and calibration "
                                         "of each scorer (needs churnscore[report]).")
 @preset_option
+@strict_option
 @handle_errors
 def evaluate(config_path: Path | None, input_dir: Path | None, as_of: AsOf | None, test_dates: int, top_k: int,
-             json_path: Path | None, report_path: Path | None = None, presets: tuple[str, ...] = ()) -> None:
+             json_path: Path | None, report_path: Path | None = None, presets: tuple[str, ...] = (),
+             strict: bool = False) -> None:
     """Backtest rules only, the logistic model and a gradient-boosting reference side by side.
 
     Trains on the observation dates whose horizon ends before the first test date, tests on the last
@@ -367,7 +375,8 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: AsOf | Non
     score and calibration. Then every rule on the training snapshots: share fired, churn rate when fired and
     not, lift, and a warning for a rule that is inverted, fires on most accounts or never fires. On a
     terminal it shows each stage as it runs; stderr ends with each stage's time. Stops (exit 1, nothing
-    written) where score would: more rows rejected than rejects.max_reject_rate.
+    written) where score would: more rows rejected than rejects.max_reject_rate, or any
+    with --strict.
 
     \b
     Examples:
@@ -389,7 +398,7 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: AsOf | Non
 
     with _progress() as progress:
         done = evaluate_run(config, input_dir=input_dir, as_of=as_of, test_dates=test_dates, top_k=top_k,
-                            json_path=json_path, report=report_path, on_backtest=show, **progress)
+                            json_path=json_path, report=report_path, on_backtest=show, strict=strict, **progress)
     text = "\n".join([f"churnscore: wrote {path}" for path in done.outputs.values()] + [timings_text(done.timings)])
     emit("evaluate.done", text, level="info", outputs={k: str(v) for k, v in done.outputs.items()},
          timings_s=rounded(done.timings))
@@ -403,15 +412,17 @@ def evaluate(config_path: Path | None, input_dir: Path | None, as_of: AsOf | Non
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The config to write: this one with the learned rule weights.")
 @preset_option
+@strict_option
 @handle_errors
 def tune_rules(config_path: Path | None, input_dir: Path | None, as_of: AsOf | None, test_dates: int, out: Path,
-               presets: tuple[str, ...] = ()) -> None:
+               presets: tuple[str, ...] = (), strict: bool = False) -> None:
     """Learn the rule weights from history and write a config with them.
 
     Weights from a non-negative regression on the rules' flags over the backtest's training snapshots
     (time-ordered CV); inverted rules and rules that never fire are left out with a comment. Prints the
     rules-only ROC AUC and top-decile lift before and after on the held-out test dates. Stops (exit 1,
-    nothing written) where score would: more rows rejected than rejects.max_reject_rate.
+    nothing written) where score would: more rows rejected than rejects.max_reject_rate, or any with
+    --strict.
 
     \b
     Examples:
@@ -425,7 +436,7 @@ def tune_rules(config_path: Path | None, input_dir: Path | None, as_of: AsOf | N
     config = _config(config_path, presets)
     with _progress() as progress:
         tuned, path, timings = tune_run(config, out, input_dir=input_dir, as_of=as_of, test_dates=test_dates,
-                                        **progress)
+                                        strict=strict, **progress)
     click.echo(tuned_text(tuned, config))
     emit("tune_rules.done", f"churnscore: wrote {path}\n{timings_text(timings)}", level="info",
          outputs={"config": str(path)}, timings_s=rounded(timings))
@@ -530,9 +541,10 @@ def init(directory: Path, presets: tuple[str, ...], force: bool, detect_dir: Pat
 @preset_option
 @click.option("--history", is_flag=True, help="Also propose the login event and key features from the history "
               "(as train does), as config lines to paste.")
+@strict_option
 @handle_errors
 def validate(config_path: Path | None, input_dir: Path | None, as_of: AsOf | None, presets: tuple[str, ...],
-             history: bool = False) -> None:
+             history: bool = False, strict: bool = False) -> None:
     """Check the config and every export without scoring: a table per export (files, rows, accounts, date
     range, rejects, columns mapped), the first rejects, and what would stop a run. Exit 1 if anything would.
 
@@ -547,7 +559,7 @@ def validate(config_path: Path | None, input_dir: Path | None, as_of: AsOf | Non
     from .validate import table_text, validate as run_validate
 
     config = _config(config_path, presets)
-    result = run_validate(config, input_dir, as_of)
+    result = run_validate(config, input_dir, as_of, strict=strict)
     click.echo(printable(table_text(result), newlines=True))
     if history and result.ok:
         click.echo("\n" + printable(history_proposal(config, input_dir, as_of), newlines=True))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from .config import Config
 from .errors import RejectLimitError
 from .load import FileStats, Loaded, reject_limit_problem
+from .words import count
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,9 @@ def reject_problem(stats: dict[str, FileStats], rejected: int, limit: float, *,
     otherwise more than ``limit`` (rejects.max_reject_rate) of the rows read, in all or in any one export."""
     if strict and rejected:
         per = ", ".join(f"{name}: {st.rows_rejected:,}" for name, st in stats.items() if st.rows_rejected)
-        return RejectProblem(f"{rejected:,} input rows rejected ({per}) and --strict is set" if per else
-                             f"{rejected:,} input rows rejected and --strict is set", strict=True)
+        said = count(rejected, "input row")
+        return RejectProblem(f"{said} rejected ({per}) and --strict is set" if per else
+                             f"{said} rejected and --strict is set", strict=True)
     problem = reject_limit_problem(stats, limit)
     return None if problem is None else RejectProblem(problem)
 

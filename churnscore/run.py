@@ -143,10 +143,12 @@ def score_run(config: Config, *, out: str | Path | None = None, input_dir: str |
 
 
 def load_history(config: Config, input_dir: str | Path | None, stages: Stages, *,
-                 on_rows: Callable[[str, int], None] | None = None, checked: tuple[str, str] | None = None) -> Loaded:
+                 on_rows: Callable[[str, int], None] | None = None, checked: tuple[str, str] | None = None,
+                 strict: bool = False) -> Loaded:
     """The exports read for train, evaluate and tune-rules, in the "load" stage of ``stages`` (a large usage
     export on disk by account: close what this returns when done). ``checked``: (what the rejects would make
-    unreliable, what was kept) to stop, as score does, when the rejects pass the limit (rejectpolicy)."""
+    unreliable, what was kept) to stop, as score does, when the rejects pass the limit, or with ``strict`` when
+    any row is rejected (rejectpolicy)."""
     from .pipeline import load_exports
     from .rejectpolicy import stop_on_rejects
 
@@ -154,7 +156,7 @@ def load_history(config: Config, input_dir: str | Path | None, stages: Stages, *
     loaded = load_exports(config, input_dir, on_rows=on_rows)
     if checked is not None:
         try:
-            stop_on_rejects(loaded, config, *checked)
+            stop_on_rejects(loaded, config, *checked, strict=strict)
         except RejectLimitError:
             loaded.close()
             raise
@@ -200,7 +202,7 @@ class TrainRun:
 def train_run(config: Config, model_out: str | Path, *, input_dir: str | Path | None = None,
               as_of: AsOf | str | None = None, on_stage: Callable[[str], None] | None = None,
               on_detail: Callable[[str], None] | None = None,
-              on_rows: Callable[[str, int], None] | None = None) -> TrainRun:
+              on_rows: Callable[[str, int], None] | None = None, strict: bool = False) -> TrainRun:
     """Train the churn model on the history up to ``as_of`` (default: the latest usage date) and write it to
     ``model_out``. Fails as score does (RejectLimitError, nothing written) when the rejects pass
     rejects.max_reject_rate. ``on_stage``/``on_detail``: progress, as Stages tells it."""
@@ -211,7 +213,8 @@ def train_run(config: Config, model_out: str | Path, *, input_dir: str | Path | 
 
     ready_to_write(model_out)
     stages = Stages(on_stage, on_detail)
-    loaded = load_history(config, input_dir, stages, on_rows=on_rows, checked=("the model", "No model was written."))
+    loaded = load_history(config, input_dir, stages, on_rows=on_rows, checked=("the model", "No model was written."),
+                          strict=strict)
     try:
         when = as_of_for(loaded, parse_as_of(as_of)).day
         model, _ = train(loaded, config, when, stages)
@@ -238,7 +241,8 @@ class FeaturesRun:
                 "as_of": self.as_of.date().isoformat(), "timings_s": rounded(self.timings)}
 
 
-def features_run(config: Config, out: str | Path, *, input_dir: str | Path | None = None, as_of: AsOf | str | None = None,
+def features_run(config: Config, out: str | Path, *, input_dir: str | Path | None = None,
+                 as_of: AsOf | str | None = None,
                  engine: str = "pandas", scheduler: str | None = None,
                  on_stage: Callable[[str], None] | None = None, on_detail: Callable[[str], None] | None = None,
                  on_rows: Callable[[str, int], None] | None = None) -> FeaturesRun:
@@ -274,7 +278,7 @@ def evaluate_run(config: Config, *, input_dir: str | Path | None = None, as_of: 
                  test_dates: int = 2, top_k: int = 100, json_path: str | Path | None = None,
                  report: str | Path | None = None, on_stage: Callable[[str], None] | None = None,
                  on_detail: Callable[[str], None] | None = None, on_rows: Callable[[str, int], None] | None = None,
-                 on_backtest: Callable[[Any], None] | None = None) -> EvaluateRun:
+                 on_backtest: Callable[[Any], None] | None = None, strict: bool = False) -> EvaluateRun:
     """Backtest the scorers on the history up to ``as_of`` (evaluate.backtest) and write its figures as JSON
     (``json_path``) and an HTML report (``report``). ``on_backtest`` is given the backtest before anything is
     written (the CLI prints its table then: a failed write still leaves it on screen). Fails as score does
@@ -293,7 +297,7 @@ def evaluate_run(config: Config, *, input_dir: str | Path | None = None, as_of: 
             ready_to_write(path)
     stages = Stages(on_stage, on_detail)
     loaded = load_history(config, input_dir, stages, on_rows=on_rows,
-                          checked=("the backtest", "Nothing was written."))
+                          checked=("the backtest", "Nothing was written."), strict=strict)
     try:
         when = as_of_for(loaded, parse_as_of(as_of)).day
         bt = backtest(loaded, config, when, test_dates=test_dates, top_k=top_k, stages=stages)
@@ -314,7 +318,8 @@ def evaluate_run(config: Config, *, input_dir: str | Path | None = None, as_of: 
 def tune_run(config: Config, out: str | Path, *, input_dir: str | Path | None = None, as_of: AsOf | str | None = None,
              test_dates: int = 2, on_stage: Callable[[str], None] | None = None,
              on_detail: Callable[[str], None] | None = None,
-             on_rows: Callable[[str, int], None] | None = None) -> tuple[Any, Path, dict[str, float]]:
+             on_rows: Callable[[str, int], None] | None = None,
+             strict: bool = False) -> tuple[Any, Path, dict[str, float]]:
     """Learn the rule weights from the history (tune.tune) and write this config with them to ``out``;
     returns the tuning (tune.Tuned), the path written and each stage's seconds."""
     from .asof import as_of_for, parse_as_of
@@ -324,7 +329,7 @@ def tune_run(config: Config, out: str | Path, *, input_dir: str | Path | None = 
     ready_to_write(out)
     stages = Stages(on_stage, on_detail)
     loaded = load_history(config, input_dir, stages, on_rows=on_rows,
-                          checked=("the rule weights", "No config was written."))
+                          checked=("the rule weights", "No config was written."), strict=strict)
     try:
         tuned = tune(loaded, config, as_of_for(loaded, parse_as_of(as_of)).day, test_dates=test_dates, stages=stages)
     finally:
@@ -333,7 +338,8 @@ def tune_run(config: Config, out: str | Path, *, input_dir: str | Path | None = 
     return tuned, path, stages.stop()
 
 
-def explain_run(config: Config, account_id: str, *, input_dir: str | Path | None = None, as_of: AsOf | str | None = None,
+def explain_run(config: Config, account_id: str, *, input_dir: str | Path | None = None,
+                as_of: AsOf | str | None = None,
                 model: str | Path | None = None, history: list[Path] | None = None) -> str:
     """One account in words (explain.explain_account), with the model file ``model`` loaded when given."""
     from .explain import explain_account

@@ -22,6 +22,7 @@ from .playbook import check_playbook
 from .rejectpolicy import reject_problem
 from .rulecheck import RuleChecks, judge
 from .universe import note_rows, nothing_left, universe
+from . import words
 from .words import share
 
 
@@ -59,9 +60,10 @@ class Validation:
 
 
 def validate(config: Config, input_dir: str | Path | None = None,
-             as_of: AsOf | str | pd.Timestamp | None = None) -> Validation:
+             as_of: AsOf | str | pd.Timestamp | None = None, *, strict: bool = False) -> Validation:
     """Read every export the config and folder provide, as 'churnscore score' would, and report on each.
     ``as_of``: an AsOf (asof.parse_as_of), or a date as text or Timestamp; None: the latest usage date.
+    ``strict``: any rejected row is a problem, as it stops 'churnscore score --strict'.
 
     Raises ConfigError for a bad rule and InputDataError for a missing input folder; every other problem
     is collected in the result.
@@ -72,7 +74,7 @@ def validate(config: Config, input_dir: str | Path | None = None,
     found = export_files(config, input_dir)
     spills: dict = {}  # a large usage export goes to disk by account, as score reads it (see spill.py)
     try:
-        return _validate(config, found, given, spills)
+        return _validate(config, found, given, spills, strict)
     finally:
         for spill in spills.values():
             spill.close()
@@ -80,7 +82,7 @@ def validate(config: Config, input_dir: str | Path | None = None,
                 spill.rejects.close()
 
 
-def _validate(config: Config, found: ExportFiles, given: AsOf | None, spills: dict) -> Validation:
+def _validate(config: Config, found: ExportFiles, given: AsOf | None, spills: dict, strict: bool) -> Validation:
     base = found.folder
     checks: dict[str, ExportCheck] = {}
     frames: dict[str, pd.DataFrame] = {}
@@ -153,7 +155,8 @@ def _validate(config: Config, found: ExportFiles, given: AsOf | None, spills: di
             if later:
                 notes.append(f"{name}: {later:,} rows dated after the as-of date {when.day.date()} are not used.")
             if rows.unknown_rows.get(name):
-                notes.append(f"{name}: {rows.unknown_rows[name]:,} rows for {rows.unknown_ids[name]:,} account ids "
+                notes.append(f"{name}: {words.count(rows.unknown_rows[name], 'row')} for "
+                             f"{words.count(rows.unknown_ids[name], 'account id')} "
                              "not in the accounts export (they are not scored).")
     rule_checks = None
     if when is not None and not problems and "usage" in frames:  # as score would find it: no account to score
@@ -167,7 +170,7 @@ def _validate(config: Config, found: ExportFiles, given: AsOf | None, spills: di
     read = sum(st.rows_read for st in stats.values())
     count = len(all_rejects) + unlisted
     rate = count / read if read else 0.0
-    over = reject_problem(stats, count, config.rejects.max_reject_rate)  # as score, train and evaluate judge
+    over = reject_problem(stats, count, config.rejects.max_reject_rate, strict=strict)  # as score and the rest judge
     if over is not None:
         limit = config.rejects.max_reject_rate
         hints = "".join(_looks_like(config, checks[n].files) for n, st in stats.items()
@@ -175,7 +178,7 @@ def _validate(config: Config, found: ExportFiles, given: AsOf | None, spills: di
         problems.append(f"{over.reason}; 'churnscore score' would stop{hints}.")
     elif count:
         per = ", ".join(f"{n}: {st.rows_rejected:,}" for n, st in stats.items() if st.rows_rejected)
-        notes.append(f"{count:,} rows rejected ({per}; {share(rate)}, within rejects.max_reject_rate "
+        notes.append(f"{words.count(count, 'row')} rejected ({per}; {share(rate)}, within rejects.max_reject_rate "
                      f"{share(config.rejects.max_reject_rate)}): 'churnscore score' lists them in its rejects file.")
     return Validation([checks[n] for n in EXPORTS], all_rejects, problems, notes,
                       when.day if when is not None else None, when.source if when is not None else GIVEN,

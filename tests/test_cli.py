@@ -356,7 +356,7 @@ def test_usage_errors_and_validate_are_one_json_line_with_json_logs(inputs: Path
     code, stdout, err = run("--log-format", "json", "validate", "--input-dir", str(inputs))
     assert code == 0 and stdout.splitlines()[0].startswith("export")
     assert json.loads(err) == {"event": "validate.done", "level": "info", "ok": True, "problems": [],
-                               "notes": ["usage: 1 rows for 1 account ids not in the accounts export (they are "
+                               "notes": ["usage: 1 row for 1 account id not in the accounts export (they are "
                                          "not scored)."]}
     (inputs / "accounts.csv").write_text("account_id,mrr\n")
     code, _, err = run("--log-format", "json", "validate", "--input-dir", str(inputs))
@@ -466,6 +466,39 @@ def test_validate_names_the_limit_and_exits_1_where_score_would_stop(broken: Pat
     lenient.write_text("rejects:\n  max_reject_rate: 0.5\n")
     code, out, _ = run("validate", "--config", str(lenient), "--input-dir", str(broken))
     assert code == 0
-    assert ("  - 1 rows rejected (usage: 1; 50.0%, within rejects.max_reject_rate 50.0%): 'churnscore score' lists "
+    assert ("  - 1 row rejected (usage: 1; 50.0%, within rejects.max_reject_rate 50.0%): 'churnscore score' lists "
             "them in its rejects file.") in out.splitlines()
     assert run("score", "--config", str(lenient), "--input-dir", str(broken), "--out", str(tmp_path / "r.csv"))[0] == 0
+
+
+@pytest.mark.parametrize(("command", "option", "kept"), [
+    ("train", "--model-out", "No model was written."),
+    ("evaluate", "--json", "Nothing was written."),
+    ("tune-rules", "--out", "No config was written."),
+])
+def test_strict_stops_train_evaluate_and_tune_rules_on_any_reject_as_it_stops_score(
+        broken: Path, tmp_path: Path, command: str, option: str, kept: str) -> None:
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text("rejects:\n  max_reject_rate: 0.5\n")  # 50% is within it: only --strict stops the run
+    written = tmp_path / "written"
+    code, out, err = run(command, "--config", str(lenient), "--input-dir", str(broken), option, str(written),
+                         "--strict")
+    assert (code, out, err) == (1, "", "churnscore: error: 1 input row rejected (usage: 1) and --strict is set. "
+                                       f"The first: {broken / 'usage.csv'}:3: unparseable datetime in timestamp; "
+                                       f"'churnscore validate' lists them all. {kept}\n")
+    assert not written.exists()
+    code, _, err = run("score", "--config", str(lenient), "--input-dir", str(broken), "--out",
+                       str(tmp_path / "r.csv"), "--strict")
+    assert (code, err) == (1, "churnscore: error: 1 input row rejected (usage: 1) and --strict is set. See "
+                              f"{tmp_path / 'r.failed.rejects.csv'}; the previous ranked list was left as it was.\n")
+
+
+def test_validate_strict_names_any_reject_as_a_problem(broken: Path, tmp_path: Path) -> None:
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text("rejects:\n  max_reject_rate: 0.5\n")
+    assert run("validate", "--config", str(lenient), "--input-dir", str(broken))[0] == 0
+    code, out, _ = run("validate", "--config", str(lenient), "--input-dir", str(broken), "--strict")
+    assert code == 1
+    assert out.splitlines()[-2:] == ["  - 1 input row rejected (usage: 1) and --strict is set; 'churnscore score' "
+                                     "would stop.",
+                                     "churnscore: validate: 1 problem; fix before scoring."]

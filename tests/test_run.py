@@ -122,7 +122,7 @@ def test_strict_fails_on_one_reject_under_the_limit(inputs: Path, tmp_path: Path
     with pytest.raises(RejectLimitError) as caught:
         score_run(lenient, out=out, input_dir=inputs, as_of="2026-10-31", strict=True)
     assert str(caught.value) == (
-        f"1 input rows rejected (usage: 1) and --strict is set. See {tmp_path / 'ranked.failed.rejects.csv'}; "
+        f"1 input row rejected (usage: 1) and --strict is set. See {tmp_path / 'ranked.failed.rejects.csv'}; "
         "the previous ranked list was left as it was.")
 
 

@@ -162,7 +162,7 @@ def test_validate_reads_a_large_usage_export_by_account_and_reports_what_it_repo
     assert len(made) == 1 and not made[0].folder.exists()  # spilled, and removed at the end
     assert table_text(disk) == table_text(memory)
     assert any(n.startswith("usage: ") and "dated after the as-of date 2026-09-15" in n for n in memory.notes)
-    assert "usage: 2 rows for 1 account ids not in the accounts export (they are not scored)." in disk.notes
+    assert "usage: 2 rows for 1 account id not in the accounts export (they are not scored)." in disk.notes
     usage = [c for c in memory.checks if c.export == "usage"][0]
     assert usage.rows > 1000 and usage.accounts > 100
     pd.testing.assert_frame_equal(disk.rejects, memory.rejects)

@@ -14,7 +14,7 @@ from churnscore.errors import InputDataError
 from churnscore.limits import horizon_end
 from churnscore.validate import validate
 
-UNKNOWN = "usage: 1 rows for 1 account ids not in the accounts export (they are not scored)."
+UNKNOWN = "usage: 1 row for 1 account id not in the accounts export (they are not scored)."
 
 
 def folder(tmp_path, usage: str = USAGE):
