@@ -43,11 +43,6 @@ def beyond_horizon(loaded: Loaded, today: pd.Timestamp | None = None) -> BeyondH
     return BeyondHorizon(int(rows), later.max() if len(later) else None, end)
 
 
-def default_as_of(loaded: Loaded, today: pd.Timestamp | None = None) -> pd.Timestamp:
-    """The latest calendar day in the usage export, among rows not past the horizon (see horizon_end)."""
-    return latest_usage_day(loaded, beyond_horizon(loaded, today))
-
-
 def latest_usage_day(loaded: Loaded, beyond: BeyondHorizon) -> pd.Timestamp:
     """The latest calendar day in the usage export, among rows before ``beyond.end`` (beyond_horizon's)."""
     ts = loaded.frame("usage")["timestamp"]
@@ -104,12 +99,14 @@ def parse_as_of(value: AsOf | str | date | pd.Timestamp | None) -> AsOf | None:
     return AsOf(when.normalize(), GIVEN)
 
 
-def as_of_for(loaded: Loaded, given: AsOf | None, today: pd.Timestamp | None = None) -> AsOf:
-    """The run's as-of date: the one given (parse_as_of), or the latest usage date with the rows past the
-    horizon it ignored (see default_as_of; ``today``: the run date, None for now)."""
+def as_of_for(loaded: Loaded, given: AsOf | None, today: pd.Timestamp | None = None, *,
+              beyond: BeyondHorizon | None = None) -> AsOf:
+    """The run's as-of date: the one given (parse_as_of), or the latest usage date (latest_usage_day) with the
+    rows past the horizon it ignored (``beyond``: beyond_horizon's, when already worked out; ``today``: the
+    run date, None for now)."""
     if given is not None:
         return given
-    beyond = beyond_horizon(loaded, today)
+    beyond = beyond if beyond is not None else beyond_horizon(loaded, today)
     return AsOf(latest_usage_day(loaded, beyond), LATEST, beyond if beyond.rows else None)
 
 
@@ -120,4 +117,4 @@ def accounts_date(loaded: Loaded, config: Config, as_of: AsOf | None = None) -> 
     given = config.inputs["accounts"].snapshot_date if "accounts" in config.inputs else None
     if given is not None:
         return pd.Timestamp(given)
-    return as_of.day if as_of is not None and as_of.source == LATEST else default_as_of(loaded)
+    return as_of.day if as_of is not None and as_of.source == LATEST else as_of_for(loaded, None).day

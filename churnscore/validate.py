@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import rules as rules_mod
-from .asof import GIVEN, LATEST, AsOf, accounts_date, beyond_horizon, latest_usage_day, parse_as_of
+from .asof import GIVEN, AsOf, accounts_date, as_of_for, beyond_horizon, parse_as_of
 from .config import Config
 from .contract import EXPORTS
 from .errors import ChurnscoreError
@@ -148,7 +148,7 @@ def _validate(config: Config, found: ExportFiles, given: AsOf | None, spills: di
                          f"(the run date plus {FUTURE_DAYS} day) are ignored for the default as-of date; the "
                          f"latest {beyond.latest.date()}.")
         if (frames["usage"]["timestamp"] < beyond.end).any():
-            when = AsOf(latest_usage_day(loaded, beyond), LATEST, beyond if beyond.rows else None)
+            when = as_of_for(loaded, None, beyond=beyond)
     if when is not None:
         rows = note_rows(loaded, when, count_ids=True)
         for name, later in rows.after_as_of.items():

@@ -145,11 +145,11 @@ def trained(history: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     return model, err
 
 
-def run_cli(*args: str) -> tuple[int, str, str]:
-    """``churnscore ARGS`` in this process: (exit code, stdout, stderr)."""
+def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """``churnscore ARGS`` in this process (``env``: variables set for it): (exit code, stdout, stderr)."""
     from click.testing import CliRunner
 
     from churnscore.cli import main
 
-    r = CliRunner().invoke(main, list(args))
+    r = CliRunner(env=env).invoke(main, list(args))
     return r.exit_code, r.stdout, r.stderr

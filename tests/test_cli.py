@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from conftest import run_cli as run
 
 from churnscore.cli import main
 from churnscore.config import DEFAULT_CONFIG, Output, load_config
@@ -42,10 +42,6 @@ def inputs(tmp_path: Path) -> Path:
     (d / "tickets.csv").write_text(TICKETS)
     return d
 
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_score_writes_ranked_list_excluded_and_summary(inputs: Path, tmp_path: Path) -> None:

@@ -8,20 +8,15 @@ from pathlib import Path
 
 import click
 import pandas as pd
-from click.testing import CliRunner
+from conftest import run_cli as run
 from conftest import write_text
 
-from churnscore.cli import main
 from churnscore.config import load_config, preset_names
 from churnscore.stages import Stages, rounded
 from churnscore.terminal import StageLine, clear_progress, stage_line, top_table
 
 VENDORS = Path(__file__).parent / "fixtures" / "vendors"
 
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 # ----------------------------------------------------------------------------- init

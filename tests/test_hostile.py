@@ -15,9 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-
-from churnscore.cli import main
+from conftest import run_cli as run
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX links, FIFOs and signals")
 
@@ -40,10 +38,6 @@ def inputs(tmp_path: Path) -> Path:
     (d / "usage.csv").write_text(USAGE)
     return d
 
-
-def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = CliRunner(env=env).invoke(main, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def score(inputs: Path, out: Path, *more: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

@@ -8,17 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import run_cli as run
 
-from churnscore.cli import main
 from churnscore.config import load_config
 from churnscore.errors import ConfigError
 from churnscore.limits import CONFIG_MAX_BYTES, error_text, json_safe, shown
 
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def write(path: Path, text: str) -> Path:
